@@ -1,0 +1,66 @@
+"""Application factory: folders, configuration, extensions, blueprints, error handlers and CLI. No network calls,
+no migrations here; the only I/O is creating the instance folder and, in the embedded default, its key files."""
+
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import BASE_DIR, config_from_env
+
+
+def create_app(config_class=None, **overrides):
+    """Build the Flask app from ``config_class`` (default: APP_ENV) with ``overrides`` applied last."""
+    config_class = config_class or config_from_env()
+    app = Flask(
+        __name__,
+        instance_path=str(BASE_DIR / "instance"),
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    _check_required_settings(app)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    from app.keys import ensure_instance_keys
+
+    ensure_instance_keys(app)
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1, x_host=1)
+
+    from app import cli, errors, i18n, security, templating
+    from app.extensions import csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    errors.register_error_handlers(app)
+    cli.init_app(app)
+
+    from app.account import bp as account_bp
+    from app.api import bp as api_bp
+    from app.audit import bp as audit_bp
+    from app.auth import bp as auth_bp
+    from app.dashboard import bp as dashboard_bp
+    from app.users import bp as users_bp
+
+    for blueprint in (auth_bp, dashboard_bp, users_bp, account_bp, audit_bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _check_required_settings(app):
+    """Refuse to start (ProdConfig) when a required setting is missing, naming every missing variable."""
+    required = app.config.get("REQUIRED_SETTINGS", ())
+    names = app.config.get("SETTING_ENV_NAMES", {})
+    missing = [names.get(key, key) for key in required if not app.config.get(key)]
+    if missing:
+        raise RuntimeError(
+            "Praxis Hub refuses to start in production without these environment variables: " + ", ".join(missing)
+        )

@@ -1,0 +1,90 @@
+"""Own account: change password, create and revoke personal API tokens."""
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user
+
+from app.account.forms import ApiTokenCreateForm, PasswordChangeForm
+from app.extensions import db
+from app.htmx import is_htmx, toast
+from app.models import ApiToken
+from app.security import current_actor, has_permission, login_only, permission_required
+from app.services import ServiceError
+from app.services.accounts import change_own_password
+from app.services.api_tokens import create_token, revoke_token, user_tokens
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def _page(password_form=None, token_form=None, new_token=None, status=200):
+    """Render the account page with both forms."""
+    tokens = user_tokens(current_user) if has_permission(current_user, "api_tokens.manage") else []
+    return render_template(
+        "account/index.html",
+        password_form=password_form or PasswordChangeForm(formdata=None),
+        token_form=token_form or ApiTokenCreateForm(formdata=None),
+        tokens=tokens,
+        new_token=new_token,
+    ), status
+
+
+@bp.get("/")
+@login_only
+def index():
+    """Page: own account with the password form and (with api_tokens.manage) the token list."""
+    return _page()
+
+
+@bp.post("/password")
+@login_only
+def password():
+    """Page: change one's own password; other sessions end, this one continues (303 back to the account)."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            user = change_own_password(current_user._get_current_object(), form.current_password.data,
+                                       form.password.data, current_actor())
+        except ServiceError as error:
+            getattr(form, error.field or "password").errors.append(error.message)
+        else:
+            login_user(user)
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("account.index"), code=303)
+    return _page(password_form=form, status=422)
+
+
+def _tokens_response(token_form=None, new_token=None, status=200, message=None):
+    """The #api-tokens fragment for htmx (with a toast), else the whole account page."""
+    if not is_htmx():
+        return _page(token_form=token_form, new_token=new_token, status=status)
+    body = render_template("account/_tokens.html", tokens=user_tokens(current_user),
+                           token_form=token_form or ApiTokenCreateForm(formdata=None), new_token=new_token)
+    response = make_response(body, status)
+    return toast(response, message) if message else response
+
+
+@bp.post("/tokens")
+@permission_required("api_tokens.manage")
+def create_api_token():
+    """Fragment #api-tokens: create a token and show its value once."""
+    form = ApiTokenCreateForm()
+    if form.validate_on_submit():
+        try:
+            _token, plaintext = create_token(current_actor(), current_user, form.name.data, form.expires_on.data)
+        except ServiceError as error:
+            getattr(form, error.field or "name").errors.append(error.message)
+        else:
+            return _tokens_response(new_token=plaintext,
+                                    message=_("Token created. Copy it now: it is not shown again."))
+    return _tokens_response(token_form=form, status=422)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@permission_required("api_tokens.manage")
+def revoke_api_token(token_id):
+    """Fragment #api-tokens: revoke one of one's own tokens."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)
+    revoke_token(current_actor(), token)
+    return _tokens_response(message=_("Token “%(name)s” revoked.", name=token.name))

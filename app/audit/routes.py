@@ -1,0 +1,37 @@
+"""Audit log list with filters and pagination."""
+
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import false
+
+from app.audit.forms import AuditFilterForm
+from app.extensions import db
+from app.htmx import wants_fragment
+from app.security import permission_required
+from app.services.accounts import practice_users
+from app.services.audit import audit_query, known_actions
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.get("/")
+@permission_required("audit.read")
+def index():
+    """Page (or #audit-table fragment): the practice's audit entries, newest first, filtered and paged."""
+    form = AuditFilterForm(request.args)
+    users = practice_users(current_user.practice_id)
+    form.user.choices = [("", _("All users"))] + [(str(user.id), user.name) for user in users]
+    form.action.choices = [("", _("All actions"))] + [(a, a) for a in known_actions(current_user.practice)]
+    status = 200
+    if form.validate():
+        query = audit_query(current_user.practice, user_id=int(form.user.data) if form.user.data else None,
+                            action=form.action.data or None, date_from=form.date_from.data,
+                            date_to=form.date_to.data)
+    else:
+        query, status = audit_query(current_user.practice).where(false()), 422
+    page = db.paginate(query, per_page=current_app.config["AUDIT_PAGE_SIZE"], error_out=False)
+    template = "audit/_table.html" if wants_fragment("audit-table") else "audit/index.html"
+    filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template(template, form=form, page=page, filter_args=filter_args), status
+

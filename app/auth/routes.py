@@ -1,0 +1,87 @@
+"""Sign-in, sign-out, invite links and the language switch."""
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from app.auth.forms import LanguageForm, LoginForm, SetPasswordForm
+from app.extensions import db, limiter
+from app.security import current_actor, is_safe_next, login_only, public
+from app.services import ServiceError
+from app.services.accounts import LoginFailed, authenticate, set_password_from_invite, user_for_invite
+from app.services.audit import record
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+def _login_limit():
+    return current_app.config["AUTH_LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def login():
+    """Page: the sign-in form; on success redirect (303) to a local ``next`` or the dashboard."""
+    form = LoginForm(next=request.args.get("next", ""))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("dashboard.index"))
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data, current_actor())
+        except LoginFailed as error:
+            form.form_errors.append(error.message)
+            return render_template("auth/login.html", form=form), 422
+        login_user(user)
+        target = form.next.data if is_safe_next(form.next.data) else url_for("dashboard.index")
+        return redirect(target, code=303)
+    status = 422 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_only
+def logout():
+    """Sign out (POST with CSRF, so a link cannot log someone out) and go to the login page."""
+    record("logout", current_actor(), object_type="user", object_id=current_user.id)
+    db.session.commit()
+    logout_user()
+    flash(_("You have been signed out."), "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+def invite(token):
+    """Page: set a password from an invite or reset link, then sign in."""
+    try:
+        user = user_for_invite(token)
+    except ServiceError as error:
+        return render_template("auth/invite_invalid.html", message=error.message), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = set_password_from_invite(token, form.password.data, current_actor())
+        except ServiceError as error:
+            form.password.errors = [*form.password.errors, error.message]
+        else:
+            logout_user()
+            login_user(user)
+            flash(_("Your password has been set. Welcome!"), "success")
+            return redirect(url_for("dashboard.index"), code=303)
+    status = 422 if form.errors else 200
+    return render_template("auth/invite.html", form=form, user=user), status
+
+
+@bp.post("/language")
+@public
+def language():
+    """Switch the interface language for this session (and remember it for a signed-in user)."""
+    form = LanguageForm()
+    if form.validate_on_submit():
+        session["lang"] = form.lang.data
+        if current_user.is_authenticated:
+            current_user.locale = form.lang.data
+            db.session.commit()
+    target = form.next.data if is_safe_next(form.next.data) else url_for("dashboard.index")
+    return redirect(target, code=303)

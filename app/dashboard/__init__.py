@@ -1,0 +1,5 @@
+"""The landing page after sign-in."""
+
+from app.dashboard.routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,23 @@
+"""The dashboard: who you are, what you may do, and (for auditors) the latest audit entries."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from app.extensions import db
+from app.security import ROLE_PERMISSIONS, has_permission, login_only
+from app.services.audit import audit_query
+
+bp = Blueprint("dashboard", __name__)
+
+RECENT_AUDIT_ENTRIES = 8
+
+
+@bp.get("/")
+@login_only
+def index():
+    """Page: the landing page with the user's practice, role, permissions and recent activity."""
+    recent = []
+    if has_permission(current_user, "audit.read"):
+        recent = db.session.scalars(audit_query(current_user.practice).limit(RECENT_AUDIT_ENTRIES)).all()
+    permissions = sorted(ROLE_PERMISSIONS[current_user.role].items())
+    return render_template("dashboard/index.html", recent=recent, permissions=permissions)

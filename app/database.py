@@ -1,0 +1,92 @@
+"""Database plumbing shared by all models: SQLite pragmas, a UTC timestamp type and append-only tables.
+
+Append-only tables (the audit log, later the webhook event log) are protected by the database itself: triggers
+reject UPDATE and DELETE (and TRUNCATE on PostgreSQL). The same statements are used by ``db.create_all`` (through
+DDL events, for tests) and by the Alembic migrations, so both paths build identical protection."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import DDL, DateTime, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+
+APPEND_ONLY_MESSAGE = "append-only table"
+_PG_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION praxis_reject_change() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}: % on % is not allowed', TG_OP, TG_TABLE_NAME;
+END;
+$$ LANGUAGE plpgsql
+"""
+
+
+def utcnow():
+    """The current time as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always returned timezone-aware, on SQLite (which keeps naive values) as on
+    PostgreSQL (``timestamptz``)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Refuse naive datetimes (ambiguous) and store everything in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        """Attach UTC to values that come back naive (SQLite)."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def append_only_statements(table_name, dialect_name):
+    """SQL that makes ``table_name`` append-only on the given dialect (``sqlite`` or ``postgresql``)."""
+    if dialect_name == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {table_name}_no_{op.lower()} BEFORE {op} ON {table_name} "
+            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}: {op} on {table_name} is not allowed'); END"
+            for op in ("UPDATE", "DELETE")
+        ]
+    if dialect_name == "postgresql":
+        return [
+            _PG_FUNCTION,
+            f"CREATE TRIGGER {table_name}_no_change BEFORE UPDATE OR DELETE ON {table_name} "
+            "FOR EACH ROW EXECUTE FUNCTION praxis_reject_change()",
+            f"CREATE TRIGGER {table_name}_no_truncate BEFORE TRUNCATE ON {table_name} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION praxis_reject_change()",
+        ]
+    raise RuntimeError(f"append-only tables are not implemented for {dialect_name}")
+
+
+def make_append_only(table):
+    """Register DDL so that ``db.create_all`` protects ``table`` exactly as the migrations do."""
+
+    def create_triggers(target, connection, **kw):
+        for statement in append_only_statements(target.name, connection.dialect.name):
+            connection.execute(DDL(statement))
+
+    event.listen(table, "after_create", create_triggers)
+    return table
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """Turn on foreign keys and WAL for SQLite connections (ignored by other databases)."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+

@@ -1,0 +1,7 @@
+"""Models, one module per aggregate, re-exported here."""
+
+from app.models.audit import AuditEntry
+from app.models.tenancy import Location, Practice
+from app.models.users import ApiToken, User
+
+__all__ = ["ApiToken", "AuditEntry", "Location", "Practice", "User"]

@@ -1,0 +1,12 @@
+"""Use cases. Services take plain arguments (and an Actor), do database work, commit, and raise domain errors;
+they never import request, flash or templates, so the CLI and the worker call the same code."""
+
+
+class ServiceError(Exception):
+    """A domain error with a message a person can act on; ``field`` names the form field it belongs to."""
+
+    def __init__(self, message, field=None, code="invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code

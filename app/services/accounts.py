@@ -1,0 +1,222 @@
+"""Signing in, lockout, invite links and user management within a practice."""
+
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select, update
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import User
+from app.security import ROLES, hash_password, verify_password
+from app.services import ServiceError
+from app.services.audit import record
+
+# Verified against when the email is unknown, so a failed login takes as long whether or not the account exists.
+_DUMMY_HASH = None
+
+
+class LoginFailed(ServiceError):
+    """Sign-in refused. The message is the same for unknown email, wrong password, lockout and deactivation."""
+
+
+def normalise_email(email: str) -> str:
+    """Emails are compared case-insensitively and without surrounding spaces."""
+    return (email or "").strip().lower()
+
+
+def _generic_failure():
+    return LoginFailed(_("Email or password is wrong, or the account is temporarily locked."), code="login_failed")
+
+
+def authenticate(email, password, actor):
+    """Check credentials and return the user, or raise LoginFailed. Counts failures; after
+    AUTH_MAX_FAILED_LOGINS in a row the account is locked for AUTH_LOCKOUT_MINUTES. Every outcome is audited."""
+    global _DUMMY_HASH
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    now = utcnow()
+    if user is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
+        verify_password(_DUMMY_HASH, password)
+        record("login.failed", actor, meta={"reason": "unknown_email"})
+        db.session.commit()
+        raise _generic_failure()
+    if user.locked_until is not None and user.locked_until > now:
+        record("login.failed", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
+               meta={"reason": "locked"})
+        db.session.commit()
+        raise _generic_failure()
+    if not verify_password(user.password_hash, password) or not user.active:
+        reason = "inactive" if user.active is False else "wrong_password"
+        _count_failure(user, actor, reason)
+        raise _generic_failure()
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record("login.success", actor.acting_as(user), object_type="user", object_id=user.id)
+    db.session.commit()
+    return user
+
+
+def _count_failure(user, actor, reason):
+    """Increment the failure counter atomically and lock the account when it reaches the limit."""
+    config = current_app.config
+    db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
+    db.session.refresh(user)
+    record("login.failed", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
+           meta={"reason": reason, "failed_logins": user.failed_logins})
+    if user.failed_logins >= config["AUTH_MAX_FAILED_LOGINS"]:
+        user.locked_until = utcnow() + timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"])
+        user.failed_logins = 0
+        record("login.locked", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
+               meta={"minutes": config["AUTH_LOCKOUT_MINUTES"]})
+    db.session.commit()
+
+
+def _invite_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="praxis-hub-invite")
+
+
+def make_invite_token(user) -> str:
+    """A signed link token that lets ``user`` set a password once (it dies when session_version changes)."""
+    return _invite_serializer().dumps({"u": user.id, "v": user.session_version})
+
+
+def user_for_invite(token):
+    """The user an invite token belongs to, or raise ServiceError (expired, used or forged)."""
+    max_age = current_app.config["AUTH_INVITE_MAX_AGE_HOURS"] * 3600
+    try:
+        data = _invite_serializer().loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise ServiceError(_("This link has expired. Ask your practice admin for a new one."), code="expired")
+    except BadSignature:
+        raise ServiceError(_("This link is not valid."), code="invalid_link")
+    user = db.session.get(User, data.get("u"))
+    if user is None or not user.active or user.session_version != data.get("v"):
+        raise ServiceError(_("This link has already been used or was withdrawn."), code="used_link")
+    return user
+
+
+def check_password_policy(password, user_email=None):
+    """Raise ServiceError when a new password is too weak."""
+    minimum = current_app.config["AUTH_MIN_PASSWORD_LENGTH"]
+    if len(password or "") < minimum:
+        raise ServiceError(_("The password must have at least %(n)d characters.", n=minimum), field="password")
+    if user_email and normalise_email(password) == normalise_email(user_email):
+        raise ServiceError(_("The password must not be your email address."), field="password")
+
+
+def set_password_from_invite(token, password, actor):
+    """Set the password of the user an invite token names; the token stops working afterwards."""
+    user = user_for_invite(token)
+    check_password_policy(password, user.email)
+    _set_password(user, password)
+    record("user.password_set", actor.acting_as(user), object_type="user",
+           object_id=user.id)
+    db.session.commit()
+    return user
+
+
+def change_own_password(user, current_password, new_password, actor):
+    """A signed-in user changes their password; other sessions of that user end."""
+    if not verify_password(user.password_hash, current_password):
+        raise ServiceError(_("The current password is wrong."), field="current_password")
+    check_password_policy(new_password, user.email)
+    _set_password(user, new_password)
+    record("user.password_change", actor, object_type="user", object_id=user.id)
+    db.session.commit()
+    return user
+
+
+def _set_password(user, password):
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def practice_users(practice_id):
+    """All users of a practice, by name."""
+    return db.session.scalars(select(User).where(User.practice_id == practice_id).order_by(User.name)).all()
+
+
+def email_taken(email, exclude_user_id=None) -> bool:
+    """True when another account uses ``email`` (emails are the sign-in name, unique across practices)."""
+    query = select(User.id).where(User.email == normalise_email(email))
+    if exclude_user_id is not None:
+        query = query.where(User.id != exclude_user_id)
+    return db.session.scalar(query) is not None
+
+
+def create_user(actor, *, email, name, role, password=None):
+    """Create a user in the actor's practice. Without a password, returns an invite token to hand over."""
+    if role not in ROLES:
+        raise ServiceError(_("Unknown role."), field="role")
+    if email_taken(email):
+        raise ServiceError(_("A user with this email address already exists."), field="email")
+    if password:
+        check_password_policy(password, email)
+    user = User(practice_id=actor.practice_id, email=normalise_email(email), name=name.strip(), role=role,
+                active=True, password_hash=hash_password(password) if password else None)
+    db.session.add(user)
+    db.session.flush()
+    record("user.create", actor, object_type="user", object_id=user.id,
+           meta={"email": user.email, "role": role, "invite": not password})
+    db.session.commit()
+    return user, (None if password else make_invite_token(user))
+
+
+def _active_admins(practice_id):
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.practice_id == practice_id, User.role == "admin", User.active)
+    )
+
+
+def update_user(actor, user, *, name, role, active):
+    """Change a user's name, role or active flag. The practice's last active admin cannot lose admin rights."""
+    if role not in ROLES:
+        raise ServiceError(_("Unknown role."), field="role")
+    removes_admin = user.role == "admin" and user.active and (role != "admin" or not active)
+    if removes_admin and _active_admins(user.practice_id) <= 1:
+        raise ServiceError(_("The practice needs at least one active admin."), field="role")
+    changes = {}
+    if name.strip() != user.name:
+        changes["name"] = [user.name, name.strip()]
+        user.name = name.strip()
+    if role != user.role:
+        record("user.role_change", actor, object_type="user", object_id=user.id,
+               meta={"from": user.role, "to": role})
+        user.role = role
+    if active != user.active:
+        record("user.activate" if active else "user.deactivate", actor, object_type="user", object_id=user.id)
+        user.active = active
+        user.session_version += 1
+    if changes:
+        record("user.update", actor, object_type="user", object_id=user.id, meta=changes)
+    db.session.commit()
+    return user
+
+
+def reset_password(actor, user):
+    """Invalidate the user's password and sessions, clear a lockout, and return a fresh invite token."""
+    user.password_hash = None
+    user.session_version += 1
+    user.failed_logins = 0
+    user.locked_until = None
+    record("user.password_reset", actor, object_type="user", object_id=user.id)
+    db.session.commit()
+    return make_invite_token(user)
+
+
+def load_session_user(user_id):
+    """Flask-Login loader: ``"<id>:<session_version>"`` → the active user, or None when the version moved on."""
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        user = db.session.get(User, int(raw_id))
+    except (ValueError, AttributeError):
+        return None
+    if user is None or not user.active or str(user.session_version) != raw_version:
+        return None
+    return user

@@ -1,0 +1,69 @@
+"""Personal API tokens: created once (the plaintext is shown a single time), stored hashed, revocable."""
+
+from datetime import datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import ApiToken
+from app.security import new_token
+from app.services import ServiceError
+from app.services.audit import record
+
+TOKEN_PREFIX = "phk"
+# last_used_at is written at most this often per token, so API traffic does not turn every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def create_token(actor, user, name, expires_on=None):
+    """Create a token for ``user``; returns (row, plaintext). ``expires_on`` is a date (end of that day, UTC)."""
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError(_("Please give the token a name."), field="name")
+    expires_at = None
+    if expires_on is not None:
+        expires_at = datetime.combine(expires_on + timedelta(days=1), time.min).replace(tzinfo=utcnow().tzinfo)
+        if expires_at <= utcnow():
+            raise ServiceError(_("The expiry date must be in the future."), field="expires_on")
+    plaintext = new_token(TOKEN_PREFIX)
+    token = ApiToken(practice_id=user.practice_id, user_id=user.id, name=name, token_hash=ApiToken.hash_token(plaintext),
+                     prefix=plaintext[:10], expires_at=expires_at)
+    db.session.add(token)
+    db.session.flush()
+    record("token.create", actor, object_type="api_token", object_id=token.id,
+           meta={"name": name, "prefix": token.prefix, "for_user": user.id})
+    db.session.commit()
+    return token, plaintext
+
+
+def user_tokens(user):
+    """The user's tokens, newest first (revoked ones included, for the record)."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    return db.session.scalars(query).all()
+
+
+def revoke_token(actor, token):
+    """Revoke a token; revoking twice is harmless and audited once."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record("token.revoke", actor, object_type="api_token", object_id=token.id,
+               meta={"name": token.name, "prefix": token.prefix})
+        db.session.commit()
+    return token
+
+
+def authenticate_bearer(header):
+    """The active user behind ``Authorization: Bearer <token>``, or None when missing, unknown, expired or revoked."""
+    if not header or not header.startswith("Bearer "):
+        return None
+    plaintext = header[len("Bearer "):].strip()
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash_token(plaintext)))
+    now = utcnow()
+    if token is None or not token.is_usable(now) or not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user

@@ -1,0 +1,48 @@
+"""Writing and reading the audit log."""
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import AuditEntry
+
+
+def record(action, actor, *, practice_id=None, object_type=None, object_id=None, patient_id=None, meta=None):
+    """Add an audit entry for ``action`` by ``actor`` to the current transaction (the caller commits, so the
+    entry and the change it describes land together or not at all)."""
+    entry = AuditEntry(
+        practice_id=practice_id if practice_id is not None else actor.practice_id,
+        user_id=actor.user.id if actor.user is not None else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id) if object_id is not None else None,
+        patient_id=patient_id,
+        meta=meta or {},
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def audit_query(practice, *, user_id=None, action=None, date_from=None, date_to=None):
+    """A select of the practice's audit entries, newest first, filtered; dates are days in the practice's zone."""
+    zone = ZoneInfo(practice.timezone)
+    query = select(AuditEntry).where(AuditEntry.practice_id == practice.id)
+    if user_id:
+        query = query.where(AuditEntry.user_id == user_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if date_from:
+        query = query.where(AuditEntry.created_at >= datetime.combine(date_from, time.min, zone))
+    if date_to:
+        query = query.where(AuditEntry.created_at < datetime.combine(date_to + timedelta(days=1), time.min, zone))
+    return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+
+
+def known_actions(practice):
+    """The distinct actions recorded for a practice, for the filter dropdown."""
+    query = select(AuditEntry.action).where(AuditEntry.practice_id == practice.id).distinct()
+    return sorted(db.session.scalars(query))

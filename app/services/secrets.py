@@ -1,0 +1,44 @@
+"""Key rotation for secrets at rest. A column holds an encrypted secret when it is declared with
+``info={"encrypted": True}``; rotation finds every such column, so a new provider table is covered by declaring
+its secret columns, without touching this module."""
+
+from sqlalchemy import select, update
+
+from app.extensions import db
+from app.security import rotate_secret
+
+BATCH_SIZE = 500
+
+
+def encrypted_columns(metadata=None):
+    """(table, column) pairs of every column declared as holding an encrypted secret."""
+    metadata = metadata if metadata is not None else db.metadata
+    return [
+        (table, column)
+        for table in metadata.sorted_tables
+        for column in table.columns
+        if column.info.get("encrypted")
+    ]
+
+
+def rotate_all_secrets(metadata=None):
+    """Re-encrypt every stored secret under the newest key, in batches, one transaction per batch.
+    Returns the number of values re-encrypted. Safe to run while the app serves: old keys stay configured
+    until the operator removes them after this finishes."""
+    rotated = 0
+    for table, column in encrypted_columns(metadata):
+        key = next(iter(table.primary_key.columns))
+        last_key = None
+        while True:
+            query = select(key, column).where(column.is_not(None)).order_by(key).limit(BATCH_SIZE)
+            if last_key is not None:
+                query = query.where(key > last_key)
+            rows = db.session.execute(query).all()
+            if not rows:
+                break
+            for row_key, ciphertext in rows:
+                db.session.execute(update(table).where(key == row_key).values({column.name: rotate_secret(ciphertext)}))
+                rotated += 1
+            db.session.commit()
+            last_key = rows[-1][0]
+    return rotated

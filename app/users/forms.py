@@ -1,0 +1,31 @@
+"""Forms of the users blueprint."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from app.templating import ROLE_LABELS
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+
+def role_choices():
+    """Roles with their translated labels."""
+    return list(ROLE_LABELS.items())
+
+
+class UserCreateForm(FlaskForm):
+    """A new user; without a password an invite link is created instead."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(message=_l("Please enter a valid email address.")),
+                                                Length(max=254)])
+    role = SelectField(_l("Role"), choices=role_choices)
+    password = PasswordField(_l("Initial password (leave empty to create an invite link)"),
+                             validators=[Optional()], render_kw={"autocomplete": "new-password"})
+
+
+class UserEditForm(FlaskForm):
+    """Name, role and whether the account is active."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=role_choices)
+    active = BooleanField(_l("Active (may sign in)"))

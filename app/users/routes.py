@@ -1,0 +1,121 @@
+"""User management: list, create (with password or invite link), edit role and status, reset password."""
+
+from flask import Blueprint, abort, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.extensions import db
+from app.htmx import hx_trigger, is_htmx, toast, wants_fragment
+from app.models import User
+from app.security import current_actor, permission_required
+from app.services import ServiceError
+from app.services.accounts import create_user, email_taken, practice_users, reset_password, update_user
+from app.users.forms import UserCreateForm, UserEditForm
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+@bp.context_processor
+def _inline_validation():
+    """``validate_attrs(name)``: the htmx attributes that validate a create-form field when it changes."""
+
+    def validate_attrs(name):
+        return {"hx-post": url_for("users.validate_field", field=name), "hx-trigger": "change",
+                "hx-target": "this", "hx-swap": "outerHTML"}
+
+    return {"validate_attrs": validate_attrs}
+
+
+def _practice_user_or_404(user_id):
+    """A user of the current practice; another practice's user is indistinguishable from a missing one."""
+    user = db.session.get(User, user_id)
+    if user is None or user.practice_id != current_user.practice_id:
+        abort(404)
+    return user
+
+
+@bp.get("/")
+@permission_required("users.manage")
+def index():
+    """Page (or #users-table fragment): the practice's users."""
+    users = practice_users(current_user.practice_id)
+    if wants_fragment("users-table"):
+        return render_template("users/_table.html", users=users)
+    return render_template("users/index.html", users=users)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("users.manage")
+def new():
+    """Page: create a user; afterwards show the invite link once (or redirect when a password was set)."""
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user, invite = create_user(current_actor(), email=form.email.data, name=form.name.data,
+                                       role=form.role.data, password=form.password.data or None)
+        except ServiceError as error:
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            if invite:
+                return render_template("users/invite_link.html", user=user, invite=invite, created=True)
+            return redirect(url_for("users.index"), code=303)
+    return render_template("users/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/validate/<field>")
+@permission_required("users.manage")
+def validate_field(field):
+    """Fragment: one field of the create form, validated as it is left (#field-<name>)."""
+    form = UserCreateForm()
+    if field not in ("name", "email", "password"):
+        abort(404)
+    form.validate()
+    bound = getattr(form, field)
+    errors = [error for error in bound.errors]
+    if field == "email" and not errors and email_taken(bound.data or ""):
+        errors.append(_("A user with this email address already exists."))
+    bound.errors = errors
+    return render_template("users/_field.html", field=bound, form=form), 422 if errors else 200
+
+
+@bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
+@permission_required("users.manage")
+def edit(user_id):
+    """Page: change a user's name, role and active flag."""
+    user = _practice_user_or_404(user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            update_user(current_actor(), user, name=form.name.data, role=form.role.data, active=form.active.data)
+        except ServiceError as error:
+            getattr(form, error.field or "role").errors.append(error.message)
+        else:
+            return redirect(url_for("users.index"), code=303)
+    return render_template("users/edit.html", form=form, user=user), 422 if form.errors else 200
+
+
+@bp.post("/<int:user_id>/active")
+@permission_required("users.manage")
+def toggle_active(user_id):
+    """Fragment #user-row-<id>: activate or deactivate a user from the list (htmx), with a toast."""
+    user = _practice_user_or_404(user_id)
+    try:
+        update_user(current_actor(), user, name=user.name, role=user.role, active=not user.active)
+    except ServiceError as error:
+        response = make_response(render_template("users/_row.html", user=user), 422)
+        return toast(response, error.message, level="error")
+    message = _("%(name)s can sign in again.", name=user.name) if user.active else _(
+        "%(name)s can no longer sign in.", name=user.name)
+    response = make_response(render_template("users/_row.html", user=user))
+    if not is_htmx():
+        return redirect(url_for("users.index"), code=303)
+    return hx_trigger(toast(response, message), "users-changed")
+
+
+@bp.post("/<int:user_id>/reset-password")
+@permission_required("users.manage")
+def reset(user_id):
+    """Page: invalidate a user's password and show a new one-time link to set it."""
+    user = _practice_user_or_404(user_id)
+    invite = reset_password(current_actor(), user)
+    return render_template("users/invite_link.html", user=user, invite=invite, created=False)

@@ -1,0 +1,112 @@
+"""Configuration classes. Every value comes from an environment variable with a safe default for the
+embedded run (SQLite file and in-memory limits in ``instance/``); nothing here does I/O at import time."""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_int(name, default):
+    """Read an integer environment variable, falling back to ``default`` when unset."""
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name, default):
+    """Read a boolean environment variable (1/true/yes/on are true)."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Embedded default: SQLite in ``instance/``, in-memory rate limits, keys generated into ``instance/``."""
+
+    ENV_NAME = "embedded"
+    # None means "generate once into instance/secret_key" (see app.keys).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    # Comma-separated Fernet keys, newest first. None means "generate once into instance/encryption.keys".
+    APP_ENCRYPTION_KEYS = os.environ.get("APP_ENCRYPTION_KEYS") or None
+
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "sqlite:///praxis-hub.sqlite3")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "praxis-hub")
+    RATELIMIT_HEADERS_ENABLED = True
+    AUTH_LOGIN_RATE_LIMIT = os.environ.get("AUTH_LOGIN_RATE_LIMIT", "20 per minute")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "300 per minute")
+
+    AUTH_MAX_FAILED_LOGINS = _env_int("AUTH_MAX_FAILED_LOGINS", 5)
+    AUTH_LOCKOUT_MINUTES = _env_int("AUTH_LOCKOUT_MINUTES", 15)
+    AUTH_INVITE_MAX_AGE_HOURS = _env_int("AUTH_INVITE_MAX_AGE_HOURS", 72)
+    AUTH_MIN_PASSWORD_LENGTH = _env_int("AUTH_MIN_PASSWORD_LENGTH", 10)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+    # The CSRF token lives as long as the session: an admin tab left open for an hour must still work.
+    WTF_CSRF_TIME_LIMIT = None
+
+    BABEL_DEFAULT_LOCALE = "de"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+    LANGUAGES = ("de", "en")
+
+    AUDIT_PAGE_SIZE = _env_int("AUDIT_PAGE_SIZE", 50)
+    # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0 = none).
+    PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+    DASHBOARD_POLL_SECONDS = _env_int("DASHBOARD_POLL_SECONDS", 30)
+
+
+class DevConfig(Config):
+    """Local development: same as the embedded default, with Flask's debug helpers."""
+
+    ENV_NAME = "development"
+    DEBUG = True
+
+
+class TestConfig(Config):
+    """pytest: in-memory SQLite (or TEST_DATABASE_URL), no CSRF, no rate limits, fast password hashing."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    # A fixed, valid Fernet key so tests are repeatable; never used outside tests.
+    APP_ENCRYPTION_KEYS = "q2nqZ0fM3o0hG8m0m3wT0Yl5sSx0p8Jb1m7T3d0G9kU="
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    # Cheap hashes keep the suite fast; production uses Werkzeug's scrypt default.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
+class ProdConfig(Config):
+    """Production: PostgreSQL, shared rate-limit storage and keys from the environment; refuses to start
+    without them (checked in create_app, not at import)."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    REQUIRED_SETTINGS = ("SECRET_KEY", "APP_ENCRYPTION_KEYS", "SQLALCHEMY_DATABASE_URI")
+    # Environment variable that supplies each required setting, for the error message.
+    SETTING_ENV_NAMES = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+
+
+CONFIGS = {"embedded": Config, "development": DevConfig, "production": ProdConfig, "test": TestConfig}
+
+
+def config_from_env():
+    """Pick the config class named by APP_ENV (embedded, development, production)."""
+    name = os.environ.get("APP_ENV", "embedded")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV={name!r} is unknown; use one of {', '.join(CONFIGS)}") from None
