@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import false
+from wtforms import SelectChoice
 
 from app.audit.forms import AuditFilterForm
 from app.extensions import db
@@ -21,8 +22,10 @@ def index():
     """Page (or #audit-table fragment): the practice's audit entries, newest first, filtered and paged."""
     form = AuditFilterForm(request.args)
     users = practice_users(current_user.practice_id)
-    form.user.choices = [("", _("All users"))] + [(str(user.id), user.name) for user in users]
-    form.action.choices = [("", _("All actions"))] + [(a, a) for a in known_actions(current_user.practice)]
+    form.user.choices = [SelectChoice("", _("All users"))] + [SelectChoice(str(u.id), u.name) for u in users]
+    form.action.choices = [SelectChoice("", _("All actions"))] + [
+        SelectChoice(action, action) for action in known_actions(current_user.practice)
+    ]
     status = 200
     if form.validate():
         query = audit_query(current_user.practice, user_id=int(form.user.data) if form.user.data else None,

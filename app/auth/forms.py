@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField
+from wtforms import EmailField, HiddenField, PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 
@@ -28,5 +28,5 @@ class SetPasswordForm(FlaskForm):
 class LanguageForm(FlaskForm):
     """Switch the interface language."""
 
-    lang = SelectField(_l("Language"), choices=[("de", "Deutsch"), ("en", "English")])
+    lang = SelectField(_l("Language"), choices=[SelectChoice("de", "Deutsch"), SelectChoice("en", "English")])
     next = HiddenField()

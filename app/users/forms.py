@@ -3,21 +3,22 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from app.templating import ROLE_LABELS
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.validators import EmailAddress
 
 
 def role_choices():
     """Roles with their translated labels."""
-    return list(ROLE_LABELS.items())
+    return [SelectChoice(role, label) for role, label in ROLE_LABELS.items()]
 
 
 class UserCreateForm(FlaskForm):
     """A new user; without a password an invite link is created instead."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    email = EmailField(_l("Email"), validators=[DataRequired(), Email(message=_l("Please enter a valid email address.")),
-                                                Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), EmailAddress(), Length(max=254)])
     role = SelectField(_l("Role"), choices=role_choices)
     password = PasswordField(_l("Initial password (leave empty to create an invite link)"),
                              validators=[Optional()], render_kw={"autocomplete": "new-password"})

@@ -1,0 +1,191 @@
+"""E2E fixtures (STYLE.md 7.4): a session-scoped live server on a temp-file SQLite with the demo data, and
+pytest-playwright pointed at the system Chromium, so ``playwright install`` never downloads a browser.
+
+Without a Chromium every e2e test is skipped for one reason, printed once in the report header; with
+``REQUIRE_E2E=1`` (CI) the tests fail instead."""
+
+import os
+import shutil
+import threading
+from types import SimpleNamespace
+from uuid import uuid4
+
+import pytest
+from flask_babel import force_locale, gettext
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db
+from app.models import Practice, User
+from app.security import hash_password
+from app.services.demo import DEMO_PASSWORD, load_demo
+from config import TestConfig
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NO_CHROMIUM = "e2e: SKIPPED, no Chromium found (install Debian's chromium or set CHROMIUM_PATH)"
+REQUIRED_BUT_NO_CHROMIUM = "e2e: FAILED, REQUIRE_E2E=1 but no Chromium found (install Debian's chromium or set CHROMIUM_PATH)"
+# Password of the users the fixtures create (long enough for AUTH_MIN_PASSWORD_LENGTH).
+E2E_PASSWORD = "e2e-passwort-123"
+# Set once pytest_report_header has printed the status line, so the summary does not repeat it.
+_HEADER_SHOWN = pytest.StashKey[bool]()
+
+
+def find_chromium():
+    """The Chromium to drive: ``CHROMIUM_PATH`` or ``chromium`` on PATH, when it is an executable file."""
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+    if path and os.path.isfile(path) and os.access(path, os.X_OK):
+        return path
+    return None
+
+
+def e2e_required():
+    """True when a missing browser must fail the run (CI sets REQUIRE_E2E=1)."""
+    return os.environ.get("REQUIRE_E2E", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _status_line():
+    """One line saying whether, and with which browser, the e2e tests run."""
+    path = find_chromium()
+    if path:
+        return f"e2e: Chromium at {path}"
+    return REQUIRED_BUT_NO_CHROMIUM if e2e_required() else NO_CHROMIUM
+
+
+def pytest_configure(config):
+    """Register the ``e2e`` marker (the root config may do so too; registering twice is harmless)."""
+    config.addinivalue_line("markers", "e2e: browser end-to-end tests (pytest-playwright + system Chromium)")
+
+
+def pytest_report_header(config):
+    """Say at the top of the run whether the e2e tests run (shown when this conftest is loaded at start-up)."""
+    config.stash[_HEADER_SHOWN] = True
+    return _status_line()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Fallback for runs that load this conftest only during collection (too late for the header)."""
+    if not config.stash.get(_HEADER_SHOWN, False) and not find_chromium():
+        terminalreporter.write_line(_status_line())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium_path():
+    """Path of the Chromium executable; skips (or with REQUIRE_E2E=1 fails) every e2e test when there is none."""
+    path = find_chromium()
+    if path is None:
+        if e2e_required():
+            pytest.fail(REQUIRED_BUT_NO_CHROMIUM, pytrace=False)
+        pytest.skip(NO_CHROMIUM)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, chromium_path):
+    """pytest-playwright's launch options plus the system Chromium and flags for headless containers."""
+    args = [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS]
+    return {**browser_type_launch_args, "executable_path": chromium_path, "args": args}
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory):
+    """The app behind the live server: CSRF on, limiter off, its own temp-file SQLite (never TEST_DATABASE_URL)
+    filled with the demo data. Tests may use ``with live_app.app_context():`` to prepare data."""
+    db_file = tmp_path_factory.mktemp("e2e-db") / "praxis-hub-e2e.sqlite3"
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI=f"sqlite:///{db_file}",
+        WTF_CSRF_ENABLED=True,
+        RATELIMIT_ENABLED=False,
+    )
+    with app.app_context():
+        db.create_all()
+        load_demo()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    """Serve ``live_app`` on a free local port in a daemon thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(chromium_path, live_server):
+    """pytest-base-url's fixture, overridden so ``page.goto("/users/")`` reaches the live server. Depends on
+    ``chromium_path`` so that a run without a browser skips before starting the server."""
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def translate(live_app):
+    """``translate(message, locale="de", **variables)``: the text the app's catalogue shows for ``message``."""
+
+    def translate_message(message, locale="de", **variables):
+        with live_app.test_request_context(), force_locale(locale):
+            return gettext(message, **variables)
+
+    return translate_message
+
+
+@pytest.fixture(scope="session")
+def german_catalogue(translate):
+    """True when a compiled German catalogue exists (until then the German UI shows the English source text)."""
+    return translate("Sign in", "de") != "Sign in"
+
+
+@pytest.fixture
+def sign_in(page, base_url):
+    """``sign_in(email, password=DEMO_PASSWORD)``: fill and submit the login form as a person would."""
+
+    def submit_login(email, password=DEMO_PASSWORD):
+        page.goto("/auth/login")
+        form = page.locator("#login-form")
+        form.locator("[name=email]").fill(email)
+        form.locator("[name=password]").fill(password)
+        form.locator("button[type=submit]").click()
+
+    return submit_login
+
+
+@pytest.fixture
+def make_user(live_app):
+    """``make_user(role="therapist", password=E2E_PASSWORD)``: a fresh user of the demo practice, created
+    directly in the live server's database, so lockout tests never lock a demo user used elsewhere."""
+
+    def create(role="therapist", password=E2E_PASSWORD):
+        suffix = uuid4().hex[:10]
+        email = f"e2e-{suffix}@demo.test"
+        name = f"E2E Person {suffix}"
+        with live_app.app_context():
+            practice = db.session.scalar(select(Practice).where(Practice.slug == "demo"))
+            db.session.add(User(practice_id=practice.id, email=email, name=name, role=role, active=True,
+                                password_hash=hash_password(password)))
+            db.session.commit()
+            db.session.remove()
+        return SimpleNamespace(email=email, name=name, password=password, role=role)
+
+    return create
+
+
+@pytest.fixture
+def unique_email():
+    """A fresh email address for a user created through the UI."""
+    return f"neu-{uuid4().hex[:10]}@demo.test"
