@@ -4,7 +4,7 @@ Append-only tables (the audit log, later the webhook event log) are protected by
 reject UPDATE and DELETE (and TRUNCATE on PostgreSQL). The same statements are used by ``db.create_all`` (through
 DDL events, for tests) and by the Alembic migrations, so both paths build identical protection."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DDL, DateTime, event
 from sqlalchemy.engine import Engine
@@ -22,7 +22,7 @@ $$ LANGUAGE plpgsql
 
 def utcnow():
     """The current time as an aware UTC datetime."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -38,13 +38,13 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given for a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         """Attach UTC to values that come back naive (SQLite)."""
         if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
+            return value.replace(tzinfo=UTC)
         return value
 
 
@@ -72,7 +72,7 @@ def make_append_only(table):
 
     def create_triggers(target, connection, **kw):
         for statement in append_only_statements(target.name, connection.dialect.name):
-            connection.execute(DDL(statement))
+            connection.execute(DDL(statement.replace("%", "%%")))  # DDL() applies %-formatting
 
     event.listen(table, "after_create", create_triggers)
     return table

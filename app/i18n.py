@@ -1,6 +1,6 @@
 """Language and time zone selection: German by default, English second; times shown in the practice's zone."""
 
-from flask import current_app, session
+from flask import current_app, has_request_context, session
 from flask_login import current_user
 
 from app.extensions import babel
@@ -9,6 +9,8 @@ from app.extensions import babel
 def select_locale():
     """The language chosen in this session, else the signed-in user's saved choice, else German."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # CLI and worker
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
@@ -19,7 +21,7 @@ def select_locale():
 
 def select_timezone():
     """The signed-in user's practice time zone (times are stored in UTC)."""
-    if getattr(current_user, "is_authenticated", False):
+    if has_request_context() and getattr(current_user, "is_authenticated", False):
         return current_user.practice.timezone
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 

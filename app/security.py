@@ -6,7 +6,6 @@ Access is deny-by-default: every view declares what it needs with ``@permission_
 forgotten decorator fails closed instead of exposing data."""
 
 import secrets
-from functools import wraps
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import abort, current_app, g, request

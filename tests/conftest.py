@@ -6,12 +6,12 @@ import itertools
 import pytest
 import requests.adapters
 from flask.testing import FlaskClient
+
 from app import create_app
 from app.extensions import db as _db
 from app.models import Practice, User
 from app.security import hash_password
 from config import TestConfig
-
 from tests.helpers import PASSWORD
 
 _counter = itertools.count(1)

@@ -11,7 +11,8 @@ class PasswordChangeForm(FlaskForm):
 
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
-    password = PasswordField(_l("New password"), validators=[DataRequired()], render_kw={"autocomplete": "new-password"})
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "new-password"})
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
                             render_kw={"autocomplete": "new-password"})

@@ -1,6 +1,6 @@
 """Tenancy: a practice (the tenant) and its locations. Every row that belongs to a practice carries practice_id."""
 
-from sqlalchemy import ForeignKey, JSON, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, utcnow

@@ -90,9 +90,9 @@ def user_for_invite(token):
     try:
         data = _invite_serializer().loads(token, max_age=max_age)
     except SignatureExpired:
-        raise ServiceError(_("This link has expired. Ask your practice admin for a new one."), code="expired")
+        raise ServiceError(_("This link has expired. Ask your practice admin for a new one."), code="expired") from None
     except BadSignature:
-        raise ServiceError(_("This link is not valid."), code="invalid_link")
+        raise ServiceError(_("This link is not valid."), code="invalid_link") from None
     user = db.session.get(User, data.get("u"))
     if user is None or not user.active or user.session_version != data.get("v"):
         raise ServiceError(_("This link has already been used or was withdrawn."), code="used_link")

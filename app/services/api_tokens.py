@@ -12,7 +12,7 @@ from app.security import new_token
 from app.services import ServiceError
 from app.services.audit import record
 
-TOKEN_PREFIX = "phk"
+TOKEN_PREFIX = "phk"  # noqa: S105 (a label, not a secret)
 # last_used_at is written at most this often per token, so API traffic does not turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -28,8 +28,8 @@ def create_token(actor, user, name, expires_on=None):
         if expires_at <= utcnow():
             raise ServiceError(_("The expiry date must be in the future."), field="expires_on")
     plaintext = new_token(TOKEN_PREFIX)
-    token = ApiToken(practice_id=user.practice_id, user_id=user.id, name=name, token_hash=ApiToken.hash_token(plaintext),
-                     prefix=plaintext[:10], expires_at=expires_at)
+    token = ApiToken(practice_id=user.practice_id, user_id=user.id, name=name, prefix=plaintext[:10],
+                     token_hash=ApiToken.hash_token(plaintext), expires_at=expires_at)
     db.session.add(token)
     db.session.flush()
     record("token.create", actor, object_type="api_token", object_id=token.id,

@@ -7,7 +7,7 @@ from app.extensions import db
 from app.models import Location, Practice, User
 from app.security import hash_password
 
-DEMO_PASSWORD = "praxis-demo"
+DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
 
 PRACTICES = (
     {

@@ -112,6 +112,6 @@ def test_german_placeholders_match_the_msgid():
                 continue
             expected = _placeholders(ids[min(index, len(ids) - 1)])
             if _placeholders(form) != expected:
-                mismatched.append(f"{message.id!r}: msgstr[{index}] {form!r} has {_placeholders(form)}, "
-                                  f"expected {expected}")
+                label = f"msgstr[{index}]" if message.pluralizable else "msgstr"
+                mismatched.append(f"{message.id!r}: {label} {form!r} has {_placeholders(form)}, expected {expected}")
     assert not mismatched, "Placeholders differ between msgid and msgstr:\n" + "\n".join(mismatched)

@@ -1,0 +1,31 @@
+"""The role table in app.security is DESIGN.md §4, exactly (plus api_tokens.manage for admins)."""
+
+from app.security import ALL, OWN, ROLE_PERMISSIONS
+
+# DESIGN.md §4, transcribed independently of the code: permission -> {role: scope}.
+DESIGN_TABLE = {
+    "patients.read": {"admin": ALL, "assistant": ALL, "therapist": OWN, "billing": ALL},
+    "patients.write": {"admin": ALL, "assistant": ALL},
+    "patients.import": {"admin": ALL},
+    "patients.link": {"admin": ALL},
+    "appointments.read": {"admin": ALL, "assistant": ALL, "therapist": OWN, "billing": ALL},
+    "appointments.book": {"admin": ALL, "assistant": ALL, "therapist": ALL},
+    "integrations.view": {"admin": ALL, "assistant": ALL},
+    "integrations.manage": {"admin": ALL},
+    "webhooks.manage": {"admin": ALL},
+    "users.manage": {"admin": ALL},
+    "audit.read": {"admin": ALL},
+    "webhooks.log": {"admin": ALL},
+    "payload.reveal": {"admin": ALL},
+    "access.validate": {"admin": ALL, "assistant": ALL},
+    "access.manage": {"admin": ALL},
+    "access.stats": {"admin": ALL, "assistant": ALL, "billing": ALL},
+    "api_tokens.manage": {"admin": ALL},
+}
+
+
+def test_role_table_matches_design():
+    """Each role has exactly the permissions, with the scopes, that the design grants."""
+    for role, permissions in ROLE_PERMISSIONS.items():
+        expected = {perm: roles[role] for perm, roles in DESIGN_TABLE.items() if role in roles}
+        assert permissions == expected, role

@@ -1,0 +1,90 @@
+"""Every route, every role: who gets through, who gets 403, and another practice's records answer 404.
+
+The expected outcome is derived from each view's access declaration and the role table in app.security, and the
+test also fails when a route declares no access rule at all (the guard refuses those, but the route is a bug)."""
+
+import pytest
+from sqlalchemy import select
+
+from app.models import ApiToken
+from app.security import ROLE_PERMISSIONS, ROLES
+from tests.helpers import PASSWORD, bearer
+
+# Routes that are not part of the walk, with the reason.
+SKIPPED = {
+    "static": "files",
+    "auth.invite": "public, needs a signed token; covered in test_auth",
+}
+
+
+def _rules(app):
+    """(rule, method, endpoint, access) for every route and method."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in SKIPPED:
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method, rule.endpoint, getattr(view, "access", None)
+
+
+def _url(rule, ids):
+    """Build the rule's URL from sample ids (``ids`` maps argument name → value)."""
+    return rule.build({name: ids[name] for name in rule.arguments})[1]
+
+
+def _request(client, method, url, token):
+    """Send ``method`` to ``url``, with the bearer token for API routes."""
+    headers = bearer(token) if url.startswith("/api/") else {}
+    return client.open(url, method=method, headers=headers, data={})
+
+
+def test_every_route_declares_access(app):
+    """No route is left without @permission_required, @login_only or @public."""
+    missing = [endpoint for _rule, _method, endpoint, access in _rules(app) if access is None]
+    assert missing == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_walk(app, client, make_user, make_token, other_practice, role, db):
+    """Each route lets exactly the roles with its permission through; other practices' records are 404."""
+    user = make_user(role=role)
+    make_token(user, name="revoked during the walk")
+    own_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id))
+    token = make_token(user, name="used by the walk")
+    colleague = make_user(role="therapist")
+    stranger = make_user(role="therapist", practice=other_practice)
+    make_token(stranger)
+    strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
+    own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email"}
+    foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email"}
+    assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+
+    problems = []
+    for rule, method, endpoint, (kind, permission) in _rules(app):
+        if endpoint == "auth.logout":
+            continue  # would end the walk's session; covered in test_auth
+        allowed = kind in ("public", "login") or permission in ROLE_PERMISSIONS[role]
+        status = _request(client, method, _url(rule, own_ids), token).status_code
+        if allowed and status in (401, 403) or status >= 500:
+            problems.append(f"{method} {rule} → {status}, expected access for {role}")
+        if not allowed and status != 403:
+            problems.append(f"{method} {rule} → {status}, expected 403 for {role}")
+        if allowed and set(rule.arguments) - {"field"}:
+            foreign = _request(client, method, _url(rule, foreign_ids), token).status_code
+            if foreign != 404:
+                problems.append(f"{method} {rule} with another practice's record → {foreign}, expected 404")
+    assert problems == []
+
+
+def test_anonymous_walk(client):
+    """Anonymous requests reach only public routes; pages redirect to login, the API answers 401."""
+    problems = []
+    for rule, method, _endpoint, (kind, _permission) in _rules(client.application):
+        if kind == "public":
+            continue
+        url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email"})
+        status = _request(client, method, url, None).status_code
+        expected = 401 if url.startswith("/api/") else 302
+        if status != expected:
+            problems.append(f"{method} {rule} → {status}, expected {expected}")
+    assert problems == []
