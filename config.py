@@ -62,7 +62,6 @@ class Config:
     AUDIT_PAGE_SIZE = _env_int("AUDIT_PAGE_SIZE", 50)
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0 = none).
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
-    DASHBOARD_POLL_SECONDS = _env_int("DASHBOARD_POLL_SECONDS", 30)
 
 
 class DevConfig(Config):
@@ -77,14 +76,14 @@ class TestConfig(Config):
 
     ENV_NAME = "test"
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 (tests only)
     # A fixed, valid Fernet key so tests are repeatable; never used outside tests.
     APP_ENCRYPTION_KEYS = "q2nqZ0fM3o0hG8m0m3wT0Yl5sSx0p8Jb1m7T3d0G9kU="
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     # Cheap hashes keep the suite fast; production uses Werkzeug's scrypt default.
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a method name)
 
 
 class ProdConfig(Config):
