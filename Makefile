@@ -24,7 +24,7 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.runtime-i
 
 # Compiled gettext catalogues (.mo) are built from the committed .po files, never committed themselves.
 translations: $(VENV)/.runtime-installed
-	$(BIN)/pybabel compile --use-fuzzy -d translations -f -q 2>/dev/null || $(BIN)/pybabel compile -d translations -f
+	$(BIN)/pybabel -q compile -d translations
 
 run: $(VENV)/.runtime-installed translations
 	$(BIN)/flask db upgrade
