@@ -8,7 +8,7 @@ WEB_WORKERS ?= 1
 WEB_THREADS ?= 8
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint translations clean
+.PHONY: run test lint translations messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.runtime-i
 # Compiled gettext catalogues (.mo) are built from the committed .po files, never committed themselves.
 translations: $(VENV)/.runtime-installed
 	$(BIN)/pybabel -q compile -d translations
+
+# Re-extract the English source strings and merge them into the catalogues (then translate the new entries).
+# Babel skips folders starting with "_" unless told otherwise, hence --ignore-dirs (templates/_partials).
+messages: $(VENV)/.runtime-installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs '.* __pycache__' \
+		--project "Praxis Hub" --copyright-holder "Praxis Hub" -o translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 
 run: $(VENV)/.runtime-installed translations
 	$(BIN)/flask db upgrade
