@@ -17,7 +17,7 @@ def _messages():
         403: _("You do not have permission to do this."),
         404: _("This page or record does not exist."),
         405: _("This action is not allowed here."),
-        413: _("The upload is too large."),
+        413: _("The request is too large."),
         415: _("This content type is not supported."),
         422: _("Some of the input is not valid. Please correct the marked fields."),
         429: _("Too many requests. Please wait a moment and try again."),

@@ -95,7 +95,7 @@ def user_for_invite(token):
         raise ServiceError(_("This link is not valid."), code="invalid_link") from None
     user = db.session.get(User, data.get("u"))
     if user is None or not user.active or user.session_version != data.get("v"):
-        raise ServiceError(_("This link has already been used or was withdrawn."), code="used_link")
+        raise ServiceError(_("This link has already been used or has been revoked."), code="used_link")
     return user
 
 

@@ -29,4 +29,4 @@ class UserEditForm(FlaskForm):
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     role = SelectField(_l("Role"), choices=role_choices)
-    active = BooleanField(_l("Active (may sign in)"))
+    active = BooleanField(_l("Active (can sign in)"))
