@@ -90,3 +90,14 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
+
+
+def autogenerate_filter(dialect_name):
+    """An Alembic ``include_object`` that skips schema objects declared for another dialect only (``ddl_if``),
+    such as the PostgreSQL trigram index, so comparing on SQLite does not report them as missing."""
+
+    def include_object(obj, name, type_, reflected, compare_to):
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect is None or condition.dialect == dialect_name
+
+    return include_object

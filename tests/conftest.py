@@ -163,3 +163,23 @@ def make_token(db):
 
     return make
 
+
+
+@pytest.fixture
+def make_patient(db, practice):
+    """Factory: a patient of ``practice`` (search text kept in step)."""
+    from app.models import Patient
+
+    def make(practice=practice, **fields):
+        number = next(_counter)
+        fields.setdefault("first_name", f"Vorname{number}")
+        fields.setdefault("last_name", f"Nachname{number}")
+        if fields.get("email"):
+            fields.setdefault("email_normalized", fields["email"].lower())
+        patient = Patient(practice_id=practice.id, **fields)
+        patient.refresh_search_text()
+        db.session.add(patient)
+        db.session.commit()
+        return patient
+
+    return make

@@ -16,6 +16,8 @@ class Practice(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Berlin")
+    # ISO 3166 country used to read national phone numbers (DE, AT, CH).
+    country: Mapped[str] = mapped_column(String(2), default="DE", server_default="DE")
     # Practice-wide settings such as the default therapist or the booking page URL template.
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

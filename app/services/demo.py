@@ -11,7 +11,7 @@ DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the R
 
 PRACTICES = (
     {
-        "slug": "demo", "name": "Praxis am Park", "timezone": "Europe/Berlin",
+        "slug": "demo", "name": "Praxis am Park", "timezone": "Europe/Berlin", "country": "DE",
         "locations": (("Praxis am Park – Mitte", "Parkstraße 12, 10115 Berlin"),
                       ("Praxis am Park – Nord", "Seestraße 40, 13353 Berlin")),
         "users": (
@@ -23,7 +23,7 @@ PRACTICES = (
         ),
     },
     {
-        "slug": "zweite", "name": "Zweite Praxis", "timezone": "Europe/Vienna",
+        "slug": "zweite", "name": "Zweite Praxis", "timezone": "Europe/Vienna", "country": "AT",
         "locations": (("Zweite Praxis", "Ringstraße 1, 1010 Wien"),),
         "users": (("admin@zweite.test", "Zora Zweite", "admin"),),
     },
@@ -37,7 +37,8 @@ def load_demo():
     for spec in PRACTICES:
         practice = db.session.scalar(select(Practice).where(Practice.slug == spec["slug"]))
         if practice is None:
-            practice = Practice(slug=spec["slug"], name=spec["name"], timezone=spec["timezone"], settings={})
+            practice = Practice(slug=spec["slug"], name=spec["name"], timezone=spec["timezone"],
+                                country=spec["country"], settings={})
             db.session.add(practice)
             db.session.flush()
             created += 1

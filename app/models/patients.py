@@ -1,0 +1,136 @@
+"""Patients of a practice and the imports that bring them in from the booking tool."""
+
+from datetime import date, datetime
+
+from sqlalchemy import DDL, JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class Patient(db.Model):
+    """A patient's master data. ``booking_system_id`` and ``booking_email`` link the record to the booking tool;
+    archiving removes those links and hides the record, it never touches the booking tool's data.
+    ``search_text`` is a lower-cased digest of the searchable fields (kept by ``refresh_search_text``), indexed
+    with trigrams on PostgreSQL so that substring search stays fast."""
+
+    __tablename__ = "patients"
+    __table_args__ = (
+        UniqueConstraint("practice_id", "booking_system_id", name="uq_patients_practice_id_booking_system_id"),
+        Index("ix_patients_practice_id_email_normalized", "practice_id", "email_normalized"),
+        Index("ix_patients_practice_id_last_name_first_name", "practice_id", "last_name", "first_name"),
+        Index("ix_patients_practice_id_birth_date", "practice_id", "birth_date"),
+        Index("ix_patients_practice_id_therapist_id", "practice_id", "therapist_id"),
+        Index(
+            "ix_patients_search_text_trgm", "search_text",
+            postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_normalized: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    therapist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    booking_system_id: Mapped[str | None] = mapped_column(String(64))
+    booking_email: Mapped[str | None] = mapped_column(String(254))
+    # Where the record came from: manual, import, booking, calcom.
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
+
+    therapist = relationship("User")
+
+    @property
+    def full_name(self):
+        """First and last name."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def refresh_search_text(self):
+        """Recompute ``search_text`` from the searchable fields (call after changing any of them)."""
+        self.search_text = build_search_text(self.first_name, self.last_name, self.email, self.phone,
+                                             self.birth_date, self.booking_system_id)
+
+    def __repr__(self):
+        return f"<Patient {self.id} {self.full_name}>"
+
+
+def build_search_text(first_name, last_name, email, phone, birth_date, booking_system_id):
+    """The lower-cased text that search terms are matched against: names, email, phone digits (international
+    and national form), birth date (ISO and German form) and booking id."""
+    parts = [first_name or "", last_name or "", (email or "").lower(), booking_system_id or ""]
+    if phone:
+        digits = phone.lstrip("+")
+        parts += [digits, "0" + digits[2:] if len(digits) > 2 else digits]
+    if birth_date:
+        parts += [birth_date.isoformat(), birth_date.strftime("%d.%m.%Y")]
+    return " ".join(part.lower() for part in parts if part)
+
+
+class PatientImportJob(db.Model):
+    """One upload of a patient file: the file itself (so any worker host can read it), the column mapping, the
+    dry-run report and, after the commit, the outcome. Per-row results live in ``patient_import_rows``."""
+
+    __tablename__ = "patient_import_jobs"
+    __table_args__ = (Index("ix_patient_import_jobs_practice_id_created_at", "practice_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # csv (an uploaded file) or api (POST /api/patients/import)
+    origin: Mapped[str] = mapped_column(String(8), default="csv")
+    file_name: Mapped[str] = mapped_column(String(255), default="")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    delimiter: Mapped[str | None] = mapped_column(String(1))
+    headers: Mapped[list] = mapped_column(JSON, default=list)
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    # uploaded → previewed → queued → running → succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), default="uploaded")
+    valid_only: Mapped[bool] = mapped_column(default=False)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")
+
+
+class PatientImportRow(db.Model):
+    """One row of an import: its normalised data, the planned action (create, link, update, unchanged, flagged,
+    invalid) with the reason, the patient it concerns, and what finally happened."""
+
+    __tablename__ = "patient_import_rows"
+    __table_args__ = (
+        UniqueConstraint("job_id", "row_number", name="uq_patient_import_rows_job_id_row_number"),
+        Index("ix_patient_import_rows_job_id_action", "job_id", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("patient_import_jobs.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[dict] = mapped_column(JSON, default=dict)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # For flagged rows: link, create or skip, chosen by an admin before the commit.
+    resolution: Mapped[str | None] = mapped_column(String(8))
+    # What the commit did: created, linked, updated, unchanged, skipped, invalid.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+
+
+# The trigram index needs the pg_trgm extension; db.create_all (tests) installs it as the migration does.
+event.listen(
+    Patient.__table__, "before_create",
+    DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"),
+)

@@ -1,0 +1,125 @@
+"""The rules for patient fields, shared by the form, the JSON API and the import so they can never disagree:
+names are required, emails must be well-formed, phones become E.164 in the practice's country, birth dates are read
+in German or ISO form and may not lie in the future."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+
+PATIENT_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id")
+_GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})\s*$")
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
+EARLIEST_BIRTH_YEAR = 1900
+
+
+class FieldError(ValueError):
+    """A field value that breaks a rule; the message says what to change."""
+
+
+def clean_text(value, max_length):
+    """Strip surrounding whitespace and collapse inner runs; None for empty."""
+    text = " ".join(str(value or "").split())
+    if len(text) > max_length:
+        raise FieldError(_("At most %(n)d characters.", n=max_length))
+    return text or None
+
+
+def normalise_email(value):
+    """A syntactically valid email, lower-cased domain kept as typed for display; None for empty."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return validate_email(text, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError:
+        raise FieldError(_("“%(value)s” is not a valid email address.", value=text)) from None
+
+
+def normalise_phone(value, country="DE"):
+    """The phone number in E.164 (+4917012345678), reading national numbers in ``country``; None for empty."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text, country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise FieldError(_("“%(value)s” is not a valid phone number.", value=text))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_birth_date(value, today=None):
+    """A birth date from DD.MM.YYYY, DD.MM.YY or YYYY-MM-DD (a date object passes through); None for empty.
+    Two-digit years are read as the most recent past year (05 → 2005, 85 → 1985)."""
+    today = today or date.today()
+    if isinstance(value, date):
+        parsed = value
+    else:
+        text = (value or "").strip()
+        if not text:
+            return None
+        parsed = _parse_date_text(text, today)
+    if parsed > today:
+        raise FieldError(_("The birth date lies in the future."))
+    if parsed.year < EARLIEST_BIRTH_YEAR:
+        raise FieldError(_("The birth date is before %(year)d.", year=EARLIEST_BIRTH_YEAR))
+    return parsed
+
+
+def _parse_date_text(text, today):
+    """Read a German or ISO date, or raise FieldError naming the accepted forms."""
+    german, iso = _GERMAN_DATE.match(text), _ISO_DATE.match(text)
+    try:
+        if german:
+            day, month, year = (int(part) for part in german.groups())
+            if len(german.group(3)) == 2:
+                year += 2000 if 2000 + year <= today.year else 1900
+            return date(year, month, day)
+        if iso:
+            year, month, day = (int(part) for part in iso.groups())
+            return date(year, month, day)
+    except ValueError:
+        raise FieldError(_("“%(value)s” is not a real date.", value=text)) from None
+    raise FieldError(_("“%(value)s” is not a date; use DD.MM.YYYY or YYYY-MM-DD.", value=text))
+
+
+@dataclass
+class PatientInput:
+    """Validated patient fields (only those that were given) and the errors of the others, by field."""
+
+    values: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        return not self.errors
+
+
+def validate_patient_fields(data, country="DE", today=None, partial=False):
+    """Validate a mapping of raw patient fields. With ``partial`` (PATCH), absent fields are left alone; otherwise
+    first and last name are required."""
+    result = PatientInput()
+    rules = {
+        "first_name": lambda v: clean_text(v, 100),
+        "last_name": lambda v: clean_text(v, 100),
+        "email": normalise_email,
+        "phone": lambda v: normalise_phone(v, country),
+        "birth_date": lambda v: parse_birth_date(v, today),
+        "booking_system_id": lambda v: clean_text(v, 64),
+    }
+    for name, rule in rules.items():
+        if partial and name not in data:
+            continue
+        try:
+            result.values[name] = rule(data.get(name))
+        except FieldError as error:
+            result.errors[name] = str(error)
+    for name in ("first_name", "last_name"):
+        if (not partial or name in data) and name not in result.errors and not result.values.get(name):
+            result.errors[name] = _("This field is required.")
+    return result
