@@ -67,7 +67,7 @@ def new():
 def validate_field(field):
     """Fragment: one field of the create form, validated as it is left (#field-<name>)."""
     form = UserCreateForm()
-    if field not in ("name", "email", "password"):
+    if field not in ("name", "email"):
         abort(404)
     form.validate()
     bound = getattr(form, field)

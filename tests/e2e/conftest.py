@@ -1,8 +1,9 @@
 """E2E fixtures (STYLE.md 7.4): a session-scoped live server on a temp-file SQLite with the demo data, and
 pytest-playwright pointed at the system Chromium, so ``playwright install`` never downloads a browser.
 
-Without a Chromium every e2e test is skipped for one reason, printed once in the report header; with
-``REQUIRE_E2E=1`` (CI) the tests fail instead."""
+Without a Chromium every e2e test is skipped for one reason, printed once (in the report header when pytest is
+pointed at tests/e2e, else at the end of the run); with ``REQUIRE_E2E=1`` (CI) the tests fail instead. The ``e2e``
+marker is registered in pyproject.toml."""
 
 import os
 import shutil
@@ -31,7 +32,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 NO_CHROMIUM = "e2e: SKIPPED, no Chromium found (install Debian's chromium or set CHROMIUM_PATH)"
-REQUIRED_BUT_NO_CHROMIUM = "e2e: FAILED, REQUIRE_E2E=1 but no Chromium found (install Debian's chromium or set CHROMIUM_PATH)"
+REQUIRED_BUT_NO_CHROMIUM = (
+    "e2e: FAILED, REQUIRE_E2E=1 but no Chromium found (install Debian's chromium or set CHROMIUM_PATH)"
+)
 # Password of the users the fixtures create (long enough for AUTH_MIN_PASSWORD_LENGTH).
 E2E_PASSWORD = "e2e-passwort-123"
 # Set once pytest_report_header has printed the status line, so the summary does not repeat it.
@@ -51,17 +54,19 @@ def e2e_required():
     return os.environ.get("REQUIRE_E2E", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _missing_reason():
+    """The one skip/fail line for a run without a usable Chromium."""
+    line = REQUIRED_BUT_NO_CHROMIUM if e2e_required() else NO_CHROMIUM
+    configured = os.environ.get("CHROMIUM_PATH")
+    if configured:
+        line += f"; CHROMIUM_PATH={configured} is not an executable file"
+    return line
+
+
 def _status_line():
     """One line saying whether, and with which browser, the e2e tests run."""
     path = find_chromium()
-    if path:
-        return f"e2e: Chromium at {path}"
-    return REQUIRED_BUT_NO_CHROMIUM if e2e_required() else NO_CHROMIUM
-
-
-def pytest_configure(config):
-    """Register the ``e2e`` marker (the root config may do so too; registering twice is harmless)."""
-    config.addinivalue_line("markers", "e2e: browser end-to-end tests (pytest-playwright + system Chromium)")
+    return f"e2e: Chromium at {path}" if path else _missing_reason()
 
 
 def pytest_report_header(config):
@@ -82,8 +87,8 @@ def chromium_path():
     path = find_chromium()
     if path is None:
         if e2e_required():
-            pytest.fail(REQUIRED_BUT_NO_CHROMIUM, pytrace=False)
-        pytest.skip(NO_CHROMIUM)
+            pytest.fail(_missing_reason(), pytrace=False)
+        pytest.skip(_missing_reason())
     return path
 
 
@@ -152,7 +157,7 @@ def german_catalogue(translate):
 
 
 @pytest.fixture
-def sign_in(page, base_url):
+def sign_in(page):
     """``sign_in(email, password=DEMO_PASSWORD)``: fill and submit the login form as a person would."""
 
     def submit_login(email, password=DEMO_PASSWORD):
@@ -166,8 +171,8 @@ def sign_in(page, base_url):
 
 
 @pytest.fixture
-def make_user(live_app):
-    """``make_user(role="therapist", password=E2E_PASSWORD)``: a fresh user of the demo practice, created
+def make_live_user(live_app):
+    """``make_live_user(role="therapist", password=E2E_PASSWORD)``: a fresh user of the demo practice, created
     directly in the live server's database, so lockout tests never lock a demo user used elsewhere."""
 
     def create(role="therapist", password=E2E_PASSWORD):

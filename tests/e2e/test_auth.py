@@ -46,9 +46,9 @@ def test_each_demo_user_sees_the_navigation_of_their_role(page, base_url, sign_i
             expect(page.locator(f"#main-nav a[href='{href}']")).to_have_count(0)
 
 
-def test_wrong_password_shows_generic_error_and_stays_on_login(page, base_url, sign_in, make_user, translate):
+def test_wrong_password_shows_generic_error_and_stays_on_login(page, base_url, sign_in, make_live_user, translate):
     """Someone types a wrong password and is told only that email or password is wrong."""
-    user = make_user()
+    user = make_live_user()
 
     sign_in(user.email, "falsches-passwort")
 
@@ -66,10 +66,10 @@ def test_unknown_email_shows_the_same_generic_error(page, base_url, sign_in, tra
     expect(page.locator("#form-errors")).to_have_text(translate(GENERIC_LOGIN_ERROR))
 
 
-def test_lockout_after_five_wrong_passwords_refuses_the_right_one(page, base_url, sign_in, make_user, live_app,
+def test_lockout_after_five_wrong_passwords_refuses_the_right_one(page, base_url, sign_in, make_live_user, live_app,
                                                                   translate):
     """Someone guesses wrong five times; afterwards even the right password is refused with the same message."""
-    user = make_user()
+    user = make_live_user()
     generic_error = translate(GENERIC_LOGIN_ERROR)
     assert live_app.config["AUTH_MAX_FAILED_LOGINS"] == 5
 
@@ -88,9 +88,9 @@ def test_lockout_after_five_wrong_passwords_refuses_the_right_one(page, base_url
         db.session.remove()
 
 
-def test_logout_returns_to_login_and_dashboard_needs_login_again(page, base_url, sign_in, make_user, translate):
+def test_logout_returns_to_login_and_dashboard_needs_login_again(page, base_url, sign_in, make_live_user, translate):
     """A signed-in person clicks "Sign out", lands on the login page and cannot open the dashboard any more."""
-    user = make_user()
+    user = make_live_user()
     sign_in(user.email, user.password)
     expect(page).to_have_url(f"{base_url}/")
 
