@@ -33,10 +33,18 @@ messages: $(VENV)/.runtime-installed
 		--project "Praxis Hub" --copyright-holder "Praxis Hub" -o translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 
+# The job worker runs beside gunicorn in one shell: whichever way that shell ends (Ctrl-C, `kill` of make or of
+# its process group, gunicorn exiting), its EXIT trap stops both and waits for the worker to finish its job.
+# gunicorn runs in the background too, because only `wait` lets a trap run before the awaited process has ended.
 run: $(VENV)/.runtime-installed translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --access-logfile - wsgi:app
+	@set -e; worker=; web=; \
+	trap 'kill $$web $$worker 2>/dev/null || :; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(BIN)/flask hub worker & worker=$$!; \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --access-logfile - \
+		wsgi:app & web=$$!; \
+	wait $$web
 
 test: $(VENV)/.dev-installed translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

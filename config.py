@@ -60,8 +60,20 @@ class Config:
     LANGUAGES = ("de", "en")
 
     AUDIT_PAGE_SIZE = _env_int("AUDIT_PAGE_SIZE", 50)
+    PATIENTS_PAGE_SIZE = _env_int("PATIENTS_PAGE_SIZE", 25)
+    PATIENT_IMPORT_MAX_BYTES = _env_int("PATIENT_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+    PATIENT_IMPORT_MAX_RECORDS = _env_int("PATIENT_IMPORT_MAX_RECORDS", 10_000)
+    # Whole request bodies are refused above this (413) before they are read; leaves room for form fields.
+    MAX_CONTENT_LENGTH = PATIENT_IMPORT_MAX_BYTES + 1024 * 1024
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0 = none).
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
+
+    # Background worker (flask hub worker): idle poll interval, how old a running job's heartbeat may get before
+    # its worker is presumed dead and another worker takes the job over, and how often a running job's heartbeat is
+    # refreshed (keep it well below the stale limit).
+    WORKER_POLL_SECONDS = _env_int("WORKER_POLL_SECONDS", 2)
+    WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 120)
+    WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 15)
 
 
 class DevConfig(Config):

@@ -1,4 +1,6 @@
-"""Flask CLI commands: demo data, users, API tokens, key rotation."""
+"""Flask CLI commands: demo data, users, API tokens, key rotation, the background worker."""
+
+import logging
 
 import click
 from cryptography.fernet import Fernet
@@ -14,6 +16,7 @@ from app.services import ServiceError
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
 crypto_cli = AppGroup("crypto", help="Encryption keys for secrets at rest.")
+hub_cli = AppGroup("hub", help="Integration hub: the background worker.")
 
 CLI_ACTOR_AGENT = "flask-cli"
 
@@ -87,6 +90,22 @@ def generate_key_command():
     click.echo(Fernet.generate_key().decode())
 
 
+@hub_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run every job that is due, then exit (for tests and cron).")
+@click.option("--worker-id", help="Name recorded on the jobs this worker claims (default: hostname:pid).")
+def worker_command(once, worker_id):
+    """Run the background worker: claim queued jobs and run them until SIGTERM or Ctrl-C (the job in hand is
+    finished first). Run one worker on SQLite; on PostgreSQL any number, on any number of hosts."""
+    from app.worker import default_worker_id, run_worker
+
+    current_app.logger  # noqa: B018 (attaches Flask's stderr handler when logging is not configured)
+    for name in ("app.worker", "app.services.jobs"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    worker_id = worker_id or default_worker_id()
+    processed = run_worker(current_app._get_current_object(), worker_id, once=once)
+    click.echo(f"Worker {worker_id} ran {processed} jobs.")
+
+
 def _practice(slug):
     practice = db.session.scalar(select(Practice).where(Practice.slug == slug))
     if practice is None:
@@ -100,3 +119,4 @@ def init_app(app):
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(crypto_cli)
+    app.cli.add_command(hub_cli)
