@@ -48,9 +48,10 @@ def create_app(config_class=None, **overrides):
     from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.dashboard import bp as dashboard_bp
+    from app.patients import bp as patients_bp
     from app.users import bp as users_bp
 
-    for blueprint in (auth_bp, dashboard_bp, users_bp, account_bp, audit_bp, api_bp):
+    for blueprint in (auth_bp, dashboard_bp, patients_bp, users_bp, account_bp, audit_bp, api_bp):
         app.register_blueprint(blueprint)
     return app
 

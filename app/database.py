@@ -67,6 +67,41 @@ def append_only_statements(table_name, dialect_name):
     raise RuntimeError(f"append-only tables are not implemented for {dialect_name}")
 
 
+def sqlite_search_index_statements(table_name, column, index_name):
+    """SQL for SQLite: an FTS5 trigram index over ``table_name.column`` (external content, rowid = id) and the
+    triggers that keep it in step, so substring search does not scan the table."""
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {index_name} USING fts5({column}, content='{table_name}', "
+        f"content_rowid='id', tokenize='trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS {index_name}_insert AFTER INSERT ON {table_name} BEGIN "
+        f"INSERT INTO {index_name}(rowid, {column}) VALUES (new.id, new.{column}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {index_name}_delete AFTER DELETE ON {table_name} BEGIN "
+        f"INSERT INTO {index_name}({index_name}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {index_name}_update AFTER UPDATE OF {column} ON {table_name} BEGIN "
+        f"INSERT INTO {index_name}({index_name}, rowid, {column}) VALUES ('delete', old.id, old.{column}); "
+        f"INSERT INTO {index_name}(rowid, {column}) VALUES (new.id, new.{column}); END",
+        f"INSERT INTO {index_name}({index_name}) VALUES ('rebuild')",
+    ]
+
+
+def make_sqlite_search_index(table, column, index_name):
+    """Register DDL so that ``db.create_all``/``drop_all`` build and remove the SQLite search index as the
+    migrations do."""
+
+    def create(target, connection, **kw):
+        if connection.dialect.name == "sqlite":
+            for statement in sqlite_search_index_statements(target.name, column, index_name):
+                connection.execute(DDL(statement.replace("%", "%%")))
+
+    def drop(target, connection, **kw):
+        if connection.dialect.name == "sqlite":
+            connection.execute(DDL(f"DROP TABLE IF EXISTS {index_name}"))
+
+    event.listen(table, "after_create", create)
+    event.listen(table, "before_drop", drop)
+    return table
+
+
 def make_append_only(table):
     """Register DDL so that ``db.create_all`` protects ``table`` exactly as the migrations do."""
 
@@ -92,11 +127,18 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 
+# Tables that exist in the database but not in the models: SQLite's full-text index of patients (an FTS5 virtual
+# table and its shadow tables), maintained by triggers. Autogenerate must neither drop nor report them.
+UNMANAGED_TABLE_PREFIXES = ("patients_search",)
+
+
 def autogenerate_filter(dialect_name):
     """An Alembic ``include_object`` that skips schema objects declared for another dialect only (``ddl_if``),
-    such as the PostgreSQL trigram index, so comparing on SQLite does not report them as missing."""
+    such as the PostgreSQL trigram index, and the unmanaged search tables, so comparing does not report them."""
 
     def include_object(obj, name, type_, reflected, compare_to):
+        if type_ == "table" and reflected and compare_to is None and name.startswith(UNMANAGED_TABLE_PREFIXES):
+            return False
         condition = getattr(obj, "_ddl_if", None)
         return condition is None or condition.dialect is None or condition.dialect == dialect_name
 

@@ -20,7 +20,7 @@ ALL, OWN = "all", "own"
 ROLE_PERMISSIONS = {
     "admin": {
         "patients.read": ALL, "patients.write": ALL, "patients.import": ALL, "patients.link": ALL,
-        "appointments.read": ALL, "appointments.book": ALL,
+        "patients.restore": ALL, "appointments.read": ALL, "appointments.book": ALL,
         "integrations.view": ALL, "integrations.manage": ALL, "webhooks.manage": ALL, "users.manage": ALL,
         "audit.read": ALL, "webhooks.log": ALL, "payload.reveal": ALL,
         "access.validate": ALL, "access.manage": ALL, "access.stats": ALL,

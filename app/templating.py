@@ -19,6 +19,7 @@ ROLE_LABELS = {
 # (endpoint, label, permission or None for any signed-in user). Later areas add their entries here.
 NAVIGATION = (
     ("dashboard.index", _l("Dashboard"), None),
+    ("patients.index", _l("Patients"), "patients.read"),
     ("users.index", _l("Users"), "users.manage"),
     ("audit.index", _l("Audit log"), "audit.read"),
     ("account.index", _l("My account"), None),

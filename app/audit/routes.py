@@ -7,8 +7,9 @@ from sqlalchemy import false
 from wtforms import SelectChoice
 
 from app.audit.forms import AuditFilterForm
-from app.extensions import db
 from app.htmx import wants_fragment
+from app.models import AuditEntry
+from app.pagination import paginate
 from app.security import permission_required
 from app.services.accounts import practice_users
 from app.services.audit import audit_query, known_actions
@@ -33,7 +34,7 @@ def index():
                             date_to=form.date_to.data)
     else:
         query, status = audit_query(current_user.practice).where(false()), 422
-    page = db.paginate(query, per_page=current_app.config["AUDIT_PAGE_SIZE"], error_out=False)
+    page = paginate(query, current_app.config["AUDIT_PAGE_SIZE"], AuditEntry.id)
     template = "audit/_table.html" if wants_fragment("audit-table") else "audit/index.html"
     filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
     return render_template(template, form=form, page=page, filter_args=filter_args), status

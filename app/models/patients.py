@@ -5,7 +5,7 @@ from datetime import date, datetime
 from sqlalchemy import DDL, JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime, utcnow
+from app.database import UTCDateTime, make_sqlite_search_index, utcnow
 from app.extensions import db
 
 
@@ -46,6 +46,7 @@ class Patient(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
+    practice = relationship("Practice")
     therapist = relationship("User")
 
     @property
@@ -128,6 +129,10 @@ class PatientImportRow(db.Model):
     # What the commit did: created, linked, updated, unchanged, skipped, invalid.
     outcome: Mapped[str | None] = mapped_column(String(16))
 
+
+# SQLite: an FTS5 trigram index over search_text (PostgreSQL uses the GIN trigram index declared above).
+SQLITE_SEARCH_INDEX = "patients_search"
+make_sqlite_search_index(Patient.__table__, "search_text", SQLITE_SEARCH_INDEX)
 
 # The trigram index needs the pg_trgm extension; db.create_all (tests) installs it as the migration does.
 event.listen(

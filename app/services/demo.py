@@ -1,10 +1,12 @@
 """Demo data: the practice "Praxis am Park" with its staff, and a second practice to show tenant isolation.
 Idempotent: running it again adds what is missing and changes nothing else. Demo passwords exist only here."""
 
+from datetime import date
+
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Location, Practice, User
+from app.models import Location, Patient, Practice, User
 from app.security import hash_password
 
 DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
@@ -28,6 +30,25 @@ PRACTICES = (
         "users": (("admin@zweite.test", "Zora Zweite", "admin"),),
     },
 )
+
+# (booking id, first name, last name, email, phone (E.164), birth date, therapist email) — fictitious people.
+PATIENTS = {
+    "demo": (
+        ("DEMO-001", "Lena", "Becker", "lena.becker@example.test", "+491701112233", date(1985, 4, 12),
+         "therapeut@demo.test"),
+        ("DEMO-002", "Jonas", "Schulz", "jonas.schulz@example.test", "+4930123456", date(1978, 11, 3),
+         "therapeut@demo.test"),
+        ("DEMO-003", "Mia", "Hoffmann", "mia.hoffmann@example.test", "+491522334455", date(1992, 7, 21),
+         "therapeutin@demo.test"),
+        ("DEMO-004", "Paul", "Wagner", None, "+491609876543", date(1969, 1, 30), "therapeutin@demo.test"),
+        ("DEMO-005", "Emma", "Fischer", "emma.fischer@example.test", None, date(2001, 9, 9), None),
+        ("DEMO-006", "Felix", "Weber", "felix.weber@example.test", "+4989765432", date(1955, 2, 28),
+         "therapeut@demo.test"),
+    ),
+    "zweite": (
+        ("ZW-001", "Sophie", "Gruber", "sophie.gruber@example.test", "+436641234567", date(1988, 5, 5), None),
+    ),
+}
 
 
 def load_demo():
@@ -53,5 +74,24 @@ def load_demo():
                 db.session.add(User(practice_id=practice.id, email=email, name=name, role=role, active=True,
                                     password_hash=password_hash))
                 created += 1
+        created += _load_patients(practice, PATIENTS.get(spec["slug"], ()))
     db.session.commit()
+    return created
+
+
+def _load_patients(practice, patients):
+    """Add the demo patients of a practice that are missing (matched by booking id)."""
+    existing = set(db.session.scalars(select(Patient.booking_system_id).where(Patient.practice_id == practice.id)))
+    therapists = dict(db.session.execute(select(User.email, User.id).where(User.practice_id == practice.id)).all())
+    created = 0
+    for booking_id, first, last, email, phone, birth, therapist in patients:
+        if booking_id in existing:
+            continue
+        patient = Patient(practice_id=practice.id, first_name=first, last_name=last, email=email,
+                          email_normalized=email.lower() if email else None, phone=phone, birth_date=birth,
+                          therapist_id=therapists.get(therapist), booking_system_id=booking_id, booking_email=email,
+                          source="booking")
+        patient.refresh_search_text()
+        db.session.add(patient)
+        created += 1
     return created

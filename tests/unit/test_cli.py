@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from app.models import ApiToken, Practice, User
+from app.models import ApiToken, Patient, Practice, User
 from app.security import verify_password
 from app.services.demo import DEMO_PASSWORD
 
@@ -20,6 +20,11 @@ def test_demo_is_idempotent(runner, db):
     assert admin.role == "admin" and verify_password(admin.password_hash, DEMO_PASSWORD)
     assert admin.practice.slug == "demo" and admin.practice.timezone == "Europe/Berlin"
     assert len(admin.practice.locations) == 2
+    therapist_patients = db.session.scalars(
+        select(Patient.last_name).join(User, Patient.therapist_id == User.id).where(User.email == "therapeut@demo.test")
+    ).all()
+    assert sorted(therapist_patients) == ["Becker", "Schulz", "Weber"]
+    assert db.session.scalar(select(func.count(Patient.id))) == 7
 
 
 def test_tokens_create_prints_only_the_token(runner, db, make_user):

@@ -1,4 +1,5 @@
-"""The role table in app.security is DESIGN.md §4, exactly (plus api_tokens.manage for admins)."""
+"""The role table in app.security is DESIGN.md §4, exactly (plus api_tokens.manage and patients.restore for
+admins, documented in the README)."""
 
 from app.security import ALL, OWN, ROLE_PERMISSIONS
 
@@ -21,6 +22,7 @@ DESIGN_TABLE = {
     "access.manage": {"admin": ALL},
     "access.stats": {"admin": ALL, "assistant": ALL, "billing": ALL},
     "api_tokens.manage": {"admin": ALL},
+    "patients.restore": {"admin": ALL},
 }
 
 

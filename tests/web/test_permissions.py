@@ -6,7 +6,7 @@ test also fails when a route declares no access rule at all (the guard refuses t
 import pytest
 from sqlalchemy import select
 
-from app.models import ApiToken
+from app.models import ApiToken, Patient, PatientImportJob, PatientImportRow
 from app.security import ROLE_PERMISSIONS, ROLES
 from tests.helpers import PASSWORD, bearer
 
@@ -38,6 +38,18 @@ def _request(client, method, url, token):
     return client.open(url, method=method, headers=headers, data={})
 
 
+def _patient_records(db, practice, therapist):
+    """A patient (assigned to ``therapist``, so a therapist may read it), an import and one of its rows."""
+    patient = Patient(practice_id=practice.id, first_name="Walk", last_name="Patient", therapist_id=therapist.id)
+    job = PatientImportJob(practice_id=practice.id, file_name="walk.csv", headers=["Vorname"], mapping={})
+    db.session.add_all([patient, job])
+    db.session.flush()
+    row = PatientImportRow(job_id=job.id, row_number=2, action="flagged", raw={}, data={})
+    db.session.add(row)
+    db.session.commit()
+    return {"patient_id": patient.id, "job_id": job.id, "row_id": row.id}
+
+
 def test_every_route_declares_access(app):
     """No route is left without @permission_required, @login_only or @public."""
     missing = [endpoint for _rule, _method, endpoint, access in _rules(app) if access is None]
@@ -55,8 +67,10 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
     stranger = make_user(role="therapist", practice=other_practice)
     make_token(stranger)
     strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
-    own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email"}
-    foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email"}
+    own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email", "tab": "verlauf",
+               **_patient_records(db, user.practice, therapist=user)}
+    foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email", "tab": "verlauf",
+                   **_patient_records(db, other_practice, therapist=stranger)}
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
 
     problems = []
@@ -69,7 +83,7 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
             problems.append(f"{method} {rule} → {status}, expected access for {role}")
         if not allowed and status != 403:
             problems.append(f"{method} {rule} → {status}, expected 403 for {role}")
-        if allowed and set(rule.arguments) - {"field"}:
+        if allowed and set(rule.arguments) - {"field", "tab"}:
             foreign = _request(client, method, _url(rule, foreign_ids), token).status_code
             if foreign != 404:
                 problems.append(f"{method} {rule} with another practice's record → {foreign}, expected 404")
@@ -82,7 +96,8 @@ def test_anonymous_walk(client):
     for rule, method, _endpoint, (kind, _permission) in _rules(client.application):
         if kind == "public":
             continue
-        url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email"})
+        url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email", "tab": "verlauf", "patient_id": 1,
+                          "job_id": 1, "row_id": 1})
         status = _request(client, method, url, None).status_code
         expected = 401 if url.startswith("/api/") else 302
         if status != expected:

@@ -1,0 +1,172 @@
+"""JSON API for patients: list with filters and pagination, detail, create, partial update and bulk import.
+The same field rules, scoping and permissions as the UI (a therapist's token sees only own patients)."""
+
+from flask import current_app, g, request, url_for
+from flask_babel import gettext as _
+
+from app.api.routes import bp
+from app.errors import json_error
+from app.extensions import db
+from app.models import Patient
+from app.pagination import paginate
+from app.security import Actor, permission_required
+from app.services import ServiceError
+from app.services.patient_import import import_records
+from app.services.patients import PatientValidationError, create_patient, get_patient, search_query, update_patient
+
+MAX_PER_PAGE = 100
+WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
+
+
+def patient_json(patient):
+    """The API representation of a patient."""
+    return {
+        "id": patient.id,
+        "first_name": patient.first_name,
+        "last_name": patient.last_name,
+        "email": patient.email,
+        "phone": patient.phone,
+        "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
+        "therapist": {"id": patient.therapist.id, "name": patient.therapist.name} if patient.therapist else None,
+        "booking_system_id": patient.booking_system_id,
+        "booking_email": patient.booking_email,
+        "source": patient.source,
+        "archived_at": patient.archived_at.isoformat() if patient.archived_at else None,
+        "created_at": patient.created_at.isoformat(),
+        "updated_at": patient.updated_at.isoformat(),
+    }
+
+
+def _actor():
+    """The token's user as an Actor, with the client address for the audit log."""
+    return Actor(g.api_user, request.remote_addr, request.headers.get("User-Agent"))
+
+
+def _json_body(expected_type):
+    """The request's JSON body of ``expected_type``, or a JSON error response (415, 400) to return."""
+    if not request.is_json:
+        return None, json_error(415, "unsupported_media_type", _("Send the body as application/json."))
+    body = request.get_json(silent=True)
+    if body is None:
+        return None, json_error(400, "malformed_json", _("The body is not valid JSON."))
+    if not isinstance(body, expected_type):
+        kind = _("an object") if expected_type is dict else _("an array or an object")
+        return None, json_error(400, "wrong_type", _("The body must be %(kind)s.", kind=kind))
+    return body, None
+
+
+def _validation_error(error):
+    """422 with the message of each invalid field."""
+    fields = error.errors if isinstance(error, PatientValidationError) else {error.field or "body": error.message}
+    body, status, headers = json_error(422, "validation_failed", error.message)
+    body["error"]["fields"] = fields
+    return body, status, headers
+
+
+def _unknown_fields(body):
+    """Fields the API does not accept, so typos are reported instead of silently ignored."""
+    return sorted(set(body) - set(WRITABLE))
+
+
+@bp.get("/patients")
+@permission_required("patients.read")
+def patients_index():
+    """JSON: ``{"count", "next", "previous", "results"}``; filters q, archived, booking_system_id, email."""
+    args = request.args
+    try:
+        page = max(int(args.get("page", 1)), 1)
+        per_page = min(max(int(args.get("per_page", 25)), 1), MAX_PER_PAGE)
+    except ValueError:
+        return json_error(400, "bad_parameter", _("page and per_page must be whole numbers."))
+    query = search_query(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"))
+    if args.get("booking_system_id"):
+        query = query.where(Patient.booking_system_id == args["booking_system_id"])
+    if args.get("email"):
+        query = query.where(Patient.email_normalized == args["email"].strip().lower())
+    result = paginate(query, per_page, Patient.id, searching=bool(args.get("q")))
+    link_args = {key: value for key, value in args.items() if key != "page"}
+    return {
+        "count": result.total,
+        "next": url_for("api.patients_index", page=page + 1, _external=True, **link_args) if result.has_next else None,
+        "previous": url_for("api.patients_index", page=page - 1, _external=True, **link_args) if page > 1 else None,
+        "results": [patient_json(patient) for patient in result.items],
+    }
+
+
+@bp.get("/patients/<int:patient_id>")
+@permission_required("patients.read")
+def patients_detail(patient_id):
+    """JSON: one patient, 404 outside the token user's scope."""
+    patient = get_patient(g.api_user, patient_id)
+    if patient is None:
+        return json_error(404, "not_found", _("This page or record does not exist."))
+    return patient_json(patient)
+
+
+@bp.post("/patients")
+@permission_required("patients.write")
+def patients_create():
+    """JSON: create a patient; 201 with the patient and its Location, 422 with per-field errors."""
+    body, error = _json_body(dict)
+    if error:
+        return error
+    if unknown := _unknown_fields(body):
+        return json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
+    try:
+        patient = create_patient(_actor(), g.api_user.practice, body, body.get("therapist_id"))
+    except ServiceError as service_error:
+        db.session.rollback()
+        return _validation_error(service_error)
+    location = url_for("api.patients_detail", patient_id=patient.id)
+    return patient_json(patient), 201, {"Location": location}
+
+
+@bp.patch("/patients/<int:patient_id>")
+@permission_required("patients.write")
+def patients_update(patient_id):
+    """JSON: change the given fields of a patient (the booking link changes only through the UI's link action)."""
+    patient = get_patient(g.api_user, patient_id)
+    if patient is None:
+        return json_error(404, "not_found", _("This page or record does not exist."))
+    body, error = _json_body(dict)
+    if error:
+        return error
+    if unknown := _unknown_fields(body):
+        return json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
+    if "booking_system_id" in body:
+        return json_error(422, "read_only", _("booking_system_id is changed with the link action, not with PATCH."))
+    therapist = body.pop("therapist_id", ...)
+    try:
+        update_patient(_actor(), patient, body, partial=True, therapist_id=therapist)
+    except ServiceError as service_error:
+        db.session.rollback()
+        return _validation_error(service_error)
+    return patient_json(patient)
+
+
+@bp.post("/patients/import")
+@permission_required("patients.import")
+def patients_import():
+    """JSON: import an array of patients (or ``{"patients": [...], "dry_run": true, "valid_only": true}``) with
+    the CSV rules and answer with the same report. ``dry_run`` writes nothing; with invalid rows nothing is
+    imported (422, status "rejected") unless ``valid_only`` is set. Both flags also work as query parameters."""
+    body, error = _json_body((list, dict))
+    if error:
+        return error
+    flags = {name: request.args.get(name) in ("1", "true") for name in ("dry_run", "valid_only")}
+    if isinstance(body, dict):
+        records = body.get("patients")
+        flags = {name: bool(body.get(name, value)) for name, value in flags.items()}
+    else:
+        records = body
+    if not isinstance(records, list):
+        return json_error(400, "wrong_type", _("“patients” must be an array."))
+    limit = current_app.config["PATIENT_IMPORT_MAX_RECORDS"]
+    if len(records) > limit:
+        return json_error(413, "too_many_records", _("At most %(n)d patients per request.", n=limit))
+    try:
+        report = import_records(_actor(), records, dry_run=flags["dry_run"], valid_only=flags["valid_only"])
+    except ServiceError as service_error:
+        db.session.rollback()
+        return _validation_error(service_error)
+    return report, 422 if report["status"] == "rejected" else 200

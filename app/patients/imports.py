@@ -1,0 +1,211 @@
+"""Patient import from the booking tool's CSV export: upload, column mapping and dry-run report, resolution of
+flagged rows, the background commit with a progress bar, and the report with its problem rows as CSV."""
+
+from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import SelectChoice, SelectField
+
+from app.extensions import db
+from app.htmx import is_htmx, toast, wants_fragment
+from app.models import PatientImportJob, PatientImportRow
+from app.patients.forms import ImportQueueForm, ImportUploadForm
+from app.patients.routes import bp
+from app.security import current_actor, permission_required
+from app.services import ServiceError
+from app.services.patient_fields import PATIENT_FIELDS
+from app.services.patient_import import (
+    create_csv_import,
+    preview_import,
+    problem_rows_csv,
+    queue_import,
+    resolve_flagged_row,
+)
+
+PROBLEM_ROWS_SHOWN = 200
+RECENT_IMPORTS = 20
+
+
+def field_labels():
+    """Translated labels of the importable fields."""
+    return {
+        "first_name": _("First name"), "last_name": _("Last name"), "email": _("Email"), "phone": _("Phone"),
+        "birth_date": _("Birth date"), "booking_system_id": _("Booking tool patient id"),
+    }
+
+
+def mapping_form(job, formdata=None):
+    """A form with one column choice per patient field, preset with the job's mapping."""
+    labels = field_labels()
+    choices = [SelectChoice("", _("— not imported —"))] + [SelectChoice(h, h) for h in job.headers]
+
+    class MappingForm(FlaskForm):
+        pass
+
+    for name in PATIENT_FIELDS:
+        setattr(MappingForm, name, SelectField(labels[name], choices=choices, default=job.mapping.get(name) or ""))
+    return MappingForm(formdata=formdata)
+
+
+def _job_or_404(job_id):
+    """An import of the current practice."""
+    job = db.session.get(PatientImportJob, job_id)
+    if job is None or job.practice_id != current_user.practice_id:
+        abort(404)
+    return job
+
+
+def _problem_rows(job):
+    """The first flagged and invalid rows of a job's plan, by row number."""
+    query = (
+        select(PatientImportRow)
+        .where(PatientImportRow.job_id == job.id, PatientImportRow.action.in_(("flagged", "invalid")))
+        .order_by(PatientImportRow.row_number)
+        .limit(PROBLEM_ROWS_SHOWN)
+    )
+    return db.session.scalars(query).all()
+
+
+def _unresolved(job):
+    """Number of flagged rows without a resolution."""
+    query = select(func.count(PatientImportRow.id)).where(
+        PatientImportRow.job_id == job.id, PatientImportRow.action == "flagged", PatientImportRow.resolution.is_(None)
+    )
+    return db.session.scalar(query)
+
+
+def _imports_page(form, status=200):
+    """The upload page with the practice's recent imports."""
+    recent = db.session.scalars(
+        select(PatientImportJob)
+        .where(PatientImportJob.practice_id == current_user.practice_id)
+        .order_by(PatientImportJob.created_at.desc(), PatientImportJob.id.desc())
+        .limit(RECENT_IMPORTS)
+    ).all()
+    max_mb = current_app.config["PATIENT_IMPORT_MAX_BYTES"] // (1024 * 1024)
+    return render_template("patients/imports.html", form=form, recent=recent, max_mb=max_mb), status
+
+
+@bp.get("/import")
+@permission_required("patients.import")
+def imports():
+    """Page: upload a CSV export and see the recent imports."""
+    return _imports_page(ImportUploadForm())
+
+
+@bp.post("/import")
+@permission_required("patients.import")
+def upload():
+    """Store an uploaded file and go to its column mapping (303); 422 with the reason when the file is unusable."""
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            job = create_csv_import(current_actor(), upload.filename or "upload.csv", upload.read())
+        except ServiceError as error:
+            form.file.errors.append(error.message)
+        else:
+            return redirect(url_for("patients.import_detail", job_id=job.id), code=303)
+    return _imports_page(form, 422)
+
+
+@bp.route("/import/<int:job_id>", methods=["GET", "POST"])
+@permission_required("patients.import")
+def import_detail(job_id):
+    """Page: the column mapping and, once previewed, the dry-run report with flagged and invalid rows; after the
+    start, the progress and the final report."""
+    job = _job_or_404(job_id)
+    form = mapping_form(job, request.form if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        mapping = {name: getattr(form, name).data or None for name in PATIENT_FIELDS}
+        try:
+            preview_import(current_actor(), job, mapping)
+        except ServiceError as error:
+            db.session.rollback()
+            form.form_errors.append(error.message)
+            status = 422
+        else:
+            return redirect(url_for("patients.import_detail", job_id=job.id), code=303)
+    elif request.method == "POST":
+        status = 422
+    return render_template("patients/import_detail.html", job=job, form=form, rows=_problem_rows(job),
+                           unresolved=_unresolved(job), queue_form=ImportQueueForm(formdata=None),
+                           labels=field_labels()), status
+
+
+@bp.post("/import/<int:job_id>/rows/<int:row_id>/resolve")
+@permission_required("patients.import")
+def resolve_row(job_id, row_id):
+    """Fragment #import-row-<id>: link, create or skip a flagged row; #import-summary refreshes through an event."""
+    job = _job_or_404(job_id)
+    row = db.session.get(PatientImportRow, row_id)
+    if row is None or row.job_id != job.id:
+        abort(404)
+    resolution = request.form.get("resolution", "")
+    try:
+        resolve_flagged_row(current_actor(), job, row, resolution)
+    except ServiceError as error:
+        db.session.rollback()
+        response = make_response(render_template("patients/_import_row.html", job=job, row=row), 422)
+        return toast(response, error.message, level="error")
+    response = make_response(render_template("patients/_import_row.html", job=job, row=row))
+    response.headers["HX-Trigger"] = '{"import-changed": {}}'
+    return response
+
+
+@bp.get("/import/<int:job_id>/summary")
+@permission_required("patients.import")
+def import_summary(job_id):
+    """Fragment #import-summary: counts and the start form (refreshed after each resolution)."""
+    job = _job_or_404(job_id)
+    return render_template("patients/_import_summary.html", job=job, unresolved=_unresolved(job),
+                           queue_form=ImportQueueForm(formdata=None))
+
+
+@bp.post("/import/<int:job_id>/start")
+@permission_required("patients.import")
+def start_import(job_id):
+    """Queue the import for the worker and show its progress (303); 422 with the reason when it cannot start."""
+    job = _job_or_404(job_id)
+    form = ImportQueueForm()
+    try:
+        queue_import(current_actor(), job, valid_only=bool(form.valid_only.data))
+    except ServiceError as error:
+        db.session.rollback()
+        body = render_template("patients/_import_summary.html", job=job, unresolved=_unresolved(job),
+                               queue_form=form, error=error.message)
+        return toast(make_response(body, 422), error.message, level="error")
+    target = url_for("patients.import_detail", job_id=job.id)
+    if is_htmx():
+        # The whole page changes (mapping and preview give way to the progress), so reload it rather than swap.
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
+@bp.get("/import/<int:job_id>/progress")
+@permission_required("patients.import")
+def import_progress(job_id):
+    """Fragment #import-progress: polled while the import runs (the template drops the trigger when it ends;
+    a 286 also tells htmx to stop)."""
+    job = _job_or_404(job_id)
+    finished = job.status in ("succeeded", "failed")
+    body = render_template("patients/_import_progress.html", job=job, rows=_problem_rows(job) if finished else [])
+    if finished and wants_fragment("import-progress"):
+        return body, 286
+    return body
+
+
+@bp.get("/import/<int:job_id>/problems.csv")
+@permission_required("patients.import")
+def problems_csv(job_id):
+    """Download: the problem rows (flagged, invalid, skipped) with their reasons, for Excel (UTF-8 BOM, ;)."""
+    job = _job_or_404(job_id)
+    name = f"import-{job.id}-problems.csv"
+    return Response(problem_rows_csv(job), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+

@@ -1,0 +1,233 @@
+"""Patients: list with active search, the record with tabs, create, edit, archive, restore and the booking link."""
+
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from app.extensions import db
+from app.htmx import is_htmx, toast, wants_fragment
+from app.models import Patient
+from app.pagination import paginate
+from app.patients.forms import BookingLinkForm, PatientForm
+from app.security import OWN, current_actor, permission_required, permission_scope
+from app.services import ServiceError
+from app.services.patient_fields import validate_patient_fields
+from app.services.patients import (
+    PatientValidationError,
+    archive_patient,
+    create_patient,
+    get_patient,
+    link_booking,
+    patient_history,
+    practice_therapists,
+    record_view,
+    restore_patient,
+    search_query,
+    unlink_booking,
+    update_patient,
+)
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+TABS = ("stammdaten", "termine", "anrufe", "mitgliedschaften", "verlauf")
+INLINE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
+
+
+@bp.context_processor
+def _helpers():
+    """``validate_attrs(name)``: htmx attributes that validate a patient field when it is left."""
+
+    def validate_attrs(name):
+        return {"hx-post": url_for("patients.validate_field", field=name), "hx-trigger": "focusout",
+                "hx-target": "this", "hx-swap": "outerHTML", "hx-sync": "this:replace"}
+
+    return {"validate_attrs": validate_attrs, "TABS": TABS}
+
+
+def _patient_or_404(patient_id):
+    """A patient the current user may read; anything else is 404 so ids cannot be probed."""
+    patient = get_patient(current_user, patient_id)
+    if patient is None:
+        abort(404)
+    return patient
+
+
+def _list_args():
+    """The list's query parameters: search text, archived filter, sort, direction, page."""
+    args = request.args
+    return {
+        "q": args.get("q", "").strip()[:200],
+        "archived": args.get("archived") == "1",
+        "sort": args.get("sort", "name"),
+        "desc": args.get("desc") == "1",
+    }
+
+
+@bp.get("/")
+@permission_required("patients.read")
+def index():
+    """Page (or #patients-table fragment for the active search): patients, searched, sorted and paged."""
+    filters = _list_args()
+    query = search_query(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
+    page = paginate(query, current_app.config["PATIENTS_PAGE_SIZE"], Patient.id, searching=bool(filters["q"]))
+    context = {"page": page, "filters": filters,
+               "own_only": permission_scope(current_user, "patients.read") == OWN}
+    if wants_fragment("patients-table"):
+        return render_template("patients/_table.html", **context)
+    return render_template("patients/index.html", **context)
+
+
+def _therapist_choices(form):
+    """Fill the therapist select with the practice's therapists."""
+    form.therapist_id.choices = [SelectChoice("", _("No therapist"))] + [
+        SelectChoice(str(t.id), t.name) for t in practice_therapists(current_user.practice_id)
+    ]
+
+
+def _form_data(form):
+    """The raw patient fields of a submitted form, for the shared validation."""
+    return {name: getattr(form, name).data for name in INLINE_FIELDS}
+
+
+def _therapist_id(form):
+    return int(form.therapist_id.data) if form.therapist_id.data else None
+
+
+def _show_errors(form, error):
+    """Put service errors next to their fields (unknown fields go to the first field)."""
+    errors = error.errors if isinstance(error, PatientValidationError) else {error.field or "first_name": error.message}
+    for name, message in errors.items():
+        getattr(form, name, form.first_name).errors.append(message)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required("patients.write")
+def new():
+    """Page: create a patient; on success go to the new record (303)."""
+    form = PatientForm()
+    _therapist_choices(form)
+    if form.validate_on_submit():
+        try:
+            patient = create_patient(current_actor(), current_user.practice, _form_data(form), _therapist_id(form))
+        except ServiceError as error:
+            _show_errors(form, error)
+        else:
+            return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
+    return render_template("patients/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/validate/<field>")
+@permission_required("patients.write")
+def validate_field(field):
+    """Fragment #field-<name>: one patient field checked with the shared rules as it is left."""
+    if field not in INLINE_FIELDS:
+        abort(404)
+    form = PatientForm()
+    result = validate_patient_fields({field: getattr(form, field).data}, country=current_user.practice.country,
+                                     partial=True)
+    bound = getattr(form, field)
+    bound.errors = [result.errors[field]] if field in result.errors else []
+    return render_template("patients/_field.html", field=bound), 422 if bound.errors else 200
+
+
+@bp.get("/<int:patient_id>", defaults={"tab": "stammdaten"})
+@bp.get("/<int:patient_id>/<any(stammdaten, termine, anrufe, mitgliedschaften, verlauf):tab>")
+@permission_required("patients.read")
+def detail(patient_id, tab):
+    """Page: the patient record with its tabs; the #patient-tab fragment when htmx switches tabs. Opening the
+    record (the full page) is audited as patient.view."""
+    patient = _patient_or_404(patient_id)
+    context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None)}
+    if tab == "verlauf":
+        context["history"] = patient_history(patient)
+    if wants_fragment("patient-tab"):
+        return render_template("patients/_tab.html", **context)
+    record_view(current_actor(), patient)
+    return render_template("patients/detail.html", **context)
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+@permission_required("patients.write")
+def edit(patient_id):
+    """Page: edit a patient's master data; back to the record (303) when saved."""
+    patient = _patient_or_404(patient_id)
+    form = PatientForm(obj=patient, birth_date=patient.birth_date.strftime("%d.%m.%Y") if patient.birth_date else "",
+                       therapist_id=str(patient.therapist_id or ""))
+    _therapist_choices(form)
+    if form.validate_on_submit():
+        try:
+            update_patient(current_actor(), patient, _form_data(form), therapist_id=_therapist_id(form))
+        except ServiceError as error:
+            db.session.rollback()
+            _show_errors(form, error)
+        else:
+            return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
+    return render_template("patients/edit.html", form=form, patient=patient), 422 if form.errors else 200
+
+
+@bp.post("/<int:patient_id>/archive")
+@permission_required("patients.write")
+def archive(patient_id):
+    """Archive a patient (links to external systems removed) and show the archived record (303)."""
+    patient = _patient_or_404(patient_id)
+    archive_patient(current_actor(), patient)
+    return _redirect_with_toast(url_for("patients.detail", patient_id=patient.id),
+                                _("%(name)s has been archived.", name=patient.full_name))
+
+
+@bp.post("/<int:patient_id>/restore")
+@permission_required("patients.restore")
+def restore(patient_id):
+    """Restore an archived patient (admin) and show the record (303)."""
+    patient = _patient_or_404(patient_id)
+    restore_patient(current_actor(), patient)
+    return _redirect_with_toast(url_for("patients.detail", patient_id=patient.id),
+                                _("%(name)s has been restored.", name=patient.full_name))
+
+
+@bp.post("/<int:patient_id>/link")
+@permission_required("patients.link")
+def link(patient_id):
+    """Fragment #patient-tab (Stammdaten): link the patient to a booking-tool id; 422 with the reason otherwise."""
+    patient = _patient_or_404(patient_id)
+    form = BookingLinkForm()
+    status, message = 200, None
+    if form.validate_on_submit():
+        try:
+            link_booking(current_actor(), patient, form.booking_system_id.data, form.booking_email.data)
+            form, message = BookingLinkForm(formdata=None), _("Linked to the booking tool.")
+        except ServiceError as error:
+            db.session.rollback()
+            getattr(form, error.field or "booking_system_id").errors.append(error.message)
+            status = 422
+    return _tab_response(patient, form, status, message)
+
+
+@bp.post("/<int:patient_id>/unlink")
+@permission_required("patients.link")
+def unlink(patient_id):
+    """Fragment #patient-tab (Stammdaten): remove the booking-tool link."""
+    patient = _patient_or_404(patient_id)
+    unlink_booking(current_actor(), patient)
+    return _tab_response(patient, BookingLinkForm(formdata=None), 200, _("Link to the booking tool removed."))
+
+
+def _tab_response(patient, link_form, status, message):
+    """The Stammdaten tab for htmx (with a toast), else a redirect to the record."""
+    if not is_htmx():
+        return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
+    body = render_template("patients/_tab.html", patient=patient, tab="stammdaten", link_form=link_form)
+    response = make_response(body, status)
+    return toast(response, message) if message else response
+
+
+def _redirect_with_toast(target, message):
+    """303 to ``target`` with a flash; htmx callers get HX-Redirect so the whole page reloads."""
+    flash(message, "success")
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+

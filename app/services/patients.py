@@ -1,0 +1,226 @@
+"""Patient records: scoped reads, search, create and edit with the shared field rules, archive and restore, and the
+manual link to the booking tool. Every read of a record and every change is audited."""
+
+from flask_babel import gettext as _
+from sqlalchemy import false, literal_column, select
+from sqlalchemy import text as text_clause
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import AuditEntry, Patient, User
+from app.models.patients import SQLITE_SEARCH_INDEX
+from app.security import OWN, permission_scope
+from app.services import ServiceError
+from app.services.audit import record
+from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
+
+TRIGRAM = 3  # words this long are looked up in SQLite's trigram index; shorter ones are matched with LIKE
+
+SORTS = {
+    "name": (Patient.last_name, Patient.first_name, Patient.id),
+    "birth_date": (Patient.birth_date, Patient.last_name, Patient.id),
+    "created": (Patient.created_at, Patient.id),
+}
+
+
+def scoped_patients(user):
+    """A select of the patients ``user`` may read: their practice's, and for a therapist only their own.
+    "Own" means assigned to the therapist (appointments with the therapist join this rule once they exist)."""
+    scope = permission_scope(user, "patients.read")
+    query = select(Patient).where(Patient.practice_id == user.practice_id)
+    if scope == OWN:
+        query = query.where(Patient.therapist_id == user.id)
+    elif scope is None:
+        query = query.where(false())  # no permission: nothing
+    return query
+
+
+def get_patient(user, patient_id):
+    """The patient with ``patient_id`` if ``user`` may read it, else None (callers answer 404, never 403)."""
+    return db.session.scalar(scoped_patients(user).where(Patient.id == patient_id))
+
+
+def search_query(user, text="", archived=False, sort="name", descending=False):
+    """Patients matching every word of ``text`` in name, email, phone, birth date (German or ISO) or booking id.
+    Words are matched as substrings of the indexed ``search_text`` (a trigram index serves this on PostgreSQL)."""
+    query = scoped_patients(user)
+    query = query.where(Patient.archived_at.is_not(None) if archived else Patient.archived_at.is_(None))
+    words = (text or "").lower().replace("+", " ").split()
+    indexed = [word for word in words if len(word) >= TRIGRAM] if db.engine.dialect.name == "sqlite" else []
+    if indexed:
+        # SQLite: the FTS5 trigram index finds rows containing every word of 3+ characters.
+        match = " AND ".join('"' + word.replace('"', '""') + '"' for word in indexed)
+        query = query.where(Patient.id.in_(
+            select(literal_column("rowid")).select_from(text_clause(SQLITE_SEARCH_INDEX)).where(
+                literal_column(SQLITE_SEARCH_INDEX).op("MATCH")(match))
+        ))
+    for word in words:
+        if word in indexed:
+            continue
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Patient.search_text.like(f"%{escaped}%", escape="\\"))
+    columns = SORTS.get(sort, SORTS["name"])
+    return query.order_by(*(column.desc() if descending else column.asc() for column in columns))
+
+
+def practice_therapists(practice_id):
+    """Active therapists of a practice, for the therapist choice."""
+    query = select(User).where(User.practice_id == practice_id, User.role == "therapist", User.active)
+    return db.session.scalars(query.order_by(User.name)).all()
+
+
+def _check_therapist(practice_id, therapist_id):
+    """A therapist id must name an active therapist of the same practice."""
+    if therapist_id is None:
+        return None
+    therapist = db.session.get(User, therapist_id)
+    if therapist is None or therapist.practice_id != practice_id or therapist.role != "therapist":
+        raise ServiceError(_("Please choose a therapist of this practice."), field="therapist_id")
+    return therapist.id
+
+
+def _check_booking_id(practice_id, booking_system_id, patient_id=None):
+    """A booking id may belong to one patient of a practice; the refusal names the patient that has it."""
+    if not booking_system_id:
+        return
+    query = select(Patient).where(Patient.practice_id == practice_id, Patient.booking_system_id == booking_system_id)
+    if patient_id is not None:
+        query = query.where(Patient.id != patient_id)
+    other = db.session.scalar(query)
+    if other is not None:
+        raise ServiceError(
+            _("Booking id %(id)s is already linked to %(name)s (patient %(number)d).", id=booking_system_id,
+              name=other.full_name, number=other.id),
+            field="booking_system_id",
+        )
+
+
+class PatientValidationError(ServiceError):
+    """Invalid patient input; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)), code="validation_failed")
+        self.errors = errors
+
+
+def _validated(practice, data, partial=False):
+    """Run the shared field rules; raise PatientValidationError with every field's message."""
+    result = validate_patient_fields(data, country=practice.country, partial=partial)
+    if not result.ok:
+        raise PatientValidationError(result.errors)
+    return result.values
+
+
+def _apply(patient, values):
+    """Copy validated values onto a patient and keep the derived columns in step."""
+    for name, value in values.items():
+        setattr(patient, name, value)
+    if "email" in values:
+        patient.email_normalized = values["email"].lower() if values["email"] else None
+    patient.refresh_search_text()
+
+
+def create_patient(actor, practice, data, therapist_id=None):
+    """Create a patient from raw fields (form or API); new patients without a therapist get the practice's default."""
+    values = _validated(practice, data)
+    if therapist_id is None:
+        therapist_id = (practice.settings or {}).get("default_therapist_id")
+    values["therapist_id"] = _check_therapist(practice.id, therapist_id)
+    _check_booking_id(practice.id, values.get("booking_system_id"))
+    patient = Patient(practice_id=practice.id, source="manual")
+    _apply(patient, values)
+    if patient.booking_system_id:
+        patient.booking_email = patient.email
+    db.session.add(patient)
+    db.session.flush()
+    record("patient.create", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    db.session.commit()
+    return patient
+
+
+def update_patient(actor, patient, data, partial=False, therapist_id=...):
+    """Change a patient's master data; the audit entry names the fields that changed (not their values: PHI)."""
+    values = _validated(patient.practice, data, partial=partial)
+    values.pop("booking_system_id", None)  # the booking link changes only through link/unlink
+    if therapist_id is not ...:
+        values["therapist_id"] = _check_therapist(patient.practice_id, therapist_id)
+    changed = sorted(name for name, value in values.items() if getattr(patient, name) != value)
+    if changed:
+        _apply(patient, values)
+        record("patient.update", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
+               meta={"fields": changed})
+    db.session.commit()
+    return patient
+
+
+def archive_patient(actor, patient):
+    """Archive instead of delete: hide the record and remove its links to external systems (their data is never
+    touched). The removed booking id is kept in the audit entry so a mistaken archive can be undone by hand."""
+    if patient.archived_at is not None:
+        return patient
+    meta = {"booking_system_id": patient.booking_system_id} if patient.booking_system_id else {}
+    patient.archived_at = utcnow()
+    patient.booking_system_id = None
+    patient.booking_email = None
+    patient.refresh_search_text()
+    record("patient.archive", actor, object_type="patient", object_id=patient.id, patient_id=patient.id, meta=meta)
+    db.session.commit()
+    return patient
+
+
+def restore_patient(actor, patient):
+    """Bring an archived patient back (links to external systems stay removed until linked again)."""
+    if patient.archived_at is None:
+        return patient
+    patient.archived_at = None
+    record("patient.restore", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    db.session.commit()
+    return patient
+
+
+def link_booking(actor, patient, booking_system_id, booking_email=None):
+    """Link a patient to a booking-tool id by hand; an id linked to another patient is refused, naming them."""
+    booking_system_id = clean_text(booking_system_id, 64)
+    if not booking_system_id:
+        raise ServiceError(_("Please enter the booking tool's patient id."), field="booking_system_id")
+    booking_email = normalise_email(booking_email) if booking_email else patient.email
+    _check_booking_id(patient.practice_id, booking_system_id, patient.id)
+    previous = patient.booking_system_id
+    patient.booking_system_id = booking_system_id
+    patient.booking_email = booking_email
+    patient.refresh_search_text()
+    record("patient.link", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
+           meta={"booking_system_id": booking_system_id, "previous": previous})
+    db.session.commit()
+    return patient
+
+
+def unlink_booking(actor, patient):
+    """Remove a patient's link to the booking tool (the booking tool's data is not touched)."""
+    if patient.booking_system_id is None and patient.booking_email is None:
+        return patient
+    meta = {"booking_system_id": patient.booking_system_id}
+    patient.booking_system_id = None
+    patient.booking_email = None
+    patient.refresh_search_text()
+    record("patient.unlink", actor, object_type="patient", object_id=patient.id, patient_id=patient.id, meta=meta)
+    db.session.commit()
+    return patient
+
+
+def record_view(actor, patient):
+    """Audit that ``actor`` opened the patient's record (who read which record, when)."""
+    record("patient.view", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    db.session.commit()
+
+
+def patient_history(patient, limit=100):
+    """The audit entries about a patient, newest first."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.practice_id == patient.practice_id, AuditEntry.patient_id == patient.id)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
+    return db.session.scalars(query).all()
+
