@@ -8,6 +8,7 @@ marker is registered in pyproject.toml."""
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from types import SimpleNamespace
 from uuid import uuid4
 
@@ -21,6 +22,7 @@ from app.extensions import db
 from app.models import Practice, User
 from app.security import hash_password
 from app.services.demo import DEMO_PASSWORD, load_demo
+from app.worker import run_worker
 from config import TestConfig
 
 CHROMIUM_ARGS = [
@@ -130,6 +132,58 @@ def live_server(live_app):
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
+
+
+class LiveWorker:
+    """``run_worker(app, "e2e-worker", poll_seconds=0.2, stop=event)`` in a daemon thread. ``paused()`` stops it
+    for a ``with`` block, so a test can look at a queued job before the worker takes it; an exception that ended
+    the worker is kept in ``errors``."""
+
+    def __init__(self, app, worker_id="e2e-worker", poll_seconds=0.2):
+        self.app, self.worker_id, self.poll_seconds = app, worker_id, poll_seconds
+        self.errors = []
+        self.stop_event = self.thread = None
+
+    def _run(self, stop):
+        try:
+            run_worker(self.app, self.worker_id, poll_seconds=self.poll_seconds, stop=stop)
+        except BaseException as error:  # raised at teardown: a dead worker would otherwise only show as a timeout
+            self.errors.append(error)
+
+    def start(self):
+        """Start the worker thread."""
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(self.stop_event,), name=self.worker_id, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Ask the worker to stop (it finishes the job in hand) and wait for it."""
+        self.stop_event.set()
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive(), "the e2e worker did not stop within 30 s"
+
+    @contextmanager
+    def paused(self):
+        """No job is claimed inside the block; the worker starts again when it ends."""
+        self.stop()
+        try:
+            yield self
+        finally:
+            self.start()
+
+
+@pytest.fixture(scope="session")
+def live_worker(live_app):
+    """The background worker of ``live_app`` (``flask hub worker`` in production), claiming jobs every 0.2 s in a
+    daemon thread, so that a queued import runs while the browser watches (see LiveWorker). Stopped and joined at
+    the end of the session, where an exception that ended it early is raised. run_worker installs no signal
+    handlers outside the main thread, so nothing needs patching."""
+    worker = LiveWorker(live_app)
+    worker.start()
+    yield worker
+    worker.stop()
+    if worker.errors:
+        raise worker.errors[0]
 
 
 @pytest.fixture(scope="session")

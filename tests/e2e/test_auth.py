@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 GENERIC_LOGIN_ERROR = "Email or password is wrong, or the account is temporarily locked."
 ADMIN_ONLY_HREFS = ("/users/", "/audit/")
-EVERYONE_HREFS = ("/", "/account/")
+EVERYONE_HREFS = ("/", "/patients/", "/account/")  # every demo role has patients.read
 
 DEMO_USERS = [
     ("admin@demo.test", "Anna Admin", True),

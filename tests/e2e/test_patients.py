@@ -1,0 +1,244 @@
+"""Patients as staff click through them: active search, creating a patient with inline validation, the record's
+tabs, a therapist's restricted view, and archiving and restoring."""
+
+import re
+from uuid import uuid4
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Patient, Practice
+
+pytestmark = pytest.mark.e2e
+
+DEMO_NAMES = ("Becker", "Schulz", "Hoffmann", "Wagner", "Fischer", "Weber")
+
+
+def demo_patient_id(live_app, first_name, last_name):
+    """The id of a patient of the demo practice, read from the live server's database."""
+    with live_app.app_context():
+        practice_id = db.session.scalar(select(Practice.id).where(Practice.slug == "demo"))
+        patient_id = db.session.scalar(select(Patient.id).where(
+            Patient.practice_id == practice_id, Patient.first_name == first_name, Patient.last_name == last_name))
+        db.session.remove()
+    assert patient_id is not None, f"no patient {first_name} {last_name} in the demo practice"
+    return patient_id
+
+
+def table_rows(page):
+    """The patient rows of the list (not the empty-state row)."""
+    return page.locator("#patients-table tbody tr[id^='patient-row-']")
+
+
+def open_patients(page, base_url, sign_in, email):
+    """Sign in and open the patient list from the main navigation."""
+    sign_in(email)
+    expect(page).to_have_url(f"{base_url}/")
+    page.locator("#main-nav a[href='/patients/']").click()
+    expect(page).to_have_url(f"{base_url}/patients/")
+    expect(page.locator("#patients-table")).to_be_visible()
+
+
+def mark_page(page):
+    """Tag the current document, so a test can tell that htmx swapped a fragment instead of loading a page."""
+    page.evaluate("() => { window.__noReload = true; }")
+
+
+def assert_no_page_load(page):
+    """The document tagged by mark_page is still the one shown."""
+    assert page.evaluate("() => window.__noReload === true"), "the page was reloaded instead of swapped by htmx"
+
+
+def wait_for_htmx_idle(page):
+    """Wait until no htmx request is in flight. The fields validate with hx-sync="closest form:abort", which drops
+    a field's check while another field's check is still running; a person is never that fast, a test is."""
+    page.wait_for_function("() => document.querySelector('.htmx-request') === null")
+
+
+def test_assistant_searches_as_she_types(page, base_url, sign_in):
+    """An assistant types part of a name, then a German birth date, into the search box and clears it again."""
+    open_patients(page, base_url, sign_in, "empfang@demo.test")
+    rows = table_rows(page)
+    for name in DEMO_NAMES:
+        expect(rows.filter(has_text=name)).to_have_count(1)
+    all_count = rows.count()
+    mark_page(page)
+    search = page.locator("#patient-search-q")
+
+    search.press_sequentially("Beck")
+
+    expect(page).to_have_url(re.compile(r"/patients/\?(.*&)?q=Beck(&|$)"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Becker, Lena")
+    for name in DEMO_NAMES[1:]:
+        expect(page.locator("#patients-table")).not_to_contain_text(name)
+    assert_no_page_load(page)
+
+    search.fill("12.04.1985")
+
+    expect(page).to_have_url(re.compile(r"/patients/\?(.*&)?q=12\.04\.1985(&|$)"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Becker, Lena")
+    expect(rows.first).to_contain_text("12.04.1985")
+    assert_no_page_load(page)
+
+    search.fill("")
+
+    expect(page).to_have_url(re.compile(r"/patients/\?(.*&)?q=(&|$)"))
+    expect(rows).to_have_count(all_count)
+    for name in DEMO_NAMES:
+        expect(rows.filter(has_text=name)).to_have_count(1)
+    assert_no_page_load(page)
+
+
+def test_admin_creates_patient_and_fixes_phone_inline(page, base_url, sign_in, translate):
+    """An admin types an invalid phone, sees the error on leaving the field, corrects it and creates the patient."""
+    last_name = f"Neumann-{uuid4().hex[:8]}"
+    sign_in("admin@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.goto("/patients/")
+    page.locator("#new-patient-link").click()
+    expect(page).to_have_url(f"{base_url}/patients/new")
+    form = page.locator("#patient-form")
+    phone = form.locator("[name=phone]")
+    errors = page.locator("#field-phone .field-errors")
+
+    form.locator("[name=first_name]").fill("Nina")
+    form.locator("[name=last_name]").fill(last_name)
+    phone.fill("12345")
+    wait_for_htmx_idle(page)
+    with page.expect_response(lambda response: response.url.endswith("/patients/validate/phone")) as checked:
+        phone.press("Tab")
+
+    assert checked.value.status == 422
+    expect(phone).to_have_attribute("aria-invalid", "true")
+    expect(errors).to_have_text(translate("“%(value)s” is not a valid phone number.", value="12345"))
+    expect(phone).to_have_attribute("aria-describedby", "phone-errors")
+    expect(page).to_have_url(f"{base_url}/patients/new")
+
+    phone.fill("0170 1234567")
+    wait_for_htmx_idle(page)
+    with page.expect_response(lambda response: response.url.endswith("/patients/validate/phone")) as checked:
+        phone.press("Tab")
+
+    assert checked.value.status == 200
+    expect(errors).to_have_count(0)
+    expect(phone).not_to_have_attribute("aria-invalid", "true")
+    expect(phone).to_have_value("0170 1234567")
+
+    form.get_by_role("button", name=translate("Create patient")).click()
+
+    expect(page).to_have_url(re.compile(re.escape(f"{base_url}/patients/") + r"\d+$"))
+    expect(page.locator("#patient-name")).to_have_text(f"Nina {last_name}")
+    expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "stammdaten")
+    expect(page.locator("#patient-tab")).to_contain_text("+491701234567")
+
+
+def test_record_tabs_switch_with_htmx(page, base_url, sign_in, live_app, translate):
+    """An assistant opens a record and switches to the appointments and then the history tab."""
+    patient_id = demo_patient_id(live_app, "Jonas", "Schulz")
+    sign_in("empfang@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.goto(f"/patients/{patient_id}")
+    expect(page.locator("#patient-name")).to_have_text("Jonas Schulz")
+    expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "stammdaten")
+    mark_page(page)
+
+    page.locator("#tab-termine").click()
+
+    expect(page).to_have_url(f"{base_url}/patients/{patient_id}/termine")
+    expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "termine")
+    expect(page.locator("#appointments-empty")).to_have_text(translate(
+        "No appointments yet. Appointments appear here once the booking tool sends them to Praxis Hub."))
+    expect(page.locator("#tab-termine")).to_have_text(translate("Appointments"))
+    assert_no_page_load(page)
+
+    page.locator("#tab-verlauf").click()
+
+    expect(page).to_have_url(f"{base_url}/patients/{patient_id}/verlauf")
+    expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "verlauf")
+    expect(page.locator("#tab-verlauf")).to_have_text(translate("History"))
+    view_entries = page.locator("#history-table tbody tr").filter(has=page.locator("code", has_text="patient.view"))
+    expect(view_entries.first).to_contain_text("Emil Empfang")
+    assert_no_page_load(page)
+    expect(page.locator("#patient-tab")).to_have_count(1)
+
+
+def test_therapist_sees_only_own_patients(page, base_url, sign_in, live_app):
+    """A therapist opens the patient list, sees only her own patients, and gets a 404 for another's record."""
+    other_id = demo_patient_id(live_app, "Mia", "Hoffmann")
+    open_patients(page, base_url, sign_in, "therapeut@demo.test")
+    rows = table_rows(page)
+
+    for name in ("Becker", "Schulz", "Weber"):
+        expect(rows.filter(has_text=name)).to_have_count(1)
+    for name in ("Hoffmann", "Wagner", "Fischer"):
+        expect(page.locator("#patients-table")).not_to_contain_text(name)
+    expect(page.locator("#new-patient-link")).to_have_count(0)
+    expect(page.locator("#import-link")).to_have_count(0)
+
+    response = page.goto(f"/patients/{other_id}")
+
+    assert response is not None and response.status == 404
+    expect(page.locator("#error-page h1")).to_have_text("404")
+    expect(page.locator("#patient-name")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Hoffmann")
+
+
+def test_admin_archives_and_restores_a_patient(page, base_url, sign_in, live_app, translate):
+    """An admin archives a patient (confirming the dialog), finds it under archived patients and restores it."""
+    last_name = f"Archivtest-{uuid4().hex[:8]}"
+    with live_app.app_context():
+        practice_id = db.session.scalar(select(Practice.id).where(Practice.slug == "demo"))
+        patient = Patient(practice_id=practice_id, first_name="Arne", last_name=last_name, source="manual")
+        patient.refresh_search_text()
+        db.session.add(patient)
+        db.session.commit()
+        patient_id = patient.id
+        db.session.remove()
+    dialogs = []
+
+    def accept(dialog):
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", accept)
+    sign_in("admin@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.goto(f"/patients/{patient_id}")
+    expect(page.locator("#patient-archived")).to_have_count(0)
+
+    page.locator("#archive-button").click()
+
+    expect(page.locator("#patient-archived")).to_be_visible()
+    expect(page).to_have_url(f"{base_url}/patients/{patient_id}")
+    assert len(dialogs) == 1 and f"Arne {last_name}" in dialogs[0]
+    expect(page.locator("#archive-button")).to_have_count(0)
+
+    page.goto("/patients/")
+    search = page.locator("#patient-search-q")
+    search.fill(last_name)
+    expect(page).to_have_url(re.compile(r"q=" + re.escape(last_name)))
+    expect(page.locator("#patients-empty")).to_be_visible()
+    expect(table_rows(page)).to_have_count(0)
+
+    show = page.locator("#patient-search-archived")
+    show.select_option("1")
+
+    expect(show.locator("option:checked")).to_have_text(translate("Archived patients"))
+    expect(page).to_have_url(re.compile(r"archived=1"))
+    archived_row = page.locator(f"#patient-row-{patient_id}")
+    expect(archived_row).to_contain_text(f"{last_name}, Arne")
+    expect(table_rows(page)).to_have_count(1)
+
+    archived_row.get_by_role("link").click()
+    expect(page).to_have_url(f"{base_url}/patients/{patient_id}")
+    page.locator("#restore-button").click()
+
+    expect(page.locator("#patient-archived")).to_have_count(0)
+    expect(page.locator("#archive-button")).to_be_visible()
+    page.goto(f"/patients/?q={last_name}")
+    expect(page.locator(f"#patient-row-{patient_id}")).to_contain_text(f"{last_name}, Arne")
+    expect(page.locator("#patient-search-archived option:checked")).to_have_text(translate("Active patients"))
