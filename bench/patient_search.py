@@ -90,7 +90,8 @@ def main():
             fill(other.id, count, rng, "OT")
             if db.engine.dialect.name == "postgresql":
                 with db.engine.connect() as connection:
-                    connection.exec_driver_sql("ANALYZE patients")
+                    autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+                    autocommit.exec_driver_sql("VACUUM ANALYZE patients")  # autovacuum's steady state
             client = app.test_client()
             client.post("/auth/login", data={"email": "b@bench.test", "password": "bench-password"})
             baseline = median_ms(client, {"q": f"bk-{count // 2:06d}"})
@@ -99,7 +100,7 @@ def main():
                 "first + last 'lena becker1'": {"q": "lena becker1"},
                 "email part 'mia.koch'": {"q": "mia.koch"},
                 "German birth date '12.03.1980'": {"q": "12.03.1980"},
-                "phone '0170 00123'": {"q": "0170 00123"},
+                "phone typed in groups '0170 00123'": {"q": "0170 00123"},
                 "no filter, sorted by birth date": {"sort": "birth_date"},
             }
             results = {name: median_ms(client, query) for name, query in searches.items()}

@@ -2,7 +2,20 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import DDL, JSON, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    DDL,
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, make_sqlite_search_index, utcnow
@@ -19,8 +32,12 @@ class Patient(db.Model):
     __table_args__ = (
         UniqueConstraint("practice_id", "booking_system_id", name="uq_patients_practice_id_booking_system_id"),
         Index("ix_patients_practice_id_email_normalized", "practice_id", "email_normalized"),
-        Index("ix_patients_practice_id_last_name_first_name", "practice_id", "last_name", "first_name"),
-        Index("ix_patients_practice_id_birth_date", "practice_id", "birth_date"),
+        # The list shows active patients sorted by name or birth date: partial indexes in exactly that order
+        # serve the page (ORDER BY ... LIMIT) and the count without touching archived rows.
+        Index("ix_patients_active_name", "practice_id", "last_name", "first_name", "id",
+              sqlite_where=text("archived_at IS NULL"), postgresql_where=text("archived_at IS NULL")),
+        Index("ix_patients_active_birth_date", "practice_id", "birth_date", "id",
+              sqlite_where=text("archived_at IS NULL"), postgresql_where=text("archived_at IS NULL")),
         Index("ix_patients_practice_id_therapist_id", "practice_id", "therapist_id"),
         Index(
             "ix_patients_search_text_trgm", "search_text",

@@ -758,6 +758,10 @@ def _plan_row(row, index, texts):
             if patient.archived_at is not None:
                 reason = _("Same name and birth date as %(name)s (no. %(id)d), who is archived. Linking restores "
                            "that record.", name=_name(patient), id=patient.id)
+            elif booking and patient.booking_system_id and patient.booking_system_id != booking:
+                # Linking is impossible (the patient holds another booking id): say so now, not at the commit.
+                reason = _("%(name)s (no. %(id)d) is linked to patient ID %(other)s, not %(booking)s.",
+                           name=_name(patient), id=patient.id, other=patient.booking_system_id, booking=booking)
             elif patient.email:
                 reason = _("Same name and birth date as %(name)s (no. %(id)d), but another email address.",
                            name=_name(patient), id=patient.id)
@@ -1109,6 +1113,13 @@ def resolve_flagged_row(actor, job, row: PatientImportRow, resolution: str) -> P
     if resolution == "link" and row.patient_id is None:
         raise ServiceError(_("There is no single patient to link this row to; create it or skip it."),
                            field="resolution")
+    if resolution == "link":
+        patient = db.session.get(Patient, row.patient_id)
+        booking = row.data.get("booking_system_id")
+        if booking and patient.booking_system_id and patient.booking_system_id != booking:
+            raise ServiceError(_("%(name)s (no. %(id)d) is linked to patient ID %(other)s, not %(booking)s.",
+                                 name=_name(patient), id=patient.id, other=patient.booking_system_id,
+                                 booking=booking), field="resolution")
     row.resolution = resolution
     record("patients.import_resolve", actor, object_type="patient_import", object_id=job.id,
            patient_id=row.patient_id if resolution == "link" else None,

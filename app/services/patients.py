@@ -16,10 +16,10 @@ from app.services.patient_fields import clean_text, normalise_email, validate_pa
 
 TRIGRAM = 3  # words this long are looked up in SQLite's trigram index; shorter ones are matched with LIKE
 
+# Sort orders of the list, matching the partial indexes on active patients.
 SORTS = {
     "name": (Patient.last_name, Patient.first_name, Patient.id),
-    "birth_date": (Patient.birth_date, Patient.last_name, Patient.id),
-    "created": (Patient.created_at, Patient.id),
+    "birth_date": (Patient.birth_date, Patient.id),
 }
 
 
@@ -45,7 +45,7 @@ def search_query(user, text="", archived=False, sort="name", descending=False):
     Words are matched as substrings of the indexed ``search_text`` (a trigram index serves this on PostgreSQL)."""
     query = scoped_patients(user)
     query = query.where(Patient.archived_at.is_not(None) if archived else Patient.archived_at.is_(None))
-    words = (text or "").lower().replace("+", " ").split()
+    words = _search_words(text)
     indexed = [word for word in words if len(word) >= TRIGRAM] if db.engine.dialect.name == "sqlite" else []
     if indexed:
         # SQLite: the FTS5 trigram index finds rows containing every word of 3+ characters.
@@ -61,6 +61,18 @@ def search_query(user, text="", archived=False, sort="name", descending=False):
         query = query.where(Patient.search_text.like(f"%{escaped}%", escape="\\"))
     columns = SORTS.get(sort, SORTS["name"])
     return query.order_by(*(column.desc() if descending else column.asc() for column in columns))
+
+
+def _search_words(text):
+    """The lower-cased words of a search. Digit groups typed with spaces ("0170 123 45") are one number, joined,
+    so the phone number is matched as typed instead of each group anywhere."""
+    words = []
+    for word in (text or "").lower().replace("+", " ").split():
+        if word.isdigit() and words and words[-1].isdigit():
+            words[-1] += word
+        else:
+            words.append(word)
+    return words
 
 
 def practice_therapists(practice_id):

@@ -71,9 +71,13 @@ def upgrade():
     sa.UniqueConstraint('practice_id', 'booking_system_id', name='uq_patients_practice_id_booking_system_id')
     )
     with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.create_index('ix_patients_practice_id_birth_date', ['practice_id', 'birth_date'], unique=False)
+        batch_op.create_index('ix_patients_active_birth_date', ['practice_id', 'birth_date', 'id'], unique=False,
+                              sqlite_where=sa.text('archived_at IS NULL'),
+                              postgresql_where=sa.text('archived_at IS NULL'))
         batch_op.create_index('ix_patients_practice_id_email_normalized', ['practice_id', 'email_normalized'], unique=False)
-        batch_op.create_index('ix_patients_practice_id_last_name_first_name', ['practice_id', 'last_name', 'first_name'], unique=False)
+        batch_op.create_index('ix_patients_active_name', ['practice_id', 'last_name', 'first_name', 'id'],
+                              unique=False, sqlite_where=sa.text('archived_at IS NULL'),
+                              postgresql_where=sa.text('archived_at IS NULL'))
         batch_op.create_index('ix_patients_practice_id_therapist_id', ['practice_id', 'therapist_id'], unique=False)
 
     if postgresql:
@@ -118,9 +122,9 @@ def downgrade():
     op.drop_table('patient_import_rows')
     with op.batch_alter_table('patients', schema=None) as batch_op:
         batch_op.drop_index('ix_patients_practice_id_therapist_id')
-        batch_op.drop_index('ix_patients_practice_id_last_name_first_name')
+        batch_op.drop_index('ix_patients_active_name')
         batch_op.drop_index('ix_patients_practice_id_email_normalized')
-        batch_op.drop_index('ix_patients_practice_id_birth_date')
+        batch_op.drop_index('ix_patients_active_birth_date')
 
     op.drop_table('patients')
     with op.batch_alter_table('patient_import_jobs', schema=None) as batch_op:

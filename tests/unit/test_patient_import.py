@@ -815,3 +815,28 @@ def test_statement_count_does_not_grow_with_rows(db, actor, make_patient):
         counts[size] = (upload, preview, commit)
         assert (job.counts["updated"], job.counts["created"]) == (20, size - 20)
     assert counts[1000] == counts[100], counts
+
+
+def test_flagged_row_whose_patient_has_another_booking_id_cannot_be_linked(app, db, practice, make_patient):
+    """A row resembling a patient who holds another booking id says so in the preview, and "link" is refused
+    (linking would otherwise fail only when the import runs)."""
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from app.models import PatientImportRow
+    from app.security import Actor
+    from app.services import ServiceError
+    from app.services.patient_import import create_csv_import, preview_import, resolve_flagged_row
+
+    make_patient(first_name="Lena", last_name="Becker", email="lena@example.test", birth_date=date(1985, 4, 12),
+                 booking_system_id="DEMO-001")
+    actor = Actor(practice_id=practice.id)
+    content = "Patienten-ID;Vorname;Nachname;E-Mail;Geburtsdatum\nEXT-9;Lena;Becker;neu@example.test;12.04.1985\n"
+    job = create_csv_import(actor, "x.csv", content.encode())
+    preview_import(actor, job, job.mapping)
+    row = db.session.scalar(select(PatientImportRow).where(PatientImportRow.job_id == job.id))
+    assert row.action == "flagged" and "DEMO-001" in row.reason and "EXT-9" in row.reason
+    with pytest.raises(ServiceError, match="DEMO-001"):
+        resolve_flagged_row(actor, job, row, "link")
+    assert resolve_flagged_row(actor, job, row, "create").resolution == "create"
