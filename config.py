@@ -63,6 +63,10 @@ class Config:
     PATIENTS_PAGE_SIZE = _env_int("PATIENTS_PAGE_SIZE", 25)
     PATIENT_IMPORT_MAX_BYTES = _env_int("PATIENT_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
     PATIENT_IMPORT_MAX_RECORDS = _env_int("PATIENT_IMPORT_MAX_RECORDS", 10_000)
+    # Files of at least PATIENT_IMPORT_PARALLEL_MIN_ROWS rows are validated by PATIENT_IMPORT_PROCESSES processes
+    # (0 = one per CPU, at most 4; 1 = no helper processes).
+    PATIENT_IMPORT_PARALLEL_MIN_ROWS = _env_int("PATIENT_IMPORT_PARALLEL_MIN_ROWS", 10_000)
+    PATIENT_IMPORT_PROCESSES = _env_int("PATIENT_IMPORT_PROCESSES", 0)
     # Whole request bodies are refused above this (413) before they are read; leaves room for form fields.
     MAX_CONTENT_LENGTH = PATIENT_IMPORT_MAX_BYTES + 1024 * 1024
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0 = none).
