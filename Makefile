@@ -42,7 +42,8 @@ run: $(VENV)/.runtime-installed translations
 	@set -e; worker=; web=; \
 	trap 'kill $$web $$worker 2>/dev/null || :; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(BIN)/flask hub worker & worker=$$!; \
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --access-logfile - \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --timeout 120 \
+		--access-logfile - \
 		wsgi:app & web=$$!; \
 	wait $$web
 

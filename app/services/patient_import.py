@@ -51,10 +51,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Text, bindparam, case, cast, delete, func, insert, select, update
 
-from app.database import utcnow
+from app.database import bulk_search_indexing, utcnow
 from app.extensions import db
 from app.models import Patient, PatientImportJob, PatientImportRow, Practice, User
-from app.models.patients import build_search_text
+from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
 from app.security import Actor
 from app.services import ServiceError
 from app.services.audit import record
@@ -945,8 +945,9 @@ def _apply(rows, practice_id, therapist_id, source):
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
-        db.session.execute(insert(Patient.__table__),
-                           [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates])
+        new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
+        with bulk_search_indexing(db.session.connection(), "patients", "search_text", SQLITE_SEARCH_INDEX):
+            db.session.execute(insert(Patient.__table__), new_patients)
         created = db.session.execute(
             select(*_CREATED_COLUMNS)
             .where(Patient.practice_id == practice_id, Patient.source == source, Patient.created_at == now)
