@@ -23,6 +23,11 @@ SORTS = {
 }
 
 
+def _audit(action, actor, patient, meta=None):
+    """Add an audit entry about ``patient`` (the caller commits)."""
+    record(action, actor, object_type="patient", object_id=patient.id, patient_id=patient.id, meta=meta)
+
+
 def scoped_patients(user):
     """A select of the patients ``user`` may read: their practice's, and for a therapist only their own.
     "Own" means assigned to the therapist (appointments with the therapist join this rule once they exist)."""
@@ -145,7 +150,7 @@ def create_patient(actor, practice, data, therapist_id=None):
         patient.booking_email = patient.email
     db.session.add(patient)
     db.session.flush()
-    record("patient.create", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    _audit("patient.create", actor, patient)
     db.session.commit()
     return patient
 
@@ -159,8 +164,7 @@ def update_patient(actor, patient, data, partial=False, therapist_id=...):
     changed = sorted(name for name, value in values.items() if getattr(patient, name) != value)
     if changed:
         _apply(patient, values)
-        record("patient.update", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
-               meta={"fields": changed})
+        _audit("patient.update", actor, patient, meta={"fields": changed})
     db.session.commit()
     return patient
 
@@ -175,7 +179,7 @@ def archive_patient(actor, patient):
     patient.booking_system_id = None
     patient.booking_email = None
     patient.refresh_search_text()
-    record("patient.archive", actor, object_type="patient", object_id=patient.id, patient_id=patient.id, meta=meta)
+    _audit("patient.archive", actor, patient, meta=meta)
     db.session.commit()
     return patient
 
@@ -185,7 +189,7 @@ def restore_patient(actor, patient):
     if patient.archived_at is None:
         return patient
     patient.archived_at = None
-    record("patient.restore", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    _audit("patient.restore", actor, patient)
     db.session.commit()
     return patient
 
@@ -201,8 +205,7 @@ def link_booking(actor, patient, booking_system_id, booking_email=None):
     patient.booking_system_id = booking_system_id
     patient.booking_email = booking_email
     patient.refresh_search_text()
-    record("patient.link", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
-           meta={"booking_system_id": booking_system_id, "previous": previous})
+    _audit("patient.link", actor, patient, meta={"booking_system_id": booking_system_id, "previous": previous})
     db.session.commit()
     return patient
 
@@ -215,14 +218,14 @@ def unlink_booking(actor, patient):
     patient.booking_system_id = None
     patient.booking_email = None
     patient.refresh_search_text()
-    record("patient.unlink", actor, object_type="patient", object_id=patient.id, patient_id=patient.id, meta=meta)
+    _audit("patient.unlink", actor, patient, meta=meta)
     db.session.commit()
     return patient
 
 
 def record_view(actor, patient):
     """Audit that ``actor`` opened the patient's record (who read which record, when)."""
-    record("patient.view", actor, object_type="patient", object_id=patient.id, patient_id=patient.id)
+    _audit("patient.view", actor, patient)
     db.session.commit()
 
 
