@@ -63,9 +63,23 @@ def _validation_error(error):
     return body, status, headers
 
 
-def _unknown_fields(body):
-    """Fields the API does not accept, so typos are reported instead of silently ignored."""
-    return sorted(set(body) - set(WRITABLE))
+def _patient_body():
+    """The request's patient object, or a JSON error (415, 400, or 422 naming fields the API does not accept, so
+    typos are reported instead of silently ignored)."""
+    body, error = _json_body(dict)
+    if error:
+        return None, error
+    if unknown := sorted(set(body) - set(WRITABLE)):
+        return None, json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
+    return body, None
+
+
+def _patient_or_error(patient_id):
+    """The patient if the token's user may read it, else the JSON 404 to return (never 403: ids cannot be probed)."""
+    patient = get_patient(g.api_user, patient_id)
+    if patient is None:
+        return None, json_error(404, "not_found", _("This page or record does not exist."))
+    return patient, None
 
 
 @bp.get("/patients")
@@ -97,21 +111,17 @@ def patients_index():
 @permission_required("patients.read")
 def patients_detail(patient_id):
     """JSON: one patient, 404 outside the token user's scope."""
-    patient = get_patient(g.api_user, patient_id)
-    if patient is None:
-        return json_error(404, "not_found", _("This page or record does not exist."))
-    return patient_json(patient)
+    patient, error = _patient_or_error(patient_id)
+    return error or patient_json(patient)
 
 
 @bp.post("/patients")
 @permission_required("patients.write")
 def patients_create():
     """JSON: create a patient; 201 with the patient and its Location, 422 with per-field errors."""
-    body, error = _json_body(dict)
+    body, error = _patient_body()
     if error:
         return error
-    if unknown := _unknown_fields(body):
-        return json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
     try:
         patient = create_patient(_actor(), g.api_user.practice, body, body.get("therapist_id"))
     except ServiceError as service_error:
@@ -125,14 +135,12 @@ def patients_create():
 @permission_required("patients.write")
 def patients_update(patient_id):
     """JSON: change the given fields of a patient (the booking link changes only through the UI's link action)."""
-    patient = get_patient(g.api_user, patient_id)
-    if patient is None:
-        return json_error(404, "not_found", _("This page or record does not exist."))
-    body, error = _json_body(dict)
+    patient, error = _patient_or_error(patient_id)
     if error:
         return error
-    if unknown := _unknown_fields(body):
-        return json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
+    body, error = _patient_body()
+    if error:
+        return error
     if "booking_system_id" in body:
         return json_error(422, "read_only", _("booking_system_id is changed with the link action, not with PATCH."))
     therapist = body.pop("therapist_id", ...)

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 from flask_babel import force_locale, gettext
+from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -248,3 +249,14 @@ def make_live_user(live_app):
 def unique_email():
     """A fresh email address for a user created through the UI."""
     return f"neu-{uuid4().hex[:10]}@demo.test"
+
+
+def open_from_nav(page, base_url, sign_in, nav_href, link_id, expected_path):
+    """Sign in as the demo admin, open ``nav_href`` from the main navigation and click ``#link_id`` there, as a
+    person would; checks every URL on the way."""
+    sign_in("admin@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.locator(f"#main-nav a[href='{nav_href}']").click()
+    expect(page).to_have_url(f"{base_url}{nav_href}")
+    page.locator(f"#{link_id}").click()
+    expect(page).to_have_url(f"{base_url}{expected_path}")

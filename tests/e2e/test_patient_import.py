@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Patient, Practice
+from tests.e2e.conftest import open_from_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +75,7 @@ def lena_without_booking_link(live_app):
 
 def open_import_page(page, base_url, sign_in):
     """Sign in as the demo admin and open "Import" from the patient list."""
-    sign_in("admin@demo.test")
-    expect(page).to_have_url(f"{base_url}/")
-    page.locator("#main-nav a[href='/patients/']").click()
-    expect(page).to_have_url(f"{base_url}/patients/")
-    page.locator("#import-link").click()
-    expect(page).to_have_url(f"{base_url}/patients/import")
+    open_from_nav(page, base_url, sign_in, "/patients/", "import-link", "/patients/import")
     return page.locator("#import-upload-form")
 
 

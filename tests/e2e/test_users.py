@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import open_from_nav
+
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "neues-passwort-42"
@@ -13,12 +15,7 @@ NEW_PASSWORD = "neues-passwort-42"
 
 def open_new_user_form(page, base_url, sign_in):
     """Sign in as the demo admin and open "New user" from the users list, as a person would."""
-    sign_in("admin@demo.test")
-    expect(page).to_have_url(f"{base_url}/")
-    page.locator("#main-nav a[href='/users/']").click()
-    expect(page).to_have_url(f"{base_url}/users/")
-    page.locator("#new-user-link").click()
-    expect(page).to_have_url(f"{base_url}/users/new")
+    open_from_nav(page, base_url, sign_in, "/users/", "new-user-link", "/users/new")
     return page.locator("#user-create-form")
 
 
