@@ -72,6 +72,24 @@ class Config:
     # Number of proxies in front of the app whose X-Forwarded-* headers are trusted (0 = none).
     PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", 0)
 
+    # Inbound webhooks (/api/webhooks/<source>/<endpoint id>).
+    # The base URL senders reach this app at; shown on the endpoint cards and printed by `flask webhooks create`.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 256 * 1024)
+    WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "100 per minute")
+    # How long the previous secret still verifies events after a rotation.
+    WEBHOOK_PREVIOUS_SECRET_HOURS = _env_int("WEBHOOK_PREVIOUS_SECRET_HOURS", 24)
+    # Seconds between the worker's retries of an event that failed to apply (then it is listed as failed).
+    WEBHOOK_RETRY_DELAYS = tuple(
+        int(value) for value in os.environ.get("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,21600").split(",")
+    )
+    WEBHOOK_LOG_PAGE_SIZE = _env_int("WEBHOOK_LOG_PAGE_SIZE", 50)
+    # A patient's cached appointments are flagged as possibly out of date when their source was last heard from
+    # longer ago than this.
+    APPOINTMENTS_STALE_HOURS = _env_int("APPOINTMENTS_STALE_HOURS", 24)
+    # Lifetime of a patient's personal "Meine Termine" link.
+    PATIENT_LINK_DAYS = _env_int("PATIENT_LINK_DAYS", 30)
+
     # Background worker (flask hub worker): idle poll interval, how old a running job's heartbeat may get before
     # its worker is presumed dead and another worker takes the job over, and how often a running job's heartbeat is
     # refreshed (keep it well below the stale limit).

@@ -1,11 +1,15 @@
 """Models, one module per aggregate, re-exported here."""
 
+from app.models.appointments import Appointment, Call, PatientAccessLink
 from app.models.audit import AuditEntry
 from app.models.jobs import Job
 from app.models.patients import Patient, PatientImportJob, PatientImportRow
 from app.models.tenancy import Location, Practice
 from app.models.users import ApiToken, User
+from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 __all__ = [
-    "ApiToken", "AuditEntry", "Job", "Location", "Patient", "PatientImportJob", "PatientImportRow", "Practice", "User",
+    "ApiToken", "Appointment", "AuditEntry", "Call", "Job", "Location", "Patient", "PatientAccessLink",
+    "PatientImportJob", "PatientImportRow", "Practice", "User", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
+    "WebhookEventAttempt",
 ]

@@ -1,0 +1,134 @@
+"""Inbound webhooks: the endpoints outside systems post to, the append-only event log and its attempts."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.database import UTCDateTime, make_append_only, utcnow
+from app.extensions import db
+
+# Outcome of an event at receipt.
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+RECEIPT_OUTCOMES = (ACCEPTED, DUPLICATE, REJECTED)
+
+# Outcome of an attempt to apply an accepted event.
+PROCESSED = "processed"
+IGNORED = "ignored"
+ERROR = "error"
+ATTEMPT_OUTCOMES = (PROCESSED, IGNORED, ERROR)
+
+# What started an attempt.
+RECEIPT = "receipt"
+RETRY = "retry"
+REPLAY = "replay"
+
+
+class WebhookEndpoint(db.Model):
+    """Where one source of one practice posts its events: ``/api/webhooks/<source>/<public_id>``. The secret is
+    stored encrypted; after a rotation the previous secret stays valid until ``previous_valid_until``.
+    ``secret_version`` counts rotations so the log can say which secret verified an event."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (UniqueConstraint("practice_id", "source", name="uq_webhook_endpoints_practice_id_source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    # booking, calcom or retell
+    source: Mapped[str] = mapped_column(String(16))
+    public_id: Mapped[str] = mapped_column(String(40), unique=True)
+    secret: Mapped[str] = mapped_column(Text, info={"encrypted": True})
+    secret_version: Mapped[int] = mapped_column(Integer, default=1)
+    previous_secret: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    previous_valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    practice = relationship("Practice")
+
+    def __repr__(self):
+        return f"<WebhookEndpoint {self.source} {self.public_id}>"
+
+
+class WebhookEvent(db.Model):
+    """One request that reached an endpoint, as it arrived (append-only). Accepted events keep the payload
+    encrypted and a redacted preview; rejected requests keep only the reason, never their body. The current
+    status of an accepted event is its latest attempt."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_practice_id_received_at", "practice_id", "received_at"),
+        Index("ix_webhook_events_practice_id_source_received_at", "practice_id", "source", "received_at"),
+        Index("ix_webhook_events_practice_id_outcome_received_at", "practice_id", "outcome", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[str | None] = mapped_column(String(128))
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    received_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # The secret_version of the endpoint secret that verified the signature (null when none did).
+    secret_version: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    preview: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    reject_reason: Mapped[str | None] = mapped_column(String(255))
+    # For a duplicate: the event first received with the same delivery id.
+    original_event_id: Mapped[int | None] = mapped_column(Integer)
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+    endpoint = relationship("WebhookEndpoint")
+    attempts = relationship("WebhookEventAttempt", order_by="WebhookEventAttempt.number", viewonly=True)
+
+    def __repr__(self):
+        return f"<WebhookEvent {self.id} {self.source} {self.event_type} {self.outcome}>"
+
+
+class WebhookDelivery(db.Model):
+    """The dedup key of every accepted event: the unique (endpoint, delivery id) makes two concurrent deliveries
+    of the same event collide in the database, so exactly one of them is applied."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "delivery_id", name="uq_webhook_deliveries_endpoint_id_delivery_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class WebhookEventAttempt(db.Model):
+    """One attempt to apply an accepted event (append-only): at receipt, by the worker's retry, or a replay by a
+    user. ``next_retry_at`` is set when an error will be retried; an error without it means the event failed."""
+
+    __tablename__ = "webhook_event_attempts"
+    __table_args__ = (
+        UniqueConstraint("event_id", "number", name="uq_webhook_event_attempts_event_id_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    finished_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16))
+    # What was done or why nothing was ("appointment booking:A-1 created", "older than the stored update").
+    detail: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    triggered_by: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user = relationship("User")
+
+
+make_append_only(WebhookEvent.__table__)
+make_append_only(WebhookEventAttempt.__table__)

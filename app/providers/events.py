@@ -1,0 +1,83 @@
+"""The domain events a provider's webhook is parsed into, and the errors of verification and parsing.
+
+A provider package turns its own payloads into these plain records; the core (app.services.webhook_ingest and
+app.services.appointments) applies them without knowing which provider sent them."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class SignatureError(Exception):
+    """The request is not signed by any valid secret of the endpoint (missing, malformed, stale or wrong
+    signature). The message is the reason logged for the rejected request; it never contains the body."""
+
+
+class PayloadError(Exception):
+    """The body is signed but is not an event we can read (missing or malformed fields). The message names the
+    field and is sent back to the sender in the 400 answer."""
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A patient as the booking tool knows them (``patient.created`` / ``patient.updated``)."""
+
+    external_id: str
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+    birth_date: date | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentRecord:
+    """An appointment as its source last described it. ``status`` is one of
+    app.models.appointments.APPOINTMENT_STATUSES. The patient is named by the source's patient id
+    (``patient_external_id``, booking tool) or by the attendee (name, email; Cal.com). ``replaces_external_id`` is
+    set by a reschedule: that appointment becomes ``rescheduled`` and this one is new."""
+
+    source: str
+    external_id: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    patient_external_id: str | None = None
+    attendee_name: str = ""
+    attendee_email: str | None = None
+    therapist_name: str = ""
+    therapist_email: str | None = None
+    service_name: str = ""
+    source_updated_at: datetime | None = None
+    replaces_external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """A voice-agent call. ``stage`` orders the events of one call (1 started, 2 ended, 3 analyzed): a lower stage
+    never overwrites what a higher one stored. Times are aware datetimes."""
+
+    external_id: str
+    stage: int
+    agent_id: str | None = None
+    direction: str | None = None
+    from_number: str | None = None
+    to_number: str | None = None
+    status: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_ms: int | None = None
+    summary: str | None = None
+    sentiment: str | None = None
+    successful: bool | None = None
+    disconnection_reason: str | None = None
+    transcript: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """What one webhook delivery means: its type, the records to apply, or why there is nothing to apply
+    (``ignored``, e.g. Cal.com's PING)."""
+
+    event_type: str
+    records: tuple = field(default_factory=tuple)
+    ignored: str | None = None

@@ -1,0 +1,5 @@
+"""Webhook endpoints and the event log for admins."""
+
+from app.webhooks.routes import bp
+
+__all__ = ["bp"]
