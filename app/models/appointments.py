@@ -31,11 +31,15 @@ class Appointment(db.Model):
         Index("ix_appointments_patient_id_starts_at", "patient_id", "starts_at"),
         Index("ix_appointments_practice_id_therapist_id", "practice_id", "therapist_id"),
         Index("ix_appointments_practice_id_starts_at", "practice_id", "starts_at"),
+        Index("ix_appointments_practice_id_patient_external_id", "practice_id", "patient_external_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # The source's id of the patient (booking tool), so an appointment that arrives before its patient is linked
+    # when the patient does.
+    patient_external_id: Mapped[str | None] = mapped_column(String(64))
     # booking, calcom or local
     source: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))

@@ -39,6 +39,8 @@ class Patient(db.Model):
         Index("ix_patients_active_birth_date", "practice_id", "birth_date", "id",
               sqlite_where=text("archived_at IS NULL"), postgresql_where=text("archived_at IS NULL")),
         Index("ix_patients_practice_id_therapist_id", "practice_id", "therapist_id"),
+        # Calls are matched to patients by phone number (E.164).
+        Index("ix_patients_practice_id_phone", "practice_id", "phone"),
         Index(
             "ix_patients_search_text_trgm", "search_text",
             postgresql_using="gin", postgresql_ops={"search_text": "gin_trgm_ops"},

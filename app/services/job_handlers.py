@@ -10,6 +10,7 @@ import importlib
 
 JOB_HANDLERS = {
     "patient_import": "app.services.patient_import:run_import_job",
+    "webhook_retry": "app.services.webhook_ingest:run_retry_job",
 }
 
 

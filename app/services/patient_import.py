@@ -49,7 +49,7 @@ from datetime import date
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Text, bindparam, case, cast, delete, func, insert, select, update
+from sqlalchemy import Text, bindparam, case, cast, delete, func, insert, or_, select, update
 
 from app.database import bulk_search_indexing, utcnow
 from app.extensions import db
@@ -598,9 +598,13 @@ class _PatientIndex:
                Patient.phone, Patient.birth_date, Patient.booking_system_id, Patient.booking_email,
                Patient.archived_at)
 
-    def __init__(self, practice_id):
-        """Load the index for one practice; nothing of another practice is read."""
-        patients = db.session.execute(select(*self.COLUMNS).where(Patient.practice_id == practice_id)).all()
+    def __init__(self, practice_id, candidates=None):
+        """Load the index for one practice; nothing of another practice is read. ``candidates`` (a SQL condition)
+        narrows it to the patients one record can match, for a single event instead of a whole file."""
+        query = select(*self.COLUMNS).where(Patient.practice_id == practice_id)
+        if candidates is not None:
+            query = query.where(candidates)
+        patients = db.session.execute(query).all()
         self.by_booking, self.by_email, self.by_identity = {}, {}, {}
         for patient in patients:
             if patient.booking_system_id:
@@ -1315,6 +1319,55 @@ def import_records(actor, records: list, dry_run: bool, *, valid_only: bool = Fa
     if counts["flagged"]:
         report["note"] = _flagged_note(counts["flagged"])
     return report
+
+
+def _candidates(values):
+    """The SQL condition for the patients one record can match: same booking id, same email, or (active) same
+    birth date; each branch is served by an index, so one event never reads the whole practice."""
+    branches = []
+    if values["booking_system_id"]:
+        branches.append(Patient.booking_system_id == values["booking_system_id"])
+    if values["email"]:
+        branches.append(Patient.email_normalized == values["email"].lower())
+    if values["birth_date"]:
+        branches.append((Patient.birth_date == values["birth_date"]) & Patient.archived_at.is_(None))
+    else:
+        # Without a birth date only an identical name can be the same person (see _plan_row).
+        branches.append((Patient.last_name == values["last_name"]) & (Patient.first_name == values["first_name"]))
+    return or_(*branches)
+
+
+def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, str | None]:
+    """Apply one patient pushed by the booking tool (a webhook event) with exactly the rules of an import:
+    create (with the practice's default therapist), link, update or unchanged. A record that is *flagged* (same
+    name and birth date as a patient with another email, and the other cases the import flags) is never merged:
+    it is stored as a one-row import of origin ``origin`` awaiting the admin's decision in the import review UI.
+    An invalid record raises ServiceError with the reason. Adds to the current transaction (the caller commits).
+    Returns (action, patient id or None, reason)."""
+    practice = db.session.get(Practice, actor.practice_id)
+    rows = _api_rows([fields], practice.country)
+    row = rows[0]
+    if row.values is None:
+        raise ServiceError(row.reason or _("The patient is invalid."), code="invalid")
+    _plan(rows, _PatientIndex(practice.id, _candidates(row.values)))
+    if row.action == "invalid":
+        raise ServiceError(row.reason, code="invalid")
+    if row.action == "flagged":
+        job = PatientImportJob(practice_id=practice.id, origin=origin, file_name=label or origin,
+                               headers=list(fields), mapping={name: name for name in PATIENT_FIELDS},
+                               status="previewed", counts=_counts(rows), progress_total=1)
+        db.session.add(job)
+        db.session.flush()
+        _insert_rows(job.id, rows)
+        record("patients.import_flagged", actor, object_type="patient_import", object_id=job.id,
+               patient_id=row.patient_id, meta={"origin": origin, "reason": row.reason})
+        return "flagged", row.patient_id, row.reason
+    _finalise(row, row.patient_id)
+    _apply(rows, practice.id, _default_therapist(practice), "booking")
+    if row.operation is not None:
+        record("patient.create" if row.operation == "create" else "patient.update", actor, object_type="patient",
+               object_id=row.patient_id, patient_id=row.patient_id, meta={"origin": origin, "action": row.action})
+    return row.action, row.patient_id, row.reason
 
 
 def _flagged_note(count):

@@ -1,0 +1,201 @@
+"""Applying the domain records of webhook events (and later syncs) to the practice's data: patients from the
+booking tool, the appointment cache, and the call log. Provider-agnostic: the records come from
+app.providers.<name>.webhooks, already parsed.
+
+Each function adds to the current transaction and returns a short, PHI-free text of what it did for the event's
+attempt; the caller (app.services.webhook_ingest) commits or rolls back."""
+
+from sqlalchemy import func, or_, select, update
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import Appointment, Call, Patient, User
+from app.models.appointments import RESCHEDULED
+from app.providers.events import AppointmentRecord, CallRecord, PatientRecord
+from app.security import encrypt_secret
+from app.services.audit import record as audit_record
+from app.services.patient_fields import FieldError, normalise_email, normalise_phone
+from app.services.patient_import import _default_therapist, apply_patient_record
+
+
+class Ignored(Exception):
+    """The record is valid but changes nothing on purpose (older than what is stored); the attempt is "ignored"."""
+
+
+def apply_record(actor, practice, record):
+    """Apply one domain record; returns what was done. Raises Ignored for a record that is deliberately not
+    applied, ServiceError for one that cannot be (the event is then retried and shown as failing)."""
+    if isinstance(record, PatientRecord):
+        return apply_patient(actor, practice, record)
+    if isinstance(record, AppointmentRecord):
+        return apply_appointment(actor, practice, record)
+    if isinstance(record, CallRecord):
+        return apply_call(practice, record)
+    raise TypeError(f"no rule applies {type(record).__name__}")
+
+
+def apply_patient(actor, practice, record):
+    """A patient from the booking tool, with the import's matching rules (booking id, then email; same name and
+    birth date with another email is flagged for the admin, never merged). Appointments that arrived before their
+    patient are linked to it."""
+    fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
+              "phone": record.phone, "birth_date": record.birth_date.isoformat() if record.birth_date else None,
+              "booking_system_id": record.external_id}
+    action, patient_id, _reason = apply_patient_record(actor, fields, origin="webhook", label="Booking tool webhook")
+    if action == "flagged":
+        return f"patient {record.external_id}: flagged for review"
+    if patient_id is not None:
+        db.session.execute(
+            update(Appointment)
+            .where(Appointment.practice_id == practice.id, Appointment.source == "booking",
+                   Appointment.patient_external_id == record.external_id, Appointment.patient_id.is_(None))
+            .values(patient_id=patient_id)
+        )
+    return f"patient {record.external_id}: {action}"
+
+
+def _patient_by_booking_id(practice_id, external_id):
+    """The patient the booking tool knows as ``external_id``, or None."""
+    return db.session.scalar(select(Patient.id).where(
+        Patient.practice_id == practice_id, Patient.booking_system_id == external_id))
+
+
+def _patient_by_email(practice_id, email):
+    """The id of the practice's patient with ``email`` (practice email or booking email, active first), or None."""
+    return db.session.scalar(
+        select(Patient.id)
+        .where(Patient.practice_id == practice_id,
+               or_(Patient.email_normalized == email, Patient.booking_email == email))
+        .order_by(Patient.archived_at.is_not(None), Patient.id)
+        .limit(1)
+    )
+
+
+def _attendee_patient(actor, practice, record):
+    """The patient of a Cal.com attendee: matched by email, else created and marked as coming from Cal.com (with
+    the practice's default therapist). None when the attendee has no usable email."""
+    try:
+        email = normalise_email(record.attendee_email)
+    except FieldError:
+        email = None
+    if not email:
+        return None
+    patient_id = _patient_by_email(practice.id, email.lower())
+    if patient_id is not None:
+        return patient_id
+    first_name, _, last_name = (record.attendee_name or "").strip().partition(" ")
+    patient = Patient(practice_id=practice.id, first_name=first_name[:100] or email.split("@")[0][:100],
+                      last_name=last_name.strip()[:100], email=email, email_normalized=email.lower(),
+                      therapist_id=_default_therapist(practice), source="calcom")
+    patient.refresh_search_text()
+    db.session.add(patient)
+    db.session.flush()
+    audit_record("patient.create", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
+          meta={"origin": "calcom"})
+    return patient.id
+
+
+def _therapist_id(practice_id, email, name):
+    """The practice's user who is the appointment's therapist: by email, else by exact name (ignoring case)."""
+    if email:
+        user_id = db.session.scalar(select(User.id).where(
+            User.practice_id == practice_id, func.lower(User.email) == email.strip().lower()))
+        if user_id is not None:
+            return user_id
+    if name:
+        return db.session.scalar(select(User.id).where(
+            User.practice_id == practice_id, func.lower(User.name) == name.strip().lower()).limit(1))
+    return None
+
+
+def apply_appointment(actor, practice, record):
+    """Upsert one appointment into the cache by (practice, source, external id). A record whose
+    ``source_updated_at`` is older than the stored one is ignored (out-of-order delivery); a cancelled appointment
+    stays, marked cancelled. A reschedule marks the replaced appointment ``rescheduled``."""
+    now = utcnow()
+    appointment = db.session.scalar(select(Appointment).where(
+        Appointment.practice_id == practice.id, Appointment.source == record.source,
+        Appointment.external_id == record.external_id).with_for_update())
+    stored = appointment.source_updated_at if appointment is not None else None
+    if stored is not None and record.source_updated_at is not None and record.source_updated_at < stored:
+        raise Ignored(f"appointment {record.source}:{record.external_id}: older than the stored update")
+    if record.source == "booking":
+        patient_id = (_patient_by_booking_id(practice.id, record.patient_external_id)
+                      if record.patient_external_id else None)
+    else:
+        patient_id = _attendee_patient(actor, practice, record)
+    values = {
+        "patient_id": patient_id, "patient_external_id": record.patient_external_id,
+        "starts_at": record.starts_at, "ends_at": record.ends_at, "status": record.status,
+        "therapist_name": (record.therapist_name or "")[:200],
+        "therapist_id": _therapist_id(practice.id, record.therapist_email, record.therapist_name),
+        "service_name": (record.service_name or "")[:200], "attendee_name": (record.attendee_name or "")[:200],
+        "attendee_email": record.attendee_email, "source_updated_at": record.source_updated_at, "synced_at": now,
+    }
+    if appointment is None:
+        appointment = Appointment(practice_id=practice.id, source=record.source, external_id=record.external_id,
+                                  **values)
+        db.session.add(appointment)
+        done = "created"
+    else:
+        if appointment.patient_id is not None and values["patient_id"] is None:
+            values["patient_id"] = appointment.patient_id  # never unlink a matched patient
+        for name, value in values.items():
+            setattr(appointment, name, value)
+        done = "updated"
+    text = f"appointment {record.source}:{record.external_id}: {done} ({record.status})"
+    if record.replaces_external_id:
+        replaced = db.session.execute(
+            update(Appointment)
+            .where(Appointment.practice_id == practice.id, Appointment.source == record.source,
+                   Appointment.external_id == record.replaces_external_id)
+            .values(status=RESCHEDULED, synced_at=now)
+        ).rowcount
+        text += f"; {record.replaces_external_id} " + ("marked rescheduled" if replaced else "not known here")
+    return text
+
+
+def _call_patient(practice, record):
+    """The patient on the other end of a call: the caller for inbound calls, the callee for outbound ones,
+    matched by phone number in E.164 (read in the practice's country)."""
+    number = record.to_number if record.direction == "outbound" else record.from_number
+    if not number:
+        return None
+    try:
+        phone = normalise_phone(number, practice.country)
+    except FieldError:
+        return None
+    return db.session.scalar(
+        select(Patient.id).where(Patient.practice_id == practice.id, Patient.phone == phone)
+        .order_by(Patient.archived_at.is_not(None), Patient.id).limit(1)
+    )
+
+
+_CALL_FIELDS = ("agent_id", "direction", "from_number", "to_number", "status", "started_at", "ended_at",
+                "duration_ms", "summary", "sentiment", "successful", "disconnection_reason")
+
+
+def apply_call(practice, record):
+    """Upsert one call by its id. Fields a later stage knows (the end, the analysis) are added; an event of an
+    earlier stage than the stored one is ignored. The transcript is stored encrypted."""
+    call = db.session.scalar(select(Call).where(
+        Call.practice_id == practice.id, Call.source == "retell",
+        Call.external_id == record.external_id).with_for_update())
+    if call is not None and record.stage < call.stage:
+        raise Ignored(f"call {record.external_id}: an earlier stage than the stored one")
+    done = "updated"
+    if call is None:
+        call = Call(practice_id=practice.id, source="retell", external_id=record.external_id, stage=0)
+        db.session.add(call)
+        done = "created"
+    for name in _CALL_FIELDS:
+        value = getattr(record, name)
+        if value is not None:
+            setattr(call, name, value)
+    if record.transcript:
+        call.transcript = encrypt_secret(record.transcript)
+    call.stage = record.stage
+    if call.patient_id is None:
+        call.patient_id = _call_patient(practice, record)
+    return f"call {record.external_id}: {done} (stage {record.stage})"
+

@@ -1,0 +1,114 @@
+"""Webhook endpoints of a practice: create one per source, rotate its secret (the previous one stays valid for a
+while), disable and enable it, and the secrets that currently verify its events. A new or rotated secret is
+returned once to the caller and then only ever stored encrypted."""
+
+import base64
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import WebhookEndpoint
+from app.providers.registry import WEBHOOK_SOURCES
+from app.security import decrypt_secret, encrypt_secret
+from app.services import ServiceError
+from app.services.audit import record
+
+
+def generate_secret(source):
+    """A fresh secret in the form the source expects: ``whsec_<base64>`` for Standard Webhooks (the booking
+    tool), a random token for Cal.com. Retell signs with its API key, which cannot be generated here."""
+    if source == "booking":
+        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    if source == "calcom":
+        return secrets.token_urlsafe(32)
+    raise ServiceError(_("Retell signs its webhooks with the Retell API key: enter the API key as the secret."))
+
+
+def clean_secret(source, secret):
+    """A secret typed or pasted by a person, stripped, or ServiceError saying what is wrong with it."""
+    secret = (secret or "").strip()
+    if not secret or any(character.isspace() for character in secret):
+        raise ServiceError(_("The secret must not be empty or contain spaces or line breaks."))
+    if source == "booking":
+        try:
+            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except ValueError:
+            key = b""
+        if len(key) < 16:
+            raise ServiceError(_("A booking-tool secret has the form whsec_ followed by at least 16 base64 bytes."))
+    return secret
+
+
+def endpoint_url(endpoint):
+    """The full URL the source posts to, built from PUBLIC_BASE_URL (the address senders reach the app at)."""
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/api/webhooks/{endpoint.source}/{endpoint.public_id}"
+
+
+def practice_endpoints(practice_id):
+    """The practice's endpoints by source."""
+    rows = db.session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.practice_id == practice_id))
+    return {endpoint.source: endpoint for endpoint in rows}
+
+
+def get_endpoint(practice_id, endpoint_id):
+    """The practice's endpoint with ``endpoint_id``, or None (another practice's endpoint is never found)."""
+    return db.session.scalar(select(WebhookEndpoint).where(
+        WebhookEndpoint.practice_id == practice_id, WebhookEndpoint.id == endpoint_id))
+
+
+def create_endpoint(actor, source, secret=None):
+    """Create the practice's endpoint for ``source`` with ``secret`` (generated when not given); returns
+    (endpoint, secret). Each source has one endpoint per practice: a second one is refused."""
+    if source not in WEBHOOK_SOURCES:
+        raise ServiceError(_("Unknown webhook source %(source)s.", source=source))
+    if source in practice_endpoints(actor.practice_id):
+        raise ServiceError(_("This practice already has an endpoint for %(source)s; rotate its secret instead.",
+                             source=source))
+    secret = clean_secret(source, secret) if secret is not None else generate_secret(source)
+    endpoint = WebhookEndpoint(practice_id=actor.practice_id, source=source, public_id=secrets.token_urlsafe(18),
+                               secret=encrypt_secret(secret), secret_version=1, active=True)
+    db.session.add(endpoint)
+    db.session.flush()
+    record("webhook.endpoint.create", actor, object_type="webhook_endpoint", object_id=endpoint.id,
+           meta={"source": source})
+    db.session.commit()
+    return endpoint, secret
+
+
+def rotate_secret(actor, endpoint, secret=None):
+    """Give ``endpoint`` a new secret (generated when not given) and keep the current one valid for
+    WEBHOOK_PREVIOUS_SECRET_HOURS, so the sender can switch without losing events; returns the new secret."""
+    secret = clean_secret(endpoint.source, secret) if secret is not None else generate_secret(endpoint.source)
+    now = utcnow()
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_valid_until = now + timedelta(hours=current_app.config["WEBHOOK_PREVIOUS_SECRET_HOURS"])
+    endpoint.secret = encrypt_secret(secret)
+    endpoint.secret_version += 1
+    endpoint.rotated_at = now
+    record("webhook.secret.rotate", actor, object_type="webhook_endpoint", object_id=endpoint.id,
+           meta={"source": endpoint.source, "secret_version": endpoint.secret_version})
+    db.session.commit()
+    return secret
+
+
+def set_active(actor, endpoint, active):
+    """Enable or disable ``endpoint``; a disabled endpoint answers 404 and stores nothing."""
+    endpoint.active = active
+    record("webhook.endpoint.enable" if active else "webhook.endpoint.disable", actor,
+           object_type="webhook_endpoint", object_id=endpoint.id, meta={"source": endpoint.source})
+    db.session.commit()
+
+
+def valid_secrets(endpoint, now):
+    """(secret_version, secret) pairs that verify events at ``now``: the current secret, then the previous one
+    while it is still within its grace period."""
+    pairs = [(endpoint.secret_version, decrypt_secret(endpoint.secret))]
+    if endpoint.previous_secret and endpoint.previous_valid_until and endpoint.previous_valid_until > now:
+        pairs.append((endpoint.secret_version - 1, decrypt_secret(endpoint.previous_secret)))
+    return pairs
