@@ -1,0 +1,141 @@
+"""Cal.com webhooks: ``X-Cal-Signature-256`` verification and the booking triggers of the 2021-10-20 payload.
+
+Facts from contracts/calcom/CALCOM.md §7 and webhooks/README.md: the signature is the lowercase hex HMAC-SHA256
+of the raw body (no timestamp, so there is no replay window to check); ``status`` values are upper case; a
+reschedule sends only BOOKING_RESCHEDULED, whose ``uid`` is the *new* booking and ``rescheduleUid`` the original;
+PING (the "Ping test" button) carries no booking. Cal.com delivers at most once, so the dedup key is the body's
+hash: a byte-identical body can only be a repeat."""
+
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime
+
+from flask_babel import lazy_gettext as _l
+
+from app.models.appointments import CANCELLED, PENDING, REJECTED, SCHEDULED
+from app.providers.events import AppointmentRecord, ParsedEvent, PayloadError, SignatureError
+
+LABEL = _l("Cal.com")
+SOURCE = "calcom"
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+# What Cal.com sends in the signature header when the webhook has no secret.
+UNSIGNED_MARKER = "no-secret-provided"
+
+# The booking triggers we apply, with the status each one gives the booking it names.
+TRIGGER_STATUS = {
+    "BOOKING_CREATED": SCHEDULED,
+    "BOOKING_REQUESTED": PENDING,
+    "BOOKING_RESCHEDULED": SCHEDULED,
+    "BOOKING_CANCELLED": CANCELLED,
+    "BOOKING_REJECTED": REJECTED,
+}
+
+
+def verify(body, headers, secrets, now):
+    """The version of the first (version, secret) pair whose HMAC-SHA256 of ``body`` equals the
+    ``X-Cal-Signature-256`` header; SignatureError otherwise. ``now`` is unused: Cal.com signs no timestamp."""
+    found = {name.lower(): value for name, value in headers.items()}
+    signature = found.get("x-cal-signature-256", "")
+    if not signature:
+        raise SignatureError("missing signature header")
+    if signature == UNSIGNED_MARKER:
+        raise SignatureError("the Cal.com webhook has no secret set")
+    if not _HEX_DIGEST.fullmatch(signature):
+        raise SignatureError("malformed signature header")
+    for version, secret in secrets:
+        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, signature):
+            return version
+    raise SignatureError("no matching signature")
+
+
+def delivery_id(body, headers, payload):
+    """The SHA-256 hex digest of the raw body: Cal.com sends no delivery id, and ``createdAt`` (the time of
+    sending) makes two distinct deliveries differ."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def parse(payload, headers):
+    """The AppointmentRecord a booking trigger describes; PING and triggers we do not apply are ignored, and
+    missing or ill-typed fields raise PayloadError naming the field."""
+    if not isinstance(payload, dict):
+        raise PayloadError("body: expected a JSON object")
+    trigger = payload.get("triggerEvent")
+    if not isinstance(trigger, str) or not trigger:
+        raise PayloadError("triggerEvent: expected a non-empty string")
+    if trigger == "PING":
+        return ParsedEvent(event_type=trigger, ignored="ping")
+    if trigger not in TRIGGER_STATUS:
+        return ParsedEvent(event_type=trigger, ignored=f"trigger {trigger} is not applied")
+    sent_at = _datetime(payload.get("createdAt"), "createdAt")
+    booking = payload.get("payload")
+    if not isinstance(booking, dict):
+        raise PayloadError("payload: expected an object")
+    attendee = _first_attendee(booking)
+    organizer = booking.get("organizer", {})
+    if not isinstance(organizer, dict):
+        raise PayloadError("payload.organizer: expected an object")
+    record = AppointmentRecord(
+        source=SOURCE,
+        external_id=_uid(booking, "uid"),
+        starts_at=_datetime(booking.get("startTime"), "payload.startTime"),
+        ends_at=_datetime(booking.get("endTime"), "payload.endTime"),
+        status=TRIGGER_STATUS[trigger],
+        attendee_name=_optional_text(attendee, "name", "payload.attendees[0].name") or "",
+        attendee_email=_optional_text(attendee, "email", "payload.attendees[0].email"),
+        therapist_name=_optional_text(organizer, "name", "payload.organizer.name") or "",
+        therapist_email=_optional_text(organizer, "email", "payload.organizer.email"),
+        service_name=_service_name(booking),
+        source_updated_at=sent_at,
+        replaces_external_id=_uid(booking, "rescheduleUid") if trigger == "BOOKING_RESCHEDULED" else None,
+    )
+    return ParsedEvent(event_type=trigger, records=(record,))
+
+
+def _first_attendee(booking):
+    """The booker: Cal.com lists them first, before any guests."""
+    attendees = booking.get("attendees")
+    if not isinstance(attendees, list) or not attendees:
+        raise PayloadError("payload.attendees: expected a non-empty list")
+    if not isinstance(attendees[0], dict):
+        raise PayloadError("payload.attendees[0]: expected an object")
+    return attendees[0]
+
+
+def _service_name(booking):
+    """The event type's title (``eventTitle``, e.g. "Strategy Session"); the booking ``title`` only when it is
+    missing, since Cal.com builds that from the event type and the people ("… between Organizer and Guest")."""
+    for key in ("eventTitle", "title"):
+        value = booking.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def _uid(booking, key):
+    """A required booking uid."""
+    value = booking.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(f"payload.{key}: expected a non-empty string")
+    return value
+
+
+def _optional_text(data, key, path):
+    """A string, or None when absent or null."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PayloadError(f"{path}: expected a string or null")
+    return value
+
+
+def _datetime(value, path):
+    """An ISO 8601 date-time with an offset (Cal.com writes UTC with ``Z``), in UTC."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise PayloadError(f"{path}: expected an ISO 8601 date-time with offset")
+    return parsed.astimezone(UTC)

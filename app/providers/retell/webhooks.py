@@ -1,0 +1,148 @@
+"""Retell.ai webhooks: ``x-retell-signature`` verification and the call events of the voice agent.
+
+Facts from contracts/PROVIDERS.md §1: the header is ``v=<unix ms>,d=<64 lowercase hex>``, the HMAC-SHA256 key is
+the Retell API key (the endpoint's secret) and the message is the raw body bytes followed by the decimal
+timestamp; ±5 minutes (inclusive) are accepted. The body is ``{"event", "call": {…}}``; the docs' own example has
+no ``agent_version``, so nothing here requires it, and unknown keys are ignored."""
+
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
+
+from app.providers.events import CallRecord, ParsedEvent, PayloadError, SignatureError
+
+LABEL = _l("Retell.ai")
+
+TOLERANCE_MS = 300_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_DELIVERY_ID = 128
+
+# The SDK's own pattern (retell-sdk >= 5.60): nothing before, between or after the two parts.
+_SIGNATURE = re.compile(r"v=([0-9]{1,15}),d=([0-9a-f]{64})")
+
+# The events we apply, with the stage that orders them within one call.
+EVENT_STAGE = {"call_started": 1, "call_ended": 2, "call_analyzed": 3}
+
+
+def verify(body, headers, secrets, now):
+    """The version of the first (version, API key) pair whose HMAC-SHA256 of ``body`` + timestamp equals the
+    header's digest; SignatureError when the header is missing or malformed, its timestamp is more than
+    5 minutes from ``now`` (either way), or nothing matches."""
+    found = {name.lower(): value for name, value in headers.items()}
+    header = found.get("x-retell-signature", "")
+    if not header:
+        raise SignatureError("missing signature header")
+    match = _SIGNATURE.fullmatch(header)
+    if not match:
+        raise SignatureError("malformed signature header")
+    timestamp, digest = match.groups()
+    now_ms = (now - EPOCH) // timedelta(milliseconds=1)
+    if abs(now_ms - int(timestamp)) > TOLERANCE_MS:
+        raise SignatureError("timestamp outside the 5-minute tolerance")
+    message = body + timestamp.encode("ascii")
+    for version, secret in secrets:
+        expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+        if hmac.compare_digest(expected, digest):
+            return version
+    raise SignatureError("no matching signature")
+
+
+def delivery_id(body, headers, payload):
+    """``<call id>:<event>``: Retell sends each event of a call once, retrying the same body on failure."""
+    event = _event(payload)
+    call_id = _text(_call(payload), "call_id", required=True)
+    key = f"{call_id}:{event}"
+    if len(key) > MAX_DELIVERY_ID:
+        raise PayloadError(f"call.call_id: longer than {MAX_DELIVERY_ID - len(event) - 1} characters")
+    return key
+
+
+def parse(payload, headers):
+    """The CallRecord of a call_started, call_ended or call_analyzed event; other events are ignored, and
+    missing or ill-typed fields raise PayloadError naming the field."""
+    event = _event(payload)
+    if event not in EVENT_STAGE:
+        return ParsedEvent(event_type=event, ignored=f"event {event} is not applied")
+    call = _call(payload)
+    started_at = _time(call, "start_timestamp")
+    ended_at = _time(call, "end_timestamp")
+    duration_ms = _integer(call, "duration_ms")
+    if duration_ms is None and started_at and ended_at:
+        # The docs example has both times but no duration_ms.
+        duration_ms = (ended_at - started_at) // timedelta(milliseconds=1)
+    analysis = call.get("call_analysis", {})
+    if not isinstance(analysis, dict):
+        raise PayloadError("call.call_analysis: expected an object")
+    successful = analysis.get("call_successful")
+    if successful is not None and not isinstance(successful, bool):
+        raise PayloadError("call.call_analysis.call_successful: expected true, false or null")
+    record = CallRecord(
+        external_id=_text(call, "call_id", required=True),
+        stage=EVENT_STAGE[event],
+        agent_id=_text(call, "agent_id"),
+        direction=_text(call, "direction"),
+        from_number=_text(call, "from_number"),
+        to_number=_text(call, "to_number"),
+        status=_text(call, "call_status"),
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_ms=duration_ms,
+        summary=_text(analysis, "call_summary", path="call.call_analysis"),
+        sentiment=_text(analysis, "user_sentiment", path="call.call_analysis"),
+        successful=successful,
+        disconnection_reason=_text(call, "disconnection_reason"),
+        transcript=_text(call, "transcript"),
+    )
+    return ParsedEvent(event_type=event, records=(record,))
+
+
+def _event(payload):
+    """The event name of the envelope."""
+    if not isinstance(payload, dict):
+        raise PayloadError("body: expected a JSON object")
+    event = payload.get("event")
+    if not isinstance(event, str) or not event:
+        raise PayloadError("event: expected a non-empty string")
+    return event
+
+
+def _call(payload):
+    """The call object of the envelope."""
+    call = payload.get("call")
+    if not isinstance(call, dict):
+        raise PayloadError("call: expected an object")
+    return call
+
+
+def _text(data, key, path="call", required=False):
+    """A string, or None when absent or null and not ``required``."""
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value):
+        raise PayloadError(f"{path}.{key}: expected a {'non-empty ' if required else ''}string")
+    return value
+
+
+def _integer(data, key):
+    """A non-negative integer, or None when absent or null."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PayloadError(f"call.{key}: expected a non-negative integer")
+    return value
+
+
+def _time(data, key):
+    """A Unix time in milliseconds as an aware UTC datetime, or None when absent or null."""
+    value = _integer(data, key)
+    if value is None:
+        return None
+    try:
+        return EPOCH + timedelta(milliseconds=value)
+    except OverflowError:
+        raise PayloadError(f"call.{key}: expected Unix time in milliseconds") from None
