@@ -1,5 +1,6 @@
-"""Flask CLI commands: demo data, users, API tokens, key rotation, the background worker."""
+"""Flask CLI commands: demo data, users, API tokens, webhook endpoints, key rotation, the background worker."""
 
+import json
 import logging
 
 import click
@@ -15,6 +16,7 @@ from app.services import ServiceError
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
+webhooks_cli = AppGroup("webhooks", help="Manage webhook endpoints.")
 crypto_cli = AppGroup("crypto", help="Encryption keys for secrets at rest.")
 hub_cli = AppGroup("hub", help="Integration hub: the background worker.")
 
@@ -75,6 +77,24 @@ def create_token_command(email, name):
     click.echo(plaintext)
 
 
+@webhooks_cli.command("create")
+@click.option("--practice", "slug", required=True, help="Practice slug, e.g. demo.")
+@click.option("--source", required=True, help="booking, calcom or retell.")
+@click.option("--secret", help="The signing secret (generated when not given; required for retell: its API key).")
+def create_webhook_command(slug, source, secret):
+    """Create a practice's webhook endpoint for a source and print {"url", "secret"} as one JSON object on stdout
+    (the secret is not shown again); errors go to stderr."""
+    from app.services.webhook_endpoints import create_endpoint, endpoint_url
+
+    practice = _practice(slug)
+    actor = Actor(user_agent=CLI_ACTOR_AGENT, practice_id=practice.id)
+    try:
+        endpoint, secret = create_endpoint(actor, source, secret)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(json.dumps({"url": endpoint_url(endpoint), "secret": secret}))
+
+
 @crypto_cli.command("rotate-keys")
 def rotate_keys_command():
     """Re-encrypt every stored secret under the newest key of APP_ENCRYPTION_KEYS."""
@@ -118,5 +138,6 @@ def init_app(app):
     app.cli.add_command(demo_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(webhooks_cli)
     app.cli.add_command(crypto_cli)
     app.cli.add_command(hub_cli)

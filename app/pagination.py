@@ -11,7 +11,7 @@ from sqlalchemy import func
 from app.extensions import db
 
 
-class _Page(Pagination):
+class Page(Pagination):
     """A Pagination whose items and total were fetched by ``paginate``."""
 
     def __init__(self, page, per_page, items, total):
@@ -42,7 +42,7 @@ def paginate(query, per_page, count_column, *, searching=False):
     else:
         items = db.session.scalars(query.limit(per_page).offset(offset)).all()
         total = _count(query, count_column)
-    return _Page(page, per_page, items, total)
+    return Page(page, per_page, items, total)
 
 
 def _count(query, count_column):

@@ -42,7 +42,7 @@ def _actor():
     return Actor(g.api_user, request.remote_addr, request.headers.get("User-Agent"))
 
 
-def _json_body(expected_type):
+def json_body(expected_type):
     """The request's JSON body of ``expected_type``, or a JSON error response (415, 400) to return."""
     if not request.is_json:
         return None, json_error(415, "unsupported_media_type", _("Send the body as application/json."))
@@ -66,7 +66,7 @@ def _validation_error(error):
 def _patient_body():
     """The request's patient object, or a JSON error (415, 400, or 422 naming fields the API does not accept, so
     typos are reported instead of silently ignored)."""
-    body, error = _json_body(dict)
+    body, error = json_body(dict)
     if error:
         return None, error
     if unknown := sorted(set(body) - set(WRITABLE)):
@@ -158,7 +158,7 @@ def patients_import():
     """JSON: import an array of patients (or ``{"patients": [...], "dry_run": true, "valid_only": true}``) with
     the CSV rules and answer with the same report. ``dry_run`` writes nothing; with invalid rows nothing is
     imported (422, status "rejected") unless ``valid_only`` is set. Both flags also work as query parameters."""
-    body, error = _json_body((list, dict))
+    body, error = json_body((list, dict))
     if error:
         return error
     flags = {name: request.args.get(name) in ("1", "true") for name in ("dry_run", "valid_only")}

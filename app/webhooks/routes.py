@@ -1,5 +1,252 @@
-"""Webhook endpoints and the event log for admins."""
+"""Webhook endpoints and the event log for admins: one card per source (create, rotate the secret, disable and
+enable), the event log with filters and live polling, and an event's detail (attempts, reveal payload, replay)."""
 
-from flask import Blueprint
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import false
+from wtforms import SelectChoice
+
+from app.database import utcnow
+from app.htmx import is_htmx, toast, wants_fragment
+from app.models.webhooks import DUPLICATE, IGNORED, PROCESSED, REJECTED
+from app.providers.registry import WEBHOOK_SOURCES, webhook_source
+from app.security import current_actor, permission_required
+from app.services import ServiceError, webhook_ingest
+from app.services.webhook_endpoints import (
+    create_endpoint,
+    endpoint_url,
+    get_endpoint,
+    practice_endpoints,
+    rotate_secret,
+    set_active,
+)
+from app.services.webhook_log import (
+    FAILED,
+    PENDING,
+    RETRYING,
+    STATUSES,
+    get_event_row,
+    known_event_types,
+    log_page,
+    log_query,
+    reveal_payload,
+)
+from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+STATUS_LABELS = {
+    PROCESSED: _l("processed"),
+    IGNORED: _l("ignored"),
+    RETRYING: _l("error, retry pending"),
+    FAILED: _l("failed"),
+    PENDING: _l("received, not yet applied"),
+    DUPLICATE: _l("duplicate"),
+    REJECTED: _l("rejected"),
+}
+
+
+@bp.context_processor
+def _labels():
+    """``source_label(name)`` and ``status_label(status)`` for the webhook templates."""
+    return {
+        "source_label": lambda name: webhook_source(name).LABEL if name in WEBHOOK_SOURCES else name,
+        "status_label": lambda status: STATUS_LABELS.get(status, status),
+    }
+
+
+def _card(source, endpoint, form=None, new_secret=None):
+    """Template context of one endpoint card."""
+    return {
+        "source": source,
+        "endpoint": endpoint,
+        "url": endpoint_url(endpoint) if endpoint else None,
+        "form": form or EndpointSecretForm(source, ROTATE if endpoint else CREATE, formdata=None),
+        "new_secret": new_secret,
+        "now": utcnow(),
+    }
+
+
+def _cards_response(source, endpoint, *, form=None, new_secret=None, message=None, level="success", status=200):
+    """The #webhook-card-<source> fragment for htmx (with a toast), else the whole endpoints page with that card
+    in its new state (a new secret can only be shown in this response, so no redirect)."""
+    if is_htmx():
+        body = render_template("webhooks/_card.html", card=_card(source, endpoint, form, new_secret))
+        response = make_response(body, status)
+        return toast(response, message, level) if message else response
+    endpoints = practice_endpoints(current_user.practice_id)
+    cards = [_card(name, endpoints.get(name)) if name != source else _card(source, endpoint, form, new_secret)
+             for name in WEBHOOK_SOURCES]
+    return render_template("webhooks/index.html", cards=cards), status
+
+
+def _endpoint_or_404(endpoint_id):
+    """The current practice's endpoint; another practice's endpoint is indistinguishable from a missing one."""
+    endpoint = get_endpoint(current_user.practice_id, endpoint_id)
+    if endpoint is None:
+        abort(404)
+    return endpoint
+
+
+@bp.get("/")
+@permission_required("webhooks.manage")
+def index():
+    """Page: one card per webhook source with its endpoint URL, status and secret actions."""
+    endpoints = practice_endpoints(current_user.practice_id)
+    return render_template("webhooks/index.html", cards=[_card(name, endpoints.get(name)) for name in WEBHOOK_SOURCES])
+
+
+@bp.post("/endpoints")
+@permission_required("webhooks.manage")
+def create():
+    """Fragment #webhook-card-<source> (or the page): create the source's endpoint and show a generated secret
+    once. The source comes from the card's hidden ``source`` field."""
+    source = request.form.get("source")
+    if source not in WEBHOOK_SOURCES:
+        abort(400)
+    form = EndpointSecretForm(source, CREATE)
+    if form.validate_on_submit():
+        entered = (form.secret.data or "").strip() or None
+        try:
+            endpoint, secret = create_endpoint(current_actor(), source, entered)
+        except ServiceError as error:
+            form.secret.errors.append(error.message)
+        else:
+            return _cards_response(source, endpoint, new_secret=None if entered else secret,
+                                   message=_("Endpoint created."))
+    endpoint = practice_endpoints(current_user.practice_id).get(source)
+    return _cards_response(source, endpoint, form=None if endpoint else form, status=422,
+                           message=next(iter(form.secret.errors), None), level="error")
+
+
+@bp.post("/endpoints/<int:endpoint_id>/rotate")
+@permission_required("webhooks.manage")
+def rotate(endpoint_id):
+    """Fragment #webhook-card-<source> (or the page): give the endpoint a new secret, shown once; the previous one
+    stays valid for WEBHOOK_PREVIOUS_SECRET_HOURS."""
+    endpoint = _endpoint_or_404(endpoint_id)
+    form = EndpointSecretForm(endpoint.source, ROTATE)
+    if form.validate_on_submit():
+        entered = ((form.secret.data or "").strip() or None) if form.requires_secret else None
+        try:
+            secret = rotate_secret(current_actor(), endpoint, entered)
+        except ServiceError as error:
+            form.secret.errors.append(error.message)
+        else:
+            return _cards_response(endpoint.source, endpoint, new_secret=None if entered else secret,
+                                   message=_("Secret rotated."))
+    return _cards_response(endpoint.source, endpoint, form=form, status=422,
+                           message=next(iter(form.secret.errors), None), level="error")
+
+
+@bp.post("/endpoints/<int:endpoint_id>/disable")
+@permission_required("webhooks.manage")
+def disable(endpoint_id):
+    """Fragment #webhook-card-<source> (or 303 to the page): stop accepting events at this endpoint."""
+    return _set_active(_endpoint_or_404(endpoint_id), False)
+
+
+@bp.post("/endpoints/<int:endpoint_id>/enable")
+@permission_required("webhooks.manage")
+def enable(endpoint_id):
+    """Fragment #webhook-card-<source> (or 303 to the page): accept events at this endpoint again."""
+    return _set_active(_endpoint_or_404(endpoint_id), True)
+
+
+def _set_active(endpoint, active):
+    """Enable or disable ``endpoint`` and answer with its card (htmx) or a redirect with a flash message."""
+    set_active(current_actor(), endpoint, active)
+    message = _("Endpoint enabled.") if active else _("Endpoint disabled: it answers 404 and stores nothing.")
+    if is_htmx():
+        return _cards_response(endpoint.source, endpoint, message=message)
+    flash(message, "success")
+    return redirect(url_for("webhooks.index"), code=303)
+
+
+def _log_filter_form(practice):
+    """The log's filter form bound to the query string, with the sources, the practice's event types and the
+    statuses to choose from."""
+    form = WebhookLogFilterForm(request.args)
+    form.source.choices = [SelectChoice("", _("All sources"))] + [
+        SelectChoice(name, webhook_source(name).LABEL) for name in WEBHOOK_SOURCES]
+    form.event_type.choices = [SelectChoice("", _("All types"))] + [
+        SelectChoice(name, name) for name in known_event_types(practice)]
+    form.status.choices = [SelectChoice("", _("All statuses"))] + [
+        SelectChoice(status, STATUS_LABELS[status]) for status in STATUSES]
+    return form
+
+
+@bp.get("/events")
+@permission_required("webhooks.log")
+def events():
+    """Page (or #webhook-events-table fragment, also for the poll): the practice's events, newest first, filtered
+    and paged, each with its current status."""
+    practice = current_user.practice
+    form, status = _log_filter_form(practice), 200
+    if form.validate():
+        query = log_query(practice, source=form.source.data or None, event_type=form.event_type.data or None,
+                          status=form.status.data or None, date_from=form.date_from.data, date_to=form.date_to.data)
+    else:
+        query, status = log_query(practice).where(false()), 422
+    page = log_page(query, request.args.get("page", 1, type=int), current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
+    template = "webhooks/_events_table.html" if wants_fragment("webhook-events-table") else "webhooks/events.html"
+    filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template(template, form=form, page=page, filter_args=filter_args), status
+
+
+def _event_row_or_404(event_id):
+    """The current practice's event as a log row; another practice's event answers 404 like a missing one."""
+    row = get_event_row(current_user.practice, event_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.get("/events/<int:event_id>")
+@permission_required("webhooks.log")
+def event_detail(event_id):
+    """Page: one event with all its fields, its attempts and the redacted preview."""
+    return render_template("webhooks/event.html", row=_event_row_or_404(event_id), payload=None)
+
+
+@bp.post("/events/<int:event_id>/reveal")
+@permission_required("payload.reveal")
+def reveal(event_id):
+    """Fragment #webhook-payload (or the detail page): the decrypted payload, recorded in the audit log."""
+    row = _event_row_or_404(event_id)
+    payload = reveal_payload(current_actor(), row.WebhookEvent)
+    if wants_fragment("webhook-payload"):
+        return render_template("webhooks/_payload.html", event=row.WebhookEvent, payload=payload)
+    return render_template("webhooks/event.html", row=row, payload=payload)
+
+
+@bp.post("/events/<int:event_id>/replay")
+@permission_required("webhooks.manage")
+def replay(event_id):
+    """Fragment #webhook-attempts with a toast (or 303 to the detail page): apply the stored event again."""
+    row = _event_row_or_404(event_id)
+    try:
+        webhook_ingest.replay(current_actor(), row.WebhookEvent)
+    except ServiceError as error:
+        message, level, status = error.message, "error", 422
+    else:
+        row = get_event_row(current_user.practice, event_id)
+        message = _("Event applied again: %(status)s.", status=STATUS_LABELS[row.status])
+        level, status = ("error" if row.status in (RETRYING, FAILED) else "success"), 200
+    if not wants_fragment("webhook-attempts"):
+        flash(message, level)
+        return redirect(url_for("webhooks.event_detail", event_id=event_id), code=303)
+    response = make_response(render_template("webhooks/_attempts.html", row=row), status)
+    return toast(response, message, level)

@@ -14,6 +14,8 @@ from tests.helpers import PASSWORD, bearer
 SKIPPED = {
     "static": "files",
     "auth.invite": "public, needs a signed token; covered in test_auth",
+    "portal.show": "public, needs a signed token; covered in test_portal",
+    "inbound.receive": "public, authenticated by the webhook signature; covered in test_webhook_receiver",
 }
 
 
@@ -50,6 +52,14 @@ def _patient_records(db, practice, therapist):
     return {"patient_id": patient.id, "job_id": job.id, "row_id": row.id}
 
 
+def _webhook_records(practice):
+    """A webhook endpoint of the practice and an accepted event with a stored payload."""
+    from tests.webhook_factories import make_endpoint, make_event
+
+    endpoint = make_endpoint(practice)
+    return {"endpoint_id": endpoint.id, "event_id": make_event(endpoint).id}
+
+
 def test_every_route_declares_access(app):
     """No route is left without @permission_required, @login_only or @public."""
     missing = [endpoint for _rule, _method, endpoint, access in _rules(app) if access is None]
@@ -68,9 +78,9 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
     make_token(stranger)
     strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
     own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email", "tab": "verlauf",
-               **_patient_records(db, user.practice, therapist=user)}
+               **_patient_records(db, user.practice, therapist=user), **_webhook_records(user.practice)}
     foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email", "tab": "verlauf",
-                   **_patient_records(db, other_practice, therapist=stranger)}
+                   **_patient_records(db, other_practice, therapist=stranger), **_webhook_records(other_practice)}
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
 
     problems = []
@@ -97,7 +107,7 @@ def test_anonymous_walk(client):
         if kind == "public":
             continue
         url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email", "tab": "verlauf", "patient_id": 1,
-                          "job_id": 1, "row_id": 1})
+                          "job_id": 1, "row_id": 1, "endpoint_id": 1, "event_id": 1})
         status = _request(client, method, url, None).status_code
         expected = 401 if url.startswith("/api/") else 302
         if status != expected:

@@ -1,0 +1,85 @@
+"""Webhooks in the browser: an admin creates the booking tool's endpoint, copies its URL and secret, the booking
+tool sends a signed event, and the event log shows it after a poll, without reloading."""
+
+import json
+import re
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+import pytest
+import requests
+from playwright.sync_api import expect
+from standardwebhooks.webhooks import Webhook
+
+pytestmark = pytest.mark.e2e
+
+
+def _send_booking_event(base_url, path, secret, payload):
+    """POST ``payload`` to the live server as the booking tool would: Standard Webhooks headers signed with
+    ``secret`` by the reference library."""
+    body = json.dumps(payload)
+    message_id, now = f"msg_{uuid4().hex}", datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, now, body),
+    }
+    return requests.post(f"{base_url}{path}", data=body.encode(), headers=headers, timeout=10)
+
+
+def test_admin_creates_endpoint_and_sees_an_event_arrive(page, base_url, sign_in, live_app, monkeypatch):
+    """Create → copy URL and secret (shown once) → a signed event arrives → the open log shows it after a poll
+    → its detail reveals the payload."""
+    monkeypatch.setitem(live_app.config, "WEBHOOK_LOG_POLL_SECONDS", 1)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in("admin@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.locator("#main-nav a[href='/webhooks/events']").click()
+    expect(page).to_have_url(f"{base_url}/webhooks/events")
+    page.locator("#tab-endpoints").click()
+    expect(page).to_have_url(f"{base_url}/webhooks/")
+
+    card = page.locator("#webhook-card-booking")
+    card.locator("#webhook-create-booking button[type=submit]").click()
+    secret_input = card.locator("#webhook-secret-booking")
+    expect(secret_input).to_have_value(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
+    expect(card).to_contain_text("shown only now")
+    expect(page).to_have_url(f"{base_url}/webhooks/")
+    url, secret = card.locator("#webhook-url-booking").input_value(), secret_input.input_value()
+    assert re.fullmatch(r"https?://[^/]+/api/webhooks/booking/[\w-]+", url)
+
+    for target, value in (("webhook-url-booking", url), ("webhook-secret-booking", secret)):
+        card.locator(f"[data-copy-target='{target}']").click()
+        page.wait_for_function("value => navigator.clipboard.readText().then(text => text === value)", arg=value)
+    expect(page.locator("#toast")).not_to_be_empty()
+
+    page.reload()
+    expect(page.locator("#webhook-url-booking")).to_have_value(url)
+    expect(page.locator("#webhook-secret-booking")).to_have_count(0)
+    assert secret not in page.content()
+
+    page.locator("#tab-events").click()
+    expect(page).to_have_url(f"{base_url}/webhooks/events")
+    table = page.locator("#webhook-events-table")
+    expect(table).to_be_visible()
+    payload = {"id": f"evt_{uuid4().hex[:8]}", "type": "patient.created", "occurred_at": "2025-03-01T10:00:00+01:00",
+               "data": {"patient_id": f"B-{uuid4().hex[:6]}", "first_name": "Erika", "last_name": "Webhook",
+                        "email": f"erika-{uuid4().hex[:6]}@example.test", "phone": "+4930123456",
+                        "birth_date": "1980-04-02"}}
+    response = _send_booking_event(base_url, urlsplit(url).path, secret, payload)
+    assert response.status_code == 200, response.text
+
+    row = table.locator("tbody tr", has_text="patient.created")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("v1")
+    expect(row.locator("[data-status]")).to_have_attribute("data-status", "processed")
+    expect(page).to_have_url(f"{base_url}/webhooks/events")
+    assert payload["data"]["email"] not in table.inner_text()
+
+    row.locator("a").first.click()
+    expect(page).to_have_url(re.compile(rf"{base_url}/webhooks/events/\d+$"))
+    expect(page.locator("#webhook-attempts")).to_contain_text("receipt")
+    page.locator("#webhook-reveal button").click()
+    expect(page.locator("#webhook-payload-text")).to_contain_text(payload["data"]["email"])
