@@ -84,6 +84,8 @@ class Config:
         int(value) for value in os.environ.get("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,21600").split(",")
     )
     WEBHOOK_LOG_PAGE_SIZE = _env_int("WEBHOOK_LOG_PAGE_SIZE", 50)
+    # How often an open event log asks for new events (only while its browser tab is visible).
+    WEBHOOK_LOG_POLL_SECONDS = _env_int("WEBHOOK_LOG_POLL_SECONDS", 30)
     # A patient's cached appointments are flagged as possibly out of date when their source was last heard from
     # longer ago than this.
     APPOINTMENTS_STALE_HOURS = _env_int("APPOINTMENTS_STALE_HOURS", 24)

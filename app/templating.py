@@ -21,7 +21,9 @@ NAVIGATION = (
     ("dashboard.index", _l("Dashboard"), None),
     ("patients.index", _l("Patients"), "patients.read"),
     ("users.index", _l("Users"), "users.manage"),
+    ("webhooks.events", _l("Webhooks"), "webhooks.log"),
     ("audit.index", _l("Audit log"), "audit.read"),
+    ("settings.index", _l("Settings"), "integrations.manage"),
     ("account.index", _l("My account"), None),
 )
 

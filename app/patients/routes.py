@@ -1,18 +1,23 @@
-"""Patients: list with active search, the record with tabs, create, edit, archive, restore and the booking link."""
+"""Patients: list with active search, the record with tabs (appointments, calls), create, edit, archive, restore,
+the booking link, and the patient's personal "Meine Termine" links."""
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from app.database import utcnow
 from app.extensions import db
 from app.htmx import is_htmx, toast, wants_fragment
 from app.models import Patient
 from app.pagination import paginate
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.security import OWN, current_actor, permission_required, permission_scope
+from app.security import OWN, current_actor, has_permission, permission_required, permission_scope
 from app.services import ServiceError
+from app.services.patient_appointments import appointment_page, patient_calls, practice_zone
 from app.services.patient_fields import validate_patient_fields
+from app.services.patient_links import create_link, link_status, link_token, patient_links, revoke_link
 from app.services.patients import (
     PatientValidationError,
     archive_patient,
@@ -27,6 +32,7 @@ from app.services.patients import (
     unlink_booking,
     update_patient,
 )
+from app.services.practice_settings import booking_url, booking_url_template
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -36,13 +42,18 @@ INLINE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
 
 @bp.context_processor
 def _helpers():
-    """``validate_attrs(name)``: htmx attributes that validate a patient field when it is left."""
+    """``validate_attrs(name)``: htmx attributes that validate a patient field when it is left;
+    ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links."""
 
     def validate_attrs(name):
         return {"hx-post": url_for("patients.validate_field", field=name), "hx-trigger": "focusout",
                 "hx-target": "this", "hx-swap": "outerHTML", "hx-sync": "this:replace"}
 
-    return {"validate_attrs": validate_attrs, "TABS": TABS}
+    def access_link_url(link):
+        return url_for("portal.show", token=link_token(link), _external=True)
+
+    return {"validate_attrs": validate_attrs, "TABS": TABS, "access_link_url": access_link_url,
+            "link_status": link_status}
 
 
 def _patient_or_404(patient_id):
@@ -141,10 +152,35 @@ def detail(patient_id, tab):
     context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None)}
     if tab == "verlauf":
         context["history"] = patient_history(patient)
+    elif tab == "termine":
+        context.update(_appointments_context(patient))
+        if wants_fragment("patient-appointments"):
+            return render_template("patients/_appointments.html", **context)
+    elif tab == "anrufe":
+        context.update(calls=patient_calls(patient), zone=practice_zone(patient.practice))
     if wants_fragment("patient-tab"):
         return render_template("patients/_tab.html", **context)
     record_view(current_actor(), patient)
     return render_template("patients/detail.html", **context)
+
+
+def _appointments_context(patient):
+    """What the Termine tab shows: a page of appointments (``?past=1`` for earlier ones, ``?page=``), the booking
+    page URL and the patient's "Meine Termine" links. Reading appointments needs appointments.read."""
+    if not has_permission(current_user, "appointments.read"):
+        abort(403)
+    try:
+        page = max(int(request.args.get("page", 1)), 1)
+    except ValueError:
+        page = 1
+    now = utcnow()
+    can_book = has_permission(current_user, "appointments.book")
+    return {
+        "appointments": appointment_page(patient, now, past=request.args.get("past") == "1", page=page),
+        "booking_url": booking_url(booking_url_template(patient.practice), patient) if can_book else None,
+        "access_links": patient_links(patient) if can_book else [],
+        "now": now,
+    }
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -211,6 +247,44 @@ def unlink(patient_id):
     patient = _patient_or_404(patient_id)
     unlink_booking(current_actor(), patient)
     return _tab_response(patient, BookingLinkForm(formdata=None), 200, _("Link to the booking tool removed."))
+
+
+@bp.post("/<int:patient_id>/meine-termine")
+@permission_required("appointments.book")
+def create_access_link(patient_id):
+    """Fragment #patient-links: create a personal "Meine Termine" link for the patient and list it to copy."""
+    patient = _patient_or_404(patient_id)
+    try:
+        link = create_link(current_actor(), patient, utcnow())
+    except ServiceError as error:
+        db.session.rollback()
+        return _links_response(patient, error.message, level="error", status=422)
+    return _links_response(patient, _("Link created. It is valid until %(date)s.",
+                                      date=format_datetime(link.expires_at, "short")), new_link_id=link.id)
+
+
+@bp.post("/<int:patient_id>/meine-termine/revoke")
+@permission_required("appointments.book")
+def revoke_access_link(patient_id):
+    """Fragment #patient-links: revoke one of the patient's links (``link_id`` in the form); it stops working."""
+    patient = _patient_or_404(patient_id)
+    try:
+        link_id = int(request.form.get("link_id", ""))
+    except ValueError:
+        abort(404)
+    if revoke_link(current_actor(), patient, link_id, utcnow()) is None:
+        abort(404)
+    return _links_response(patient, _("Link revoked. It no longer opens the appointments."))
+
+
+def _links_response(patient, message, level="success", status=200, new_link_id=None):
+    """The #patient-links fragment with a toast for htmx, else back to the Termine tab (303)."""
+    if not is_htmx():
+        flash(message, level)
+        return redirect(url_for("patients.detail", patient_id=patient.id, tab="termine"), code=303)
+    body = render_template("patients/_links.html", patient=patient, access_links=patient_links(patient),
+                           new_link_id=new_link_id, now=utcnow())
+    return toast(make_response(body, status), message, level)
 
 
 def _tab_response(patient, link_form, status, message):

@@ -2,17 +2,18 @@
 manual link to the booking tool. Every read of a record and every change is audited."""
 
 from flask_babel import gettext as _
-from sqlalchemy import false, literal_column, select
+from sqlalchemy import exists, false, literal_column, or_, select
 from sqlalchemy import text as text_clause
 
 from app.database import utcnow
 from app.extensions import db
-from app.models import AuditEntry, Patient, User
+from app.models import Appointment, AuditEntry, Patient, User
 from app.models.patients import SQLITE_SEARCH_INDEX
 from app.security import OWN, permission_scope
 from app.services import ServiceError
 from app.services.audit import record
 from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
+from app.services.practice_settings import default_therapist_id
 
 TRIGRAM = 3  # words this long are looked up in SQLite's trigram index; shorter ones are matched with LIKE
 
@@ -30,14 +31,22 @@ def _audit(action, actor, patient, meta=None):
 
 def scoped_patients(user):
     """A select of the patients ``user`` may read: their practice's, and for a therapist only their own.
-    "Own" means assigned to the therapist (appointments with the therapist join this rule once they exist)."""
+    "Own" means assigned to the therapist or having an appointment with them (DESIGN.md §4)."""
     scope = permission_scope(user, "patients.read")
     query = select(Patient).where(Patient.practice_id == user.practice_id)
     if scope == OWN:
-        query = query.where(Patient.therapist_id == user.id)
+        query = query.where(or_(Patient.therapist_id == user.id, _has_appointment_with(user)))
     elif scope is None:
         query = query.where(false())  # no permission: nothing
     return query
+
+
+def _has_appointment_with(user):
+    """EXISTS an appointment of the patient with ``user`` as therapist. Correlated on the patient, so one record, a
+    search and a page of the list probe only the patients they look at, through the (patient_id, starts_at) index.
+    (No practice_id condition: the patient's own is already checked, and with one the planner may pick the
+    (practice_id, therapist_id) index and scan all of the therapist's appointments for every patient.)"""
+    return exists().where(Appointment.patient_id == Patient.id, Appointment.therapist_id == user.id)
 
 
 def get_patient(user, patient_id):
@@ -141,7 +150,7 @@ def create_patient(actor, practice, data, therapist_id=None):
     """Create a patient from raw fields (form or API); new patients without a therapist get the practice's default."""
     values = _validated(practice, data)
     if therapist_id is None:
-        therapist_id = (practice.settings or {}).get("default_therapist_id")
+        therapist_id = default_therapist_id(practice)
     values["therapist_id"] = _check_therapist(practice.id, therapist_id)
     _check_booking_id(practice.id, values.get("booking_system_id"))
     patient = Patient(practice_id=practice.id, source="manual")

@@ -18,6 +18,19 @@
 
   document.addEventListener("toast", function (event) { showToast(event.detail); });
 
+  // The patient record's tab bar sits outside #patient-tab, which htmx swaps: mark the tab now shown as current.
+  document.addEventListener("htmx:afterSettle", function () {
+    var section = document.getElementById("patient-tab");
+    if (!section) { return; }
+    document.querySelectorAll("#patient-tabs a[id^='tab-']").forEach(function (link) {
+      if (link.id === "tab-" + section.getAttribute("data-tab")) {
+        link.setAttribute("aria-current", "page");
+      } else {
+        link.removeAttribute("aria-current");
+      }
+    });
+  });
+
   // Copy buttons: <button data-copy-target="input-id">.
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
@@ -32,5 +45,30 @@
       document.execCommand("copy");
       done();
     }
+  });
+
+  // Polling only while the tab is visible: <div data-poll-seconds="30" hx-trigger="poll" hx-get="...">. htmx runs
+  // without eval, so an hx-trigger filter such as [document.visibilityState === 'visible'] cannot be used. Each
+  // element gets its own timer; an element swapped out by the poll stops its timer, and the new one (announced by
+  // htmx:load) starts its own. A tab hidden when the timer fires polls as soon as it is shown again.
+  function schedulePoll(element) {
+    var seconds = parseFloat(element.getAttribute("data-poll-seconds"));
+    if (!(seconds > 0)) { return; }
+    var tick = function () {
+      if (!element.isConnected) { return; }
+      if (document.visibilityState !== "visible") {
+        document.addEventListener("visibilitychange", tick, { once: true });
+        return;
+      }
+      window.htmx.trigger(element, "poll");
+      window.setTimeout(tick, seconds * 1000);
+    };
+    window.setTimeout(tick, seconds * 1000);
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (root.matches && root.matches("[data-poll-seconds]")) { schedulePoll(root); }
+    if (root.querySelectorAll) { root.querySelectorAll("[data-poll-seconds]").forEach(schedulePoll); }
   });
 })();

@@ -1,0 +1,105 @@
+"""Personal "Meine Termine" links: a patient opens their upcoming appointments without an account.
+
+A link is a PatientAccessLink row plus a token signed with the app's SECRET_KEY that names the row and its random
+nonce. The token proves it was issued here; the row decides whether it still works (expiry after
+PATIENT_LINK_DAYS, revocation, archived patient). Creating and revoking a link is audited."""
+
+import hmac
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import PatientAccessLink
+from app.services import ServiceError
+from app.services.audit import record
+
+LINK_SIGNING_SALT = "praxis-hub.patient-access-link"
+LINKS_SHOWN = 20
+
+
+def _serializer():
+    """Signs and checks link tokens with SECRET_KEY; the salt keeps them apart from other signed values."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=LINK_SIGNING_SALT)
+
+
+def link_token(link):
+    """The URL token of ``link`` (the same every time, so an active link can be copied again)."""
+    return _serializer().dumps({"link": link.id, "nonce": link.nonce})
+
+
+def link_status(link, now):
+    """``active``, ``expired`` or ``revoked``."""
+    if link.revoked_at is not None:
+        return "revoked"
+    return "expired" if link.expires_at <= now else "active"
+
+
+def _audit(action, actor, link):
+    """Add an audit entry about ``link`` (the caller commits)."""
+    record(action, actor, practice_id=link.practice_id, object_type="patient_access_link", object_id=link.id,
+           patient_id=link.patient_id, meta={"expires_at": link.expires_at.isoformat()})
+
+
+def create_link(actor, patient, now):
+    """A new link for ``patient`` valid for PATIENT_LINK_DAYS from ``now``; archived patients get none."""
+    if patient.archived_at is not None:
+        raise ServiceError(_("Archived patients cannot get a link."))
+    link = PatientAccessLink(
+        practice_id=patient.practice_id, patient_id=patient.id,
+        created_by_id=actor.user.id if actor.user is not None else None, nonce=secrets.token_hex(16),
+        expires_at=now + timedelta(days=current_app.config["PATIENT_LINK_DAYS"]),
+    )
+    db.session.add(link)
+    db.session.flush()
+    _audit("patient_access_link.create", actor, link)
+    db.session.commit()
+    return link
+
+
+def revoke_link(actor, patient, link_id, now):
+    """Revoke one of ``patient``'s links so it stops working at once; None when the patient has no such link."""
+    link = db.session.scalar(select(PatientAccessLink).where(
+        PatientAccessLink.id == link_id, PatientAccessLink.patient_id == patient.id,
+        PatientAccessLink.practice_id == patient.practice_id))
+    if link is None:
+        return None
+    if link.revoked_at is None:
+        link.revoked_at = now
+        _audit("patient_access_link.revoke", actor, link)
+        db.session.commit()
+    return link
+
+
+def patient_links(patient, limit=LINKS_SHOWN):
+    """The patient's links, newest first."""
+    query = (
+        select(PatientAccessLink)
+        .where(PatientAccessLink.patient_id == patient.id, PatientAccessLink.practice_id == patient.practice_id)
+        .order_by(PatientAccessLink.created_at.desc(), PatientAccessLink.id.desc())
+        .limit(limit)
+    )
+    return db.session.scalars(query).all()
+
+
+def open_link(token, now):
+    """The active link a token names, with its last use set to ``now``; None for a forged or malformed token, an
+    unknown, expired or revoked link, or an archived patient (the caller does not say which)."""
+    try:
+        payload = _serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("link"), int) \
+            or not isinstance(payload.get("nonce"), str):
+        return None
+    link = db.session.get(PatientAccessLink, payload["link"])
+    if link is None or not hmac.compare_digest(link.nonce, payload["nonce"]) or link_status(link, now) != "active" \
+            or link.patient.archived_at is not None:
+        return None
+    link.last_used_at = now
+    db.session.commit()
+    return link

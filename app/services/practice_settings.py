@@ -1,0 +1,180 @@
+"""Practice settings: time zone, default therapist for patients the booking tool creates, and the booking page URL
+template with which staff open the practice's booking page for a patient. Validated as a whole and saved in one
+commit, so a form with one bad value changes nothing."""
+
+import re
+from functools import cache
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from zoneinfo import available_timezones
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from app.services import ServiceError
+from app.services.audit import record
+
+# Settings keys in Practice.settings (the time zone has its own column).
+DEFAULT_THERAPIST = "default_therapist_id"
+BOOKING_URL_TEMPLATE = "booking_url_template"
+SETTINGS_FIELDS = ("timezone", DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE)
+
+# What a booking URL template may contain in braces; each is replaced by the patient's URL-encoded value.
+PLACEHOLDERS = ("name", "email", "first_name", "last_name")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+MAX_URL_LENGTH = 2000
+
+
+class SettingsValidationError(ServiceError):
+    """Invalid settings; ``errors`` maps field names to messages."""
+
+    def __init__(self, errors):
+        super().__init__(next(iter(errors.values())), field=next(iter(errors)), code="validation_failed")
+        self.errors = errors
+
+
+@cache
+def time_zones():
+    """The IANA time zone names this system knows, sorted (for the form's suggestions and the validation)."""
+    return tuple(sorted(available_timezones()))
+
+
+def default_therapist_id(practice):
+    """The id of the practice's default therapist for new patients, or None when none is set or the stored user is
+    no longer an active therapist of this practice (so a deleted or demoted user is never assigned)."""
+    therapist_id = (practice.settings or {}).get(DEFAULT_THERAPIST)
+    if not therapist_id:
+        return None
+    query = select(User.id).where(User.id == therapist_id, User.practice_id == practice.id,
+                                  User.role == "therapist", User.active)
+    return db.session.scalar(query)
+
+
+def booking_url_template(practice):
+    """The practice's booking page URL template, or None when the practice has not set one."""
+    return (practice.settings or {}).get(BOOKING_URL_TEMPLATE) or None
+
+
+def booking_url(template, patient):
+    """The booking page URL for ``patient``: {name} {email} {first_name} {last_name} in ``template`` replaced by
+    the URL-encoded values; a template without placeholders (a plain Cal.com link) gets ``name`` and ``email``
+    query parameters, which Cal.com uses to prefill its form. The email is the one the booking tool knows, else
+    the patient's. None without a template."""
+    if not template:
+        return None
+    values = {
+        "name": patient.full_name,
+        "email": patient.booking_email or patient.email or "",
+        "first_name": patient.first_name or "",
+        "last_name": patient.last_name or "",
+    }
+    if _PLACEHOLDER.search(template):
+        return _PLACEHOLDER.sub(lambda match: quote(values.get(match.group(1), ""), safe=""), template)
+    parts = urlsplit(template)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(key, values[key]) for key in ("name", "email") if values[key]]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def check_booking_url_template(value):
+    """The cleaned template (None when empty); raises ServiceError unless it is an http(s) URL whose braces name
+    only known placeholders."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if len(value) > MAX_URL_LENGTH:
+        raise ServiceError(_("The URL is too long (at most %(n)d characters).", n=MAX_URL_LENGTH),
+                           field=BOOKING_URL_TEMPLATE)
+    unknown = sorted({name for name in _PLACEHOLDER.findall(value) if name not in PLACEHOLDERS})
+    if unknown:
+        raise ServiceError(
+            _("Unknown placeholder %(names)s. Use {name}, {email}, {first_name} or {last_name}.",
+              names=", ".join("{" + name + "}" for name in unknown)),
+            field=BOOKING_URL_TEMPLATE,
+        )
+    sample = _PLACEHOLDER.sub("x", value)
+    if "{" in sample or "}" in sample:
+        raise ServiceError(_("Braces are only allowed around a placeholder, such as {name}."),
+                           field=BOOKING_URL_TEMPLATE)
+    parts = urlsplit(sample)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(char.isspace() for char in sample):
+        raise ServiceError(_("Please enter a web address starting with https:// (or http://)."),
+                           field=BOOKING_URL_TEMPLATE)
+    return value
+
+
+def check_timezone(value):
+    """The time zone name; raises ServiceError unless it is a known IANA zone such as Europe/Berlin."""
+    value = (value or "").strip()
+    if value not in time_zones():
+        raise ServiceError(_("“%(value)s” is not a known time zone. Use a name such as Europe/Berlin.", value=value),
+                           field="timezone")
+    return value
+
+
+def check_default_therapist(practice, value):
+    """The therapist's id (None for none); raises ServiceError unless it names an active therapist of the
+    practice."""
+    if value in (None, ""):
+        return None
+    try:
+        therapist_id = int(value)
+    except (TypeError, ValueError):
+        therapist_id = None
+    query = select(User.id).where(User.id == therapist_id, User.practice_id == practice.id,
+                                  User.role == "therapist", User.active)
+    if therapist_id is None or db.session.scalar(query) is None:
+        raise ServiceError(_("Please choose a therapist of this practice."), field=DEFAULT_THERAPIST)
+    return therapist_id
+
+
+def validate_settings(practice, data, fields=SETTINGS_FIELDS):
+    """Check the given ``fields`` of ``data``; returns the cleaned values or raises SettingsValidationError with
+    a message for every invalid field."""
+    checks = {
+        "timezone": check_timezone,
+        DEFAULT_THERAPIST: lambda value: check_default_therapist(practice, value),
+        BOOKING_URL_TEMPLATE: check_booking_url_template,
+    }
+    values, errors = {}, {}
+    for name in fields:
+        try:
+            values[name] = checks[name](data.get(name))
+        except ServiceError as error:
+            errors[name] = error.message
+    if errors:
+        raise SettingsValidationError(errors)
+    return values
+
+
+def current_settings(practice):
+    """The practice's settings as the form shows them."""
+    settings = practice.settings or {}
+    return {
+        "timezone": practice.timezone,
+        DEFAULT_THERAPIST: settings.get(DEFAULT_THERAPIST),
+        BOOKING_URL_TEMPLATE: settings.get(BOOKING_URL_TEMPLATE),
+    }
+
+
+def update_settings(actor, practice, data):
+    """Validate every setting, then save them together and audit ``practice.settings.update`` with the names of
+    the keys that changed (nothing is saved when any value is invalid). Returns the changed keys."""
+    values = validate_settings(practice, data)
+    before = current_settings(practice)
+    changed = sorted(name for name, value in values.items() if before[name] != value)
+    if not changed:
+        return changed
+    practice.timezone = values["timezone"]
+    settings = dict(practice.settings or {})  # a new dict: the JSON column does not track in-place changes
+    for name in (DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE):
+        if values[name] is None:
+            settings.pop(name, None)
+        else:
+            settings[name] = values[name]
+    practice.settings = settings
+    record("practice.settings.update", actor, practice_id=practice.id, object_type="practice",
+           object_id=practice.id, meta={"keys": changed})
+    db.session.commit()
+    return changed
