@@ -4,7 +4,8 @@ Append-only tables (the audit log, later the webhook event log) are protected by
 reject UPDATE and DELETE (and TRUNCATE on PostgreSQL). The same statements are used by ``db.create_all`` (through
 DDL events, for tests) and by the Alembic migrations, so both paths build identical protection."""
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy import DDL, DateTime, event
@@ -135,6 +136,18 @@ def make_append_only(table):
 
     event.listen(table, "after_create", create_triggers)
     return table
+
+
+_SQLITE_WRITE_LOCK = threading.Lock()
+
+
+def sqlite_writer(engine):
+    """A context in which this process writes to SQLite one thread at a time; a no-op on other databases.
+    SQLite has a single writer anyway, and a thread that finds the database locked waits in SQLite's busy handler,
+    which sleeps in growing steps (up to 100 ms); queueing the hot write paths (webhook ingestion) on a lock
+    hands the database from one thread to the next without those sleeps. Other processes still meet the busy
+    handler, so correctness never depends on this lock."""
+    return _SQLITE_WRITE_LOCK if engine.dialect.name == "sqlite" else nullcontext()
 
 
 @event.listens_for(Engine, "connect")

@@ -6,10 +6,10 @@ from app.models.jobs import Job
 from app.models.patients import Patient, PatientImportJob, PatientImportRow
 from app.models.tenancy import Location, Practice
 from app.models.users import ApiToken, User
-from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 __all__ = [
     "ApiToken", "Appointment", "AuditEntry", "Call", "Job", "Location", "Patient", "PatientAccessLink",
-    "PatientImportJob", "PatientImportRow", "Practice", "User", "WebhookDelivery", "WebhookEndpoint", "WebhookEvent",
+    "PatientImportJob", "PatientImportRow", "Practice", "User", "WebhookEndpoint", "WebhookEvent",
     "WebhookEventAttempt",
 ]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import UTCDateTime, make_append_only, utcnow
@@ -63,6 +63,10 @@ class WebhookEvent(db.Model):
         Index("ix_webhook_events_practice_id_received_at", "practice_id", "received_at"),
         Index("ix_webhook_events_practice_id_source_received_at", "practice_id", "source", "received_at"),
         Index("ix_webhook_events_practice_id_outcome_received_at", "practice_id", "outcome", "received_at"),
+        # Dedup: one accepted event per (endpoint, delivery id). Concurrent deliveries of the same event collide
+        # here, in the database, so exactly one of them is applied; duplicates and rejections are not constrained.
+        Index("uq_webhook_events_endpoint_id_delivery_id_accepted", "endpoint_id", "delivery_id", unique=True,
+              sqlite_where=text("outcome = 'accepted'"), postgresql_where=text("outcome = 'accepted'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,22 +91,6 @@ class WebhookEvent(db.Model):
 
     def __repr__(self):
         return f"<WebhookEvent {self.id} {self.source} {self.event_type} {self.outcome}>"
-
-
-class WebhookDelivery(db.Model):
-    """The dedup key of every accepted event: the unique (endpoint, delivery id) makes two concurrent deliveries
-    of the same event collide in the database, so exactly one of them is applied."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (
-        UniqueConstraint("endpoint_id", "delivery_id", name="uq_webhook_deliveries_endpoint_id_delivery_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
-    delivery_id: Mapped[str] = mapped_column(String(128))
-    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id"))
-    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
 class WebhookEventAttempt(db.Model):

@@ -5,17 +5,19 @@ app.providers.<name>.webhooks, already parsed.
 Each function adds to the current transaction and returns a short, PHI-free text of what it did for the event's
 attempt; the caller (app.services.webhook_ingest) commits or rolls back."""
 
-from sqlalchemy import func, or_, select, update
+from flask_babel import gettext as _
+from sqlalchemy import Integer, bindparam, or_, select, text, update
 
-from app.database import utcnow
+from app.database import UTCDateTime, utcnow
 from app.extensions import db
-from app.models import Appointment, Call, Patient, User
+from app.models import Appointment, Call, Patient
 from app.models.appointments import RESCHEDULED
 from app.providers.events import AppointmentRecord, CallRecord, PatientRecord
 from app.security import encrypt_secret
 from app.services.audit import record as audit_record
 from app.services.patient_fields import FieldError, normalise_email, normalise_phone
-from app.services.patient_import import _default_therapist, apply_patient_record
+from app.services.patient_import import apply_patient_record
+from app.services.practice_settings import default_therapist_id
 
 
 class Ignored(Exception):
@@ -41,7 +43,8 @@ def apply_patient(actor, practice, record):
     fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
               "phone": record.phone, "birth_date": record.birth_date.isoformat() if record.birth_date else None,
               "booking_system_id": record.external_id}
-    action, patient_id, _reason = apply_patient_record(actor, fields, origin="webhook", label="Booking tool webhook")
+    action, patient_id, _reason = apply_patient_record(actor, fields, origin="webhook",
+                                                       label=_("Booking tool (webhook)"))
     if action == "flagged":
         return f"patient {record.external_id}: flagged for review"
     if patient_id is not None:
@@ -52,12 +55,6 @@ def apply_patient(actor, practice, record):
             .values(patient_id=patient_id)
         )
     return f"patient {record.external_id}: {action}"
-
-
-def _patient_by_booking_id(practice_id, external_id):
-    """The patient the booking tool knows as ``external_id``, or None."""
-    return db.session.scalar(select(Patient.id).where(
-        Patient.practice_id == practice_id, Patient.booking_system_id == external_id))
 
 
 def _patient_by_email(practice_id, email):
@@ -86,7 +83,7 @@ def _attendee_patient(actor, practice, record):
     first_name, _, last_name = (record.attendee_name or "").strip().partition(" ")
     patient = Patient(practice_id=practice.id, first_name=first_name[:100] or email.split("@")[0][:100],
                       last_name=last_name.strip()[:100], email=email, email_normalized=email.lower(),
-                      therapist_id=_default_therapist(practice), source="calcom")
+                      therapist_id=default_therapist_id(practice), source="calcom")
     patient.refresh_search_text()
     db.session.add(patient)
     db.session.flush()
@@ -95,55 +92,60 @@ def _attendee_patient(actor, practice, record):
     return patient.id
 
 
-def _therapist_id(practice_id, email, name):
-    """The practice's user who is the appointment's therapist: by email, else by exact name (ignoring case)."""
-    if email:
-        user_id = db.session.scalar(select(User.id).where(
-            User.practice_id == practice_id, func.lower(User.email) == email.strip().lower()))
-        if user_id is not None:
-            return user_id
-    if name:
-        return db.session.scalar(select(User.id).where(
-            User.practice_id == practice_id, func.lower(User.name) == name.strip().lower()).limit(1))
-    return None
+_UPSERT_COLUMNS = ("practice_id", "source", "external_id", "patient_id", "patient_external_id", "starts_at",
+                   "ends_at", "status", "therapist_name", "therapist_id", "service_name", "attendee_name",
+                   "attendee_email", "source_updated_at", "synced_at", "created_at")
+_UPDATED_COLUMNS = [name for name in _UPSERT_COLUMNS
+                    if name not in ("practice_id", "source", "external_id", "patient_id", "created_at")]
+# One statement per event, the same SQL on SQLite (3.35+) and PostgreSQL: the patient (given, or the booking
+# tool's patient by its id) and the therapist (by email, else by name) are looked up by subqueries; a conflict on
+# (practice, source, external id) updates the row unless the stored update is newer (then nothing is returned);
+# a patient once matched is never unlinked. Written as text because SQLAlchemy does not cache its dialect-specific
+# INSERT ... ON CONFLICT constructs, and compiling one on every event cost more than running it.
+_UPSERT_SQL = text(
+    "INSERT INTO appointments (" + ", ".join(_UPSERT_COLUMNS) + ") VALUES ("  # noqa: S608 (constant column names)
+    ":practice_id, :source, :external_id, "
+    "COALESCE(:patient_id, (SELECT id FROM patients WHERE practice_id = :practice_id "
+    "AND booking_system_id = :patient_external_id)), "
+    ":patient_external_id, :starts_at, :ends_at, :status, :therapist_name, "
+    "COALESCE((SELECT id FROM users WHERE practice_id = :practice_id AND lower(email) = :therapist_email LIMIT 1), "
+    "(SELECT id FROM users WHERE practice_id = :practice_id AND lower(name) = :therapist_key LIMIT 1)), "
+    ":service_name, :attendee_name, :attendee_email, :source_updated_at, :synced_at, :created_at) "
+    "ON CONFLICT (practice_id, source, external_id) DO UPDATE SET "
+    "patient_id = COALESCE(excluded.patient_id, appointments.patient_id), "
+    + ", ".join(f"{name} = excluded.{name}" for name in _UPDATED_COLUMNS) + " "
+    "WHERE appointments.source_updated_at IS NULL OR excluded.source_updated_at IS NULL "
+    "OR appointments.source_updated_at <= excluded.source_updated_at "
+    "RETURNING id"
+).bindparams(
+    bindparam("patient_id", type_=Integer()),
+    *(bindparam(name, type_=UTCDateTime()) for name in ("starts_at", "ends_at", "source_updated_at", "synced_at",
+                                                         "created_at")),
+)
 
 
 def apply_appointment(actor, practice, record):
-    """Upsert one appointment into the cache by (practice, source, external id). A record whose
-    ``source_updated_at`` is older than the stored one is ignored (out-of-order delivery); a cancelled appointment
-    stays, marked cancelled. A reschedule marks the replaced appointment ``rescheduled``."""
+    """Upsert one appointment into the cache by (practice, source, external id), in one statement (see
+    _UPSERT_SQL). A record whose ``source_updated_at`` is older than the stored one is ignored (out-of-order
+    delivery); a cancelled appointment stays, marked cancelled. A reschedule marks the replaced appointment
+    ``rescheduled``."""
     now = utcnow()
-    appointment = db.session.scalar(select(Appointment).where(
-        Appointment.practice_id == practice.id, Appointment.source == record.source,
-        Appointment.external_id == record.external_id).with_for_update())
-    stored = appointment.source_updated_at if appointment is not None else None
-    if stored is not None and record.source_updated_at is not None and record.source_updated_at < stored:
-        raise Ignored(f"appointment {record.source}:{record.external_id}: older than the stored update")
-    if record.source == "booking":
-        patient_id = (_patient_by_booking_id(practice.id, record.patient_external_id)
-                      if record.patient_external_id else None)
-    else:
-        patient_id = _attendee_patient(actor, practice, record)
-    values = {
-        "patient_id": patient_id, "patient_external_id": record.patient_external_id,
+    patient_id = _attendee_patient(actor, practice, record) if record.source != "booking" else None
+    stored = db.session.execute(_UPSERT_SQL, {
+        "practice_id": practice.id, "source": record.source, "external_id": record.external_id,
+        "patient_id": patient_id,
+        "patient_external_id": record.patient_external_id if record.source == "booking" else None,
         "starts_at": record.starts_at, "ends_at": record.ends_at, "status": record.status,
         "therapist_name": (record.therapist_name or "")[:200],
-        "therapist_id": _therapist_id(practice.id, record.therapist_email, record.therapist_name),
+        "therapist_email": (record.therapist_email or "").strip().lower() or None,
+        "therapist_key": (record.therapist_name or "").strip().lower() or None,
         "service_name": (record.service_name or "")[:200], "attendee_name": (record.attendee_name or "")[:200],
-        "attendee_email": record.attendee_email, "source_updated_at": record.source_updated_at, "synced_at": now,
-    }
-    if appointment is None:
-        appointment = Appointment(practice_id=practice.id, source=record.source, external_id=record.external_id,
-                                  **values)
-        db.session.add(appointment)
-        done = "created"
-    else:
-        if appointment.patient_id is not None and values["patient_id"] is None:
-            values["patient_id"] = appointment.patient_id  # never unlink a matched patient
-        for name, value in values.items():
-            setattr(appointment, name, value)
-        done = "updated"
-    text = f"appointment {record.source}:{record.external_id}: {done} ({record.status})"
+        "attendee_email": record.attendee_email, "source_updated_at": record.source_updated_at,
+        "synced_at": now, "created_at": now,
+    }).scalar()
+    if stored is None:
+        raise Ignored(f"appointment {record.source}:{record.external_id}: older than the stored update")
+    summary = f"appointment {record.source}:{record.external_id}: stored ({record.status})"
     if record.replaces_external_id:
         replaced = db.session.execute(
             update(Appointment)
@@ -151,8 +153,8 @@ def apply_appointment(actor, practice, record):
                    Appointment.external_id == record.replaces_external_id)
             .values(status=RESCHEDULED, synced_at=now)
         ).rowcount
-        text += f"; {record.replaces_external_id} " + ("marked rescheduled" if replaced else "not known here")
-    return text
+        summary += f"; {record.replaces_external_id} " + ("marked rescheduled" if replaced else "not known here")
+    return summary
 
 
 def _call_patient(practice, record):

@@ -1,12 +1,14 @@
 """Demo data: the practice "Praxis am Park" with its staff, and a second practice to show tenant isolation.
 Idempotent: running it again adds what is missing and changes nothing else. Demo passwords exist only here."""
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.database import utcnow
 from app.extensions import db
-from app.models import Location, Patient, Practice, User
+from app.models import Appointment, Location, Patient, Practice, User
 from app.security import hash_password
 
 DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
@@ -51,6 +53,20 @@ PATIENTS = {
 }
 
 
+# Appointments of the demo patients as the booking tool sent them: (id, patient booking id, days from today,
+# hour, minutes, therapist email, service, status).
+APPOINTMENTS = {
+    "demo": (
+        ("DEMO-A-001", "DEMO-001", -14, 9, 45, "therapeut@demo.test", "Physiotherapie", "completed"),
+        ("DEMO-A-002", "DEMO-001", 2, 10, 45, "therapeut@demo.test", "Physiotherapie", "scheduled"),
+        ("DEMO-A-003", "DEMO-001", 9, 10, 45, "therapeut@demo.test", "Physiotherapie", "cancelled"),
+        ("DEMO-A-004", "DEMO-001", 16, 10, 45, "therapeut@demo.test", "Physiotherapie", "scheduled"),
+        ("DEMO-A-005", "DEMO-003", 1, 14, 60, "therapeutin@demo.test", "Manuelle Therapie", "scheduled"),
+        ("DEMO-A-006", "DEMO-005", 3, 8, 30, "therapeutin@demo.test", "Erstgespräch", "scheduled"),
+    ),
+}
+
+
 def load_demo():
     """Create the demo practices, locations and users that do not exist yet. Returns the number created."""
     created = 0
@@ -75,6 +91,8 @@ def load_demo():
                                     password_hash=password_hash))
                 created += 1
         created += _load_patients(practice, PATIENTS.get(spec["slug"], ()))
+        db.session.flush()
+        created += _load_appointments(practice, APPOINTMENTS.get(spec["slug"], ()))
     db.session.commit()
     return created
 
@@ -93,5 +111,28 @@ def _load_patients(practice, patients):
                           source="booking")
         patient.refresh_search_text()
         db.session.add(patient)
+        created += 1
+    return created
+
+
+def _load_appointments(practice, appointments):
+    """Add the demo appointments that are missing (matched by id), dated relative to today in the practice's zone."""
+    existing = set(db.session.scalars(select(Appointment.external_id).where(Appointment.practice_id == practice.id)))
+    patients = dict(db.session.execute(
+        select(Patient.booking_system_id, Patient.id).where(Patient.practice_id == practice.id)).all())
+    users = {user.email: user for user in db.session.scalars(select(User).where(User.practice_id == practice.id))}
+    zone, today, now = ZoneInfo(practice.timezone), date.today(), utcnow()
+    created = 0
+    for external_id, patient, days, hour, minutes, therapist, service, status in appointments:
+        if external_id in existing:
+            continue
+        starts_at = datetime.combine(today + timedelta(days=days), time(hour), zone)
+        user = users.get(therapist)
+        db.session.add(Appointment(
+            practice_id=practice.id, patient_id=patients.get(patient), patient_external_id=patient, source="booking",
+            external_id=external_id, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
+            therapist_name=user.name if user else "", therapist_id=user.id if user else None, service_name=service,
+            status=status, source_updated_at=now, synced_at=now,
+        ))
         created += 1
     return created

@@ -53,12 +53,13 @@ from sqlalchemy import Text, bindparam, case, cast, delete, func, insert, or_, s
 
 from app.database import bulk_search_indexing, utcnow
 from app.extensions import db
-from app.models import Patient, PatientImportJob, PatientImportRow, Practice, User
+from app.models import Patient, PatientImportJob, PatientImportRow, Practice
 from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
 from app.security import Actor
 from app.services import ServiceError
 from app.services.audit import record
 from app.services.patient_fields import PATIENT_FIELDS, validate_patient_fields
+from app.services.practice_settings import default_therapist_id
 
 __all__ = [
     "PATIENT_FIELDS", "ImportFileError", "create_csv_import", "guess_mapping", "import_records", "import_report",
@@ -889,16 +890,6 @@ def _counts(rows, final=False):
 # Writing
 
 
-def _default_therapist(practice):
-    """The practice's default therapist for new patients (settings ``default_therapist_id``), or None when unset
-    or not a user of this practice."""
-    therapist_id = (practice.settings or {}).get("default_therapist_id")
-    if not therapist_id:
-        return None
-    query = select(User.id).where(User.id == therapist_id, User.practice_id == practice.id)
-    return db.session.scalar(query)
-
-
 def _new_patient(values, practice_id, therapist_id, source, now):
     """The column values of a new patient from a row (the booking email is the row's email when it has a booking
     id; the search text is kept in step)."""
@@ -1215,7 +1206,7 @@ def run_import_job(job, progress):
     db.session.commit()
     try:
         practice = db.session.get(Practice, import_job.practice_id)
-        practice_id, therapist_id = practice.id, _default_therapist(practice)
+        practice_id, therapist_id = practice.id, default_therapist_id(practice)
         rows = _load_rows(import_job_id)
         _plan(rows, _PatientIndex(practice_id), final=True)
         total = len(rows)
@@ -1305,7 +1296,7 @@ def import_records(actor, records: list, dry_run: bool, *, valid_only: bool = Fa
     )
     db.session.add(job)
     db.session.flush()
-    therapist_id = _default_therapist(practice)
+    therapist_id = default_therapist_id(practice)
     for start in range(0, len(rows), BATCH_SIZE):
         _apply(rows[start:start + BATCH_SIZE], practice.id, therapist_id, "booking")
     _insert_rows(job.id, rows)
@@ -1363,7 +1354,7 @@ def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> 
                patient_id=row.patient_id, meta={"origin": origin, "reason": row.reason})
         return "flagged", row.patient_id, row.reason
     _finalise(row, row.patient_id)
-    _apply(rows, practice.id, _default_therapist(practice), "booking")
+    _apply(rows, practice.id, default_therapist_id(practice), "booking")
     if row.operation is not None:
         record("patient.create" if row.operation == "create" else "patient.update", actor, object_type="patient",
                object_id=row.patient_id, patient_id=row.patient_id, meta={"origin": origin, "action": row.action})

@@ -2,14 +2,16 @@
 
 A request to an endpoint becomes exactly one row in the append-only ``webhook_events``: ``rejected`` (bad
 signature, malformed body; the body is not stored), ``duplicate`` (its dedup key was seen before) or ``accepted``
-(payload stored encrypted with a redacted preview). An accepted event is applied in the same transaction, inside a
-savepoint: if applying fails, the savepoint is rolled back but the event and an ``error`` attempt are committed,
-the worker retries it with backoff (WEBHOOK_RETRY_DELAYS) and the sender gets 202. The answer is only built after
-the commit, so a 2xx always means the event is stored.
+(payload stored encrypted with a redacted preview). An accepted event is applied in the same transaction as it is
+stored. If applying fails, that transaction is rolled back and the event is stored again on its own with an
+``error`` attempt, the worker retries it with backoff (WEBHOOK_RETRY_DELAYS) and the sender gets 202. The answer is
+only built after the commit, so a 2xx always means the event is stored. (A rollback and a second insert cost less on
+the rare failure than a savepoint on every event.)
 
-Dedup is exact under concurrency: every accepted event inserts its key into ``webhook_deliveries`` (unique per
-endpoint); of two concurrent deliveries the second insert fails (on PostgreSQL it waits for the first to commit),
-its transaction is rolled back and it is stored as a duplicate instead."""
+Dedup is exact under concurrency: a partial unique index over (endpoint, delivery id) of accepted events makes the
+second of two concurrent deliveries fail at its insert (on PostgreSQL it waits for the first to commit); its
+transaction is rolled back and it is stored as a duplicate instead. The hot path is a handful of statements: the
+event insert, the domain upsert(s), the attempt insert and the commit."""
 
 import json
 from dataclasses import dataclass, field
@@ -17,12 +19,13 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
-from app.database import utcnow
+from app.database import sqlite_writer, utcnow
 from app.extensions import db
-from app.models import Practice, WebhookDelivery, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.models import Practice, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.models.webhooks import (
     ACCEPTED,
     DUPLICATE,
@@ -45,6 +48,9 @@ from app.services.redaction import preview
 from app.services.webhook_endpoints import valid_secrets
 
 RETRY_JOB = "webhook_retry"
+# Constant Core statements, so SQLAlchemy compiles each once and never rebuilds them per event.
+_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
+_INSERT_ATTEMPT = insert(WebhookEventAttempt.__table__)
 
 
 @dataclass
@@ -56,13 +62,20 @@ class Receipt:
     headers: dict = field(default_factory=dict)
 
 
+_FIND_ENDPOINT = (
+    select(WebhookEndpoint).options(joinedload(WebhookEndpoint.practice))
+    .where(WebhookEndpoint.public_id == bindparam("public_id"), WebhookEndpoint.source == bindparam("source"),
+           WebhookEndpoint.active.is_(True))
+)
+
+
 def find_endpoint(source, public_id):
-    """The active endpoint of ``source`` with ``public_id``, or None (unknown, disabled or another source)."""
+    """The active endpoint of ``source`` with ``public_id``, or None (unknown, disabled or another source). Its
+    practice is loaded in the same query (one constant statement, compiled once), so applying an event finds it
+    in the session instead of reading it."""
     if webhook_source(source) is None:
         return None
-    return db.session.scalar(select(WebhookEndpoint).where(
-        WebhookEndpoint.public_id == public_id, WebhookEndpoint.source == source,
-        WebhookEndpoint.active.is_(True)))
+    return db.session.scalar(_FIND_ENDPOINT, {"public_id": public_id, "source": source})
 
 
 def reject(endpoint, status, reason, remote_addr=None, secret_version=None, event_type=None):
@@ -96,23 +109,17 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
     except PayloadError as error:
         return reject(endpoint, 400, f"malformed event: {error}", remote_addr, version)
 
-    event = WebhookEvent(
-        practice_id=endpoint.practice_id, endpoint_id=endpoint.id, source=endpoint.source,
-        delivery_id=delivery_id[:128], event_type=parsed.event_type[:64], received_at=now, secret_version=version,
-        payload=encrypt_secret(body.decode("utf-8")), preview=preview(payload), outcome=ACCEPTED,
-        remote_addr=remote_addr,
-    )
-    db.session.add(event)
-    try:
-        db.session.flush()
-        db.session.add(WebhookDelivery(endpoint_id=endpoint.id, delivery_id=delivery_id[:128], event_id=event.id))
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        return _store_duplicate(endpoint, delivery_id[:128], parsed.event_type, version, payload, remote_addr)
-    attempt = _attempt(event, parsed, RECEIPT)
-    event_id, outcome, error = event.id, attempt.outcome, attempt.error
-    db.session.commit()
+    values = {
+        "practice_id": endpoint.practice_id, "endpoint_id": endpoint.id, "source": endpoint.source,
+        "delivery_id": delivery_id[:128], "event_type": parsed.event_type[:64], "received_at": now,
+        "secret_version": version, "payload": encrypt_secret(body.decode("utf-8")), "preview": preview(payload),
+        "outcome": ACCEPTED, "remote_addr": remote_addr,
+    }
+    with sqlite_writer(db.engine):
+        stored = _store_and_apply(endpoint, parsed, values)
+    if isinstance(stored, Receipt):
+        return stored
+    event_id, outcome, error = stored
     if outcome == ERROR:
         current_app.logger.warning("webhook event %s stored but not applied: %s", event_id, error)
         return Receipt(202, {"status": "accepted", "event_id": event_id,
@@ -120,33 +127,59 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
     return Receipt(200, {"status": outcome, "event_id": event_id})
 
 
-def _store_duplicate(endpoint, delivery_id, event_type, version, payload, remote_addr):
-    """Log a delivery whose dedup key was already accepted (in a fresh transaction) and answer 200."""
-    original = db.session.scalar(select(WebhookDelivery.event_id).where(
-        WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.delivery_id == delivery_id))
-    db.session.add(WebhookEvent(
-        practice_id=endpoint.practice_id, endpoint_id=endpoint.id, source=endpoint.source, delivery_id=delivery_id,
-        event_type=event_type[:64], secret_version=version, preview=preview(payload), outcome=DUPLICATE,
-        original_event_id=original, remote_addr=remote_addr,
-    ))
+def _store_and_apply(endpoint, parsed, values):
+    """The write transaction of a delivery: insert the event, apply it, append the attempt, commit. Returns
+    (event id, outcome, error), or the duplicate's Receipt."""
+    try:
+        event_id = _insert_event(values)
+    except IntegrityError:
+        db.session.rollback()
+        return _store_duplicate(endpoint, values)
+    started = utcnow()
+    outcome, detail, error = _apply(endpoint.practice, parsed, Actor(practice_id=endpoint.practice_id))
+    if outcome == ERROR:
+        # Nothing of the failed apply may stay: roll it back and store the event alone, with the error.
+        db.session.rollback()
+        try:
+            event_id = _insert_event(values)
+        except IntegrityError:  # a concurrent delivery of the same event got in first
+            db.session.rollback()
+            return _store_duplicate(endpoint, values)
+    _record_attempt(event_id, endpoint.practice_id, 1, RECEIPT, started, outcome, detail, error, retries_done=0)
+    db.session.commit()
+    return event_id, outcome, error
+
+
+def _insert_event(values):
+    """Insert an event row (one statement) and return its id. An accepted event whose (endpoint, delivery id) was
+    accepted before violates the partial unique index and raises IntegrityError; on PostgreSQL a concurrent
+    insert of the same key waits for the first transaction to end."""
+    return db.session.execute(_INSERT_EVENT, values).scalar_one()
+
+
+def _store_duplicate(endpoint, values):
+    """Log a delivery whose dedup key was already accepted (in a fresh transaction) and answer 200. The
+    duplicate keeps the preview but never a second copy of the payload."""
+    original = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.endpoint_id == endpoint.id, WebhookEvent.delivery_id == values["delivery_id"],
+        WebhookEvent.outcome == ACCEPTED))
+    _insert_event({**values, "payload": None, "outcome": DUPLICATE, "original_event_id": original})
     db.session.commit()
     return Receipt(200, {"status": "duplicate", "event_id": original})
 
 
-def _apply(event, parsed, actor):
-    """Apply a parsed event's records inside a savepoint; returns (outcome, detail, error). An error rolls back
-    only what applying did, never the event itself."""
+def _apply(practice, parsed, actor):
+    """Apply a parsed event's records in the current transaction; returns (outcome, detail, error). On an error
+    the caller rolls the transaction back, so a half-applied event never stays."""
     if parsed.ignored:
         return IGNORED, parsed.ignored, None
-    practice = db.session.get(Practice, event.practice_id)
     done, ignored = [], []
     try:
-        with db.session.begin_nested():
-            for item in parsed.records:
-                try:
-                    done.append(apply_record(actor, practice, item))
-                except Ignored as reason:
-                    ignored.append(str(reason))
+        for item in parsed.records:
+            try:
+                done.append(apply_record(actor, practice, item))
+            except Ignored as reason:
+                ignored.append(str(reason))
     except Exception as error:  # whatever goes wrong while applying, the event itself must not be lost
         return ERROR, None, f"{type(error).__name__}: {error}"[:2000]
     if not done:
@@ -154,31 +187,41 @@ def _apply(event, parsed, actor):
     return PROCESSED, "; ".join(done + ignored), None
 
 
-def _attempt(event, parsed, triggered_by, user=None):
-    """Apply ``event`` and append its next attempt (the caller commits). An error schedules the next retry while
-    retries are left; ``next_retry_at`` records when."""
-    started = utcnow()
-    actor = Actor(user=user, practice_id=event.practice_id)
-    outcome, detail, error = _apply(event, parsed, actor)
-    number = (db.session.scalar(select(func.max(WebhookEventAttempt.number))
-                                .where(WebhookEventAttempt.event_id == event.id)) or 0) + 1
+def _record_attempt(event_id, practice_id, number, triggered_by, started, outcome, detail, error, retries_done,
+                    user_id=None):
+    """Append attempt ``number`` of an event (one statement; the caller commits). An error at receipt or in a
+    retry schedules the next retry while WEBHOOK_RETRY_DELAYS has one left (``retries_done`` so far) and records
+    when in ``next_retry_at``; after the last one the event counts as failed."""
     next_retry_at = None
-    if outcome == ERROR and triggered_by in (RECEIPT, RETRY):
-        retries_done = db.session.scalar(select(func.count()).select_from(WebhookEventAttempt).where(
-            WebhookEventAttempt.event_id == event.id, WebhookEventAttempt.triggered_by == RETRY)) or 0
-        retries_done += triggered_by == RETRY
-        delays = current_app.config["WEBHOOK_RETRY_DELAYS"]
-        if retries_done < len(delays):
-            next_retry_at = utcnow() + timedelta(seconds=delays[retries_done])
-            enqueue(RETRY_JOB, {"event_id": event.id}, practice_id=event.practice_id, run_after=next_retry_at)
-    attempt = WebhookEventAttempt(
-        event_id=event.id, number=number, started_at=started, finished_at=utcnow(), outcome=outcome,
-        detail=detail, error=error, triggered_by=triggered_by, user_id=user.id if user is not None else None,
-        next_retry_at=next_retry_at,
-    )
-    db.session.add(attempt)
-    db.session.flush()
-    return attempt
+    delays = current_app.config["WEBHOOK_RETRY_DELAYS"]
+    if outcome == ERROR and triggered_by in (RECEIPT, RETRY) and retries_done < len(delays):
+        next_retry_at = utcnow() + timedelta(seconds=delays[retries_done])
+        enqueue(RETRY_JOB, {"event_id": event_id}, practice_id=practice_id, run_after=next_retry_at)
+    db.session.execute(_INSERT_ATTEMPT, {
+        "event_id": event_id, "number": number, "started_at": started, "finished_at": utcnow(), "outcome": outcome,
+        "detail": detail, "error": error, "triggered_by": triggered_by, "user_id": user_id,
+        "next_retry_at": next_retry_at,
+    })
+
+
+def _reapply(event, triggered_by, user=None):
+    """Apply a stored event again (retry or replay) and append the attempt; commits and returns it."""
+    event_id, practice_id = event.id, event.practice_id
+    parsed = _parse_stored(event)
+    attempts = db.session.execute(
+        select(func.max(WebhookEventAttempt.number),
+               func.count().filter(WebhookEventAttempt.triggered_by == RETRY))
+        .where(WebhookEventAttempt.event_id == event_id)
+    ).one()
+    number, retries_done = (attempts[0] or 0) + 1, attempts[1] + (triggered_by == RETRY)
+    started = utcnow()
+    actor = Actor(user=user, practice_id=practice_id)
+    outcome, detail, error = _apply(db.session.get(Practice, practice_id), parsed, actor)
+    if outcome == ERROR:
+        db.session.rollback()
+    _record_attempt(event_id, practice_id, number, triggered_by, started, outcome, detail, error, retries_done,
+                    user_id=user.id if user is not None else None)
+    return number
 
 
 def _parse_stored(event):
@@ -202,7 +245,7 @@ def run_retry_job(job, progress):
     latest = latest_attempt(event.id)
     if latest is not None and latest.outcome != ERROR:
         return
-    _attempt(event, _parse_stored(event), RETRY)
+    _reapply(event, RETRY)
     db.session.commit()
     progress(1, 1)
 
@@ -215,8 +258,15 @@ def replay(actor, event):
     if event.outcome != ACCEPTED or not event.payload:
         raise ServiceError(_("Only accepted events can be replayed; rejected and duplicate requests have no "
                              "stored payload."), code="not_replayable")
-    attempt = _attempt(event, _parse_stored(event), REPLAY, user=actor.user)
-    record("webhook.replay", actor, object_type="webhook_event", object_id=event.id,
-           meta={"attempt": attempt.number, "outcome": attempt.outcome})
+    event_id = event.id
+    try:
+        number = _reapply(event, REPLAY, user=actor.user)
+    except PayloadError as error:
+        raise ServiceError(_("The stored event can no longer be read: %(error)s", error=str(error)),
+                           code="not_replayable") from error
+    attempt = db.session.scalar(select(WebhookEventAttempt).where(
+        WebhookEventAttempt.event_id == event_id, WebhookEventAttempt.number == number))
+    record("webhook.replay", actor, object_type="webhook_event", object_id=event_id,
+           meta={"attempt": number, "outcome": attempt.outcome})
     db.session.commit()
     return attempt

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-22 13:53:10.829788
+Create Date: 2026-11-22 14:25:37.203501
 
 """
 import sqlalchemy as sa
@@ -60,6 +60,7 @@ def upgrade():
         batch_op.create_index('ix_webhook_events_practice_id_outcome_received_at', ['practice_id', 'outcome', 'received_at'], unique=False)
         batch_op.create_index('ix_webhook_events_practice_id_received_at', ['practice_id', 'received_at'], unique=False)
         batch_op.create_index('ix_webhook_events_practice_id_source_received_at', ['practice_id', 'source', 'received_at'], unique=False)
+        batch_op.create_index('uq_webhook_events_endpoint_id_delivery_id_accepted', ['endpoint_id', 'delivery_id'], unique=True, sqlite_where=sa.text("outcome = 'accepted'"), postgresql_where=sa.text("outcome = 'accepted'"))
 
     op.create_table('appointments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -90,6 +91,7 @@ def upgrade():
         batch_op.create_index('ix_appointments_practice_id_patient_external_id', ['practice_id', 'patient_external_id'], unique=False)
         batch_op.create_index('ix_appointments_practice_id_starts_at', ['practice_id', 'starts_at'], unique=False)
         batch_op.create_index('ix_appointments_practice_id_therapist_id', ['practice_id', 'therapist_id'], unique=False)
+        batch_op.create_index('ix_appointments_therapist_id_patient_id', ['therapist_id', 'patient_id'], unique=False)
 
     op.create_table('calls',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -140,17 +142,6 @@ def upgrade():
     with op.batch_alter_table('patient_access_links', schema=None) as batch_op:
         batch_op.create_index('ix_patient_access_links_patient_id', ['patient_id'], unique=False)
 
-    op.create_table('webhook_deliveries',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('endpoint_id', sa.Integer(), nullable=False),
-    sa.Column('delivery_id', sa.String(length=128), nullable=False),
-    sa.Column('event_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['endpoint_id'], ['webhook_endpoints.id'], name=op.f('fk_webhook_deliveries_endpoint_id_webhook_endpoints')),
-    sa.ForeignKeyConstraint(['event_id'], ['webhook_events.id'], name=op.f('fk_webhook_deliveries_event_id_webhook_events')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_deliveries')),
-    sa.UniqueConstraint('endpoint_id', 'delivery_id', name='uq_webhook_deliveries_endpoint_id_delivery_id')
-    )
     op.create_table('webhook_event_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
@@ -184,7 +175,6 @@ def downgrade():
         batch_op.drop_index('ix_patients_practice_id_phone')
 
     op.drop_table('webhook_event_attempts')
-    op.drop_table('webhook_deliveries')
     with op.batch_alter_table('patient_access_links', schema=None) as batch_op:
         batch_op.drop_index('ix_patient_access_links_patient_id')
 
@@ -195,6 +185,7 @@ def downgrade():
 
     op.drop_table('calls')
     with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointments_therapist_id_patient_id')
         batch_op.drop_index('ix_appointments_practice_id_therapist_id')
         batch_op.drop_index('ix_appointments_practice_id_starts_at')
         batch_op.drop_index('ix_appointments_practice_id_patient_external_id')
@@ -202,6 +193,7 @@ def downgrade():
 
     op.drop_table('appointments')
     with op.batch_alter_table('webhook_events', schema=None) as batch_op:
+        batch_op.drop_index('uq_webhook_events_endpoint_id_delivery_id_accepted', sqlite_where=sa.text("outcome = 'accepted'"), postgresql_where=sa.text("outcome = 'accepted'"))
         batch_op.drop_index('ix_webhook_events_practice_id_source_received_at')
         batch_op.drop_index('ix_webhook_events_practice_id_received_at')
         batch_op.drop_index('ix_webhook_events_practice_id_outcome_received_at')
