@@ -1,9 +1,11 @@
-"""Webhooks in the browser: an admin creates the booking tool's endpoint, copies its URL and secret, the booking
-tool sends a signed event, and the event log shows it after a poll, without reloading."""
+"""Webhooks in the browser, the booking-tool flow end to end: an admin creates the booking tool's endpoint, copies
+its URL and secret, the booking tool sends signed events, the event log shows them after a poll without reloading,
+a therapist opens the patient and sees the appointment, and with the server's clock 25 hours later the cached
+appointment stays visible with a warning."""
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 from uuid import uuid4
 
@@ -11,6 +13,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
+
+from app.patients import routes as patient_routes
+from tests.e2e.conftest import E2E_PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -29,9 +34,11 @@ def _send_booking_event(base_url, path, secret, payload):
     return requests.post(f"{base_url}{path}", data=body.encode(), headers=headers, timeout=10)
 
 
-def test_admin_creates_endpoint_and_sees_an_event_arrive(page, base_url, sign_in, live_app, monkeypatch):
+def test_booking_tool_events_reach_the_log_and_the_patients_termine_tab(page, base_url, sign_in, live_app,
+                                                                          monkeypatch, make_live_user):
     """Create → copy URL and secret (shown once) → a signed event arrives → the open log shows it after a poll
-    → its detail reveals the payload."""
+    → its detail reveals the payload → an appointment event → the therapist sees it in the Termine tab → 25 hours
+    later the tab warns that the list may be out of date."""
     monkeypatch.setitem(live_app.config, "WEBHOOK_LOG_POLL_SECONDS", 1)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in("admin@demo.test")
@@ -83,3 +90,39 @@ def test_admin_creates_endpoint_and_sees_an_event_arrive(page, base_url, sign_in
     expect(page.locator("#webhook-attempts")).to_contain_text("receipt")
     page.locator("#webhook-reveal button").click()
     expect(page.locator("#webhook-payload-text")).to_contain_text(payload["data"]["email"])
+
+    therapist = make_live_user("therapist")
+    appointment = {"id": f"evt_{uuid4().hex[:8]}", "type": "appointment.created",
+                   "occurred_at": "2026-11-22T10:00:00+01:00",
+                   "data": {"appointment_id": f"A-{uuid4().hex[:6]}", "patient_id": payload["data"]["patient_id"],
+                            "start": (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat(),
+                            "duration_minutes": 45, "therapist_name": therapist.name,
+                            "service_name": "Krankengymnastik", "status": "scheduled",
+                            "updated_at": datetime.now(UTC).replace(microsecond=0).isoformat()}}
+    response = _send_booking_event(base_url, urlsplit(url).path, secret, appointment)
+    assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+    page.goto("/webhooks/events")
+    expect(page.locator("#webhook-events-table tbody tr", has_text="appointment.created")).to_have_count(1)
+
+    # The therapist, in her own browser: the patient is hers through the appointment.
+    therapist_page = page.context.browser.new_context(base_url=base_url).new_page()
+    therapist_page.goto("/auth/login")
+    therapist_page.locator("#login-form [name=email]").fill(therapist.email)
+    therapist_page.locator("#login-form [name=password]").fill(E2E_PASSWORD)
+    therapist_page.locator("#login-form button[type=submit]").click()
+    expect(therapist_page).to_have_url(f"{base_url}/")
+    therapist_page.goto("/patients/")
+    therapist_page.locator("#patient-search-q").fill(payload["data"]["email"])
+    therapist_page.locator("#patients-table a", has_text="Webhook").first.click()
+    expect(therapist_page).to_have_url(re.compile(rf"{base_url}/patients/\d+$"))
+    therapist_page.locator("#tab-termine").click()
+    row = therapist_page.locator("[id^='appointment-row-']", has_text="Krankengymnastik")
+    expect(row).to_contain_text(therapist.name)
+    expect(therapist_page.locator("#appointments-stale-booking")).to_have_count(0)
+
+    # 25 hours later nothing new has come from the booking tool: the list stays, with a warning.
+    later = datetime.now(UTC) + timedelta(hours=25)
+    monkeypatch.setattr(patient_routes, "utcnow", lambda: later)
+    therapist_page.reload()
+    expect(therapist_page.locator("[id^='appointment-row-']", has_text="Krankengymnastik")).to_be_visible()
+    expect(therapist_page.locator("#appointments-stale-booking")).to_be_visible()
