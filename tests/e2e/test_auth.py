@@ -12,7 +12,7 @@ from app.models import User
 pytestmark = pytest.mark.e2e
 
 GENERIC_LOGIN_ERROR = "Email or password is wrong, or the account is temporarily locked."
-ADMIN_ONLY_HREFS = ("/users/", "/audit/")
+ADMIN_ONLY_HREFS = ("/users/", "/audit/", "/webhooks/events", "/settings/")
 EVERYONE_HREFS = ("/", "/patients/", "/account/")  # every demo role has patients.read
 
 DEMO_USERS = [
