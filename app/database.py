@@ -6,7 +6,8 @@ DDL events, for tests) and by the Alembic migrations, so both paths build identi
 
 import threading
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DDL, DateTime, event
 from sqlalchemy.engine import Engine
@@ -136,6 +137,18 @@ def make_append_only(table):
 
     event.listen(table, "after_create", create_triggers)
     return table
+
+
+def within_days(column, timezone, date_from=None, date_to=None):
+    """SQL conditions keeping ``column`` (a UTC timestamp) within the calendar days ``date_from`` to ``date_to``
+    (both included, either may be None) as they are in ``timezone``, the practice's zone."""
+    zone = ZoneInfo(timezone)
+    conditions = []
+    if date_from:
+        conditions.append(column >= datetime.combine(date_from, time.min, zone))
+    if date_to:
+        conditions.append(column < datetime.combine(date_to + timedelta(days=1), time.min, zone))
+    return conditions
 
 
 _SQLITE_WRITE_LOCK = threading.Lock()

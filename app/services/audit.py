@@ -1,10 +1,9 @@
 """Writing and reading the audit log."""
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.database import within_days
 from app.extensions import db
 from app.models import AuditEntry
 
@@ -29,16 +28,12 @@ def record(action, actor, *, practice_id=None, object_type=None, object_id=None,
 
 def audit_query(practice, *, user_id=None, action=None, date_from=None, date_to=None):
     """A select of the practice's audit entries, newest first, filtered; dates are days in the practice's zone."""
-    zone = ZoneInfo(practice.timezone)
-    query = select(AuditEntry).where(AuditEntry.practice_id == practice.id)
+    query = select(AuditEntry).where(AuditEntry.practice_id == practice.id,
+                                     *within_days(AuditEntry.created_at, practice.timezone, date_from, date_to))
     if user_id:
         query = query.where(AuditEntry.user_id == user_id)
     if action:
         query = query.where(AuditEntry.action == action)
-    if date_from:
-        query = query.where(AuditEntry.created_at >= datetime.combine(date_from, time.min, zone))
-    if date_to:
-        query = query.where(AuditEntry.created_at < datetime.combine(date_to + timedelta(days=1), time.min, zone))
     return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
 
 

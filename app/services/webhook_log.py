@@ -3,12 +3,11 @@ full payload (audited). The status of an event is derived in the list query itse
 outcome and its latest attempt, so the rows of a page are one query (plus a count) however many attempts there are."""
 
 import json
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 
+from app.database import within_days
 from app.extensions import db
 from app.models import WebhookEvent, WebhookEventAttempt
 from app.models.webhooks import ACCEPTED, DUPLICATE, ERROR, IGNORED, PROCESSED, REJECTED
@@ -50,7 +49,6 @@ def log_query(practice, *, source=None, event_type=None, status=None, outcome=No
         .outerjoin(_latest, _latest.id == _latest_id)
         .where(WebhookEvent.practice_id == practice.id)
     )
-    zone = ZoneInfo(practice.timezone)
     if source:
         query = query.where(WebhookEvent.source == source)
     if event_type:
@@ -59,10 +57,7 @@ def log_query(practice, *, source=None, event_type=None, status=None, outcome=No
         query = query.where(_status == status)
     if outcome:
         query = query.where(WebhookEvent.outcome == outcome)
-    if date_from:
-        query = query.where(WebhookEvent.received_at >= datetime.combine(date_from, time.min, zone))
-    if date_to:
-        query = query.where(WebhookEvent.received_at < datetime.combine(date_to + timedelta(days=1), time.min, zone))
+    query = query.where(*within_days(WebhookEvent.received_at, practice.timezone, date_from, date_to))
     return query.order_by(WebhookEvent.received_at.desc(), WebhookEvent.id.desc())
 
 

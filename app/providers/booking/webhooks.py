@@ -23,6 +23,7 @@ from app.models.appointments import (
     SCHEDULED,
 )
 from app.providers.events import AppointmentRecord, ParsedEvent, PatientRecord, PayloadError, SignatureError
+from app.providers.fields import optional_text, utc_datetime
 
 LABEL = _l("Booking tool")
 SOURCE = "booking"
@@ -190,10 +191,7 @@ def _text(data, key):
 
 def _optional_text(data, key):
     """A string, or None when absent or null."""
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise PayloadError(f"data.{key}: expected a string or null")
-    return value
+    return optional_text(data.get(key), f"data.{key}")
 
 
 def _birth_date(data, key):
@@ -210,15 +208,8 @@ def _birth_date(data, key):
 
 
 def _datetime(data, key):
-    """An ISO 8601 date-time with an offset, in UTC; a naive one is refused because its instant is unknown."""
-    value = _required(data, key)
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise PayloadError(f"data.{key}: expected an ISO 8601 date-time with offset")
-    return parsed.astimezone(UTC)
+    """An ISO 8601 date-time with an offset, in UTC."""
+    return utc_datetime(_required(data, key), f"data.{key}")
 
 
 def _minutes(data, key):

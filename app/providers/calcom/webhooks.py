@@ -7,14 +7,13 @@ PING (the "Ping test" button) carries no booking. Cal.com delivers at most once,
 hash: a byte-identical body can only be a repeat."""
 
 import hashlib
-import hmac
 import re
-from datetime import UTC, datetime
 
 from flask_babel import lazy_gettext as _l
 
 from app.models.appointments import CANCELLED, PENDING, REJECTED, SCHEDULED
 from app.providers.events import AppointmentRecord, ParsedEvent, PayloadError, SignatureError
+from app.providers.fields import header, hex_hmac_version, optional_text, utc_datetime
 
 LABEL = _l("Cal.com")
 SOURCE = "calcom"
@@ -36,19 +35,14 @@ TRIGGER_STATUS = {
 def verify(body, headers, secrets, now):
     """The version of the first (version, secret) pair whose HMAC-SHA256 of ``body`` equals the
     ``X-Cal-Signature-256`` header; SignatureError otherwise. ``now`` is unused: Cal.com signs no timestamp."""
-    found = {name.lower(): value for name, value in headers.items()}
-    signature = found.get("x-cal-signature-256", "")
+    signature = header(headers, "x-cal-signature-256")
     if not signature:
         raise SignatureError("missing signature header")
     if signature == UNSIGNED_MARKER:
         raise SignatureError("the Cal.com webhook has no secret set")
     if not _HEX_DIGEST.fullmatch(signature):
         raise SignatureError("malformed signature header")
-    for version, secret in secrets:
-        expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected, signature):
-            return version
-    raise SignatureError("no matching signature")
+    return hex_hmac_version(secrets, body, signature)
 
 
 def delivery_id(body, headers, payload):
@@ -69,7 +63,7 @@ def parse(payload, headers):
         return ParsedEvent(event_type=trigger, ignored="ping")
     if trigger not in TRIGGER_STATUS:
         return ParsedEvent(event_type=trigger, ignored=f"trigger {trigger} is not applied")
-    sent_at = _datetime(payload.get("createdAt"), "createdAt")
+    sent_at = utc_datetime(payload.get("createdAt"), "createdAt")
     booking = payload.get("payload")
     if not isinstance(booking, dict):
         raise PayloadError("payload: expected an object")
@@ -80,13 +74,13 @@ def parse(payload, headers):
     record = AppointmentRecord(
         source=SOURCE,
         external_id=_uid(booking, "uid"),
-        starts_at=_datetime(booking.get("startTime"), "payload.startTime"),
-        ends_at=_datetime(booking.get("endTime"), "payload.endTime"),
+        starts_at=utc_datetime(booking.get("startTime"), "payload.startTime"),
+        ends_at=utc_datetime(booking.get("endTime"), "payload.endTime"),
         status=TRIGGER_STATUS[trigger],
-        attendee_name=_optional_text(attendee, "name", "payload.attendees[0].name") or "",
-        attendee_email=_optional_text(attendee, "email", "payload.attendees[0].email"),
-        therapist_name=_optional_text(organizer, "name", "payload.organizer.name") or "",
-        therapist_email=_optional_text(organizer, "email", "payload.organizer.email"),
+        attendee_name=optional_text(attendee.get("name"), "payload.attendees[0].name") or "",
+        attendee_email=optional_text(attendee.get("email"), "payload.attendees[0].email"),
+        therapist_name=optional_text(organizer.get("name"), "payload.organizer.name") or "",
+        therapist_email=optional_text(organizer.get("email"), "payload.organizer.email"),
         service_name=_service_name(booking),
         source_updated_at=sent_at,
         replaces_external_id=_uid(booking, "rescheduleUid") if trigger == "BOOKING_RESCHEDULED" else None,
@@ -120,22 +114,3 @@ def _uid(booking, key):
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"payload.{key}: expected a non-empty string")
     return value
-
-
-def _optional_text(data, key, path):
-    """A string, or None when absent or null."""
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise PayloadError(f"{path}: expected a string or null")
-    return value
-
-
-def _datetime(value, path):
-    """An ISO 8601 date-time with an offset (Cal.com writes UTC with ``Z``), in UTC."""
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise PayloadError(f"{path}: expected an ISO 8601 date-time with offset")
-    return parsed.astimezone(UTC)

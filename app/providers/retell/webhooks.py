@@ -5,14 +5,13 @@ the Retell API key (the endpoint's secret) and the message is the raw body bytes
 timestamp; ±5 minutes (inclusive) are accepted. The body is ``{"event", "call": {…}}``; the docs' own example has
 no ``agent_version``, so nothing here requires it, and unknown keys are ignored."""
 
-import hashlib
-import hmac
 import re
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
 from app.providers.events import CallRecord, ParsedEvent, PayloadError, SignatureError
+from app.providers.fields import header, hex_hmac_version
 
 LABEL = _l("Retell.ai")
 
@@ -31,23 +30,17 @@ def verify(body, headers, secrets, now):
     """The version of the first (version, API key) pair whose HMAC-SHA256 of ``body`` + timestamp equals the
     header's digest; SignatureError when the header is missing or malformed, its timestamp is more than
     5 minutes from ``now`` (either way), or nothing matches."""
-    found = {name.lower(): value for name, value in headers.items()}
-    header = found.get("x-retell-signature", "")
-    if not header:
+    signature = header(headers, "x-retell-signature")
+    if not signature:
         raise SignatureError("missing signature header")
-    match = _SIGNATURE.fullmatch(header)
+    match = _SIGNATURE.fullmatch(signature)
     if not match:
         raise SignatureError("malformed signature header")
     timestamp, digest = match.groups()
     now_ms = (now - EPOCH) // timedelta(milliseconds=1)
     if abs(now_ms - int(timestamp)) > TOLERANCE_MS:
         raise SignatureError("timestamp outside the 5-minute tolerance")
-    message = body + timestamp.encode("ascii")
-    for version, secret in secrets:
-        expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(expected, digest):
-            return version
-    raise SignatureError("no matching signature")
+    return hex_hmac_version(secrets, body + timestamp.encode("ascii"), digest)
 
 
 def delivery_id(body, headers, payload):
