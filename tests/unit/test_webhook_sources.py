@@ -31,7 +31,6 @@ from app.providers.events import (
 from app.providers.retell import webhooks as retell
 
 CONTRACTS = Path(__file__).parents[1] / "fixtures" / "contracts"
-SHARED_CONTRACTS = Path(__file__).parents[3] / "shared" / "contracts"
 FIXTURE_FILES = sorted(str(path.relative_to(CONTRACTS)) for path in CONTRACTS.rglob("*") if path.is_file())
 
 
@@ -48,13 +47,6 @@ def at(seconds):
 def utc(*args):
     """An aware UTC datetime."""
     return datetime(*args, tzinfo=UTC)
-
-
-@pytest.mark.skipif(not SHARED_CONTRACTS.is_dir(), reason="shared/contracts is not beside this checkout")
-@pytest.mark.parametrize("relative", FIXTURE_FILES)
-def test_fixture_matches_shared_contract(relative):
-    """Each copied contract file is byte-identical to the original in shared/contracts."""
-    assert (CONTRACTS / relative).read_bytes() == (SHARED_CONTRACTS / relative).read_bytes()
 
 
 def test_fixtures_are_present():
