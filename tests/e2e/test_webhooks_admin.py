@@ -35,7 +35,7 @@ def _send_booking_event(base_url, path, secret, payload):
 
 
 def test_booking_tool_events_reach_the_log_and_the_patients_termine_tab(page, base_url, sign_in, live_app,
-                                                                          monkeypatch, make_live_user):
+                                                                          monkeypatch, make_live_user, translate):
     """Create → copy URL and secret (shown once) → a signed event arrives → the open log shows it after a poll
     → its detail reveals the payload → an appointment event → the therapist sees it in the Termine tab → 25 hours
     later the tab warns that the list may be out of date."""
@@ -52,7 +52,8 @@ def test_booking_tool_events_reach_the_log_and_the_patients_termine_tab(page, ba
     card.locator("#webhook-create-booking button[type=submit]").click()
     secret_input = card.locator("#webhook-secret-booking")
     expect(secret_input).to_have_value(re.compile(r"^whsec_[A-Za-z0-9+/=]{32}$"))
-    expect(card).to_contain_text("shown only now")
+    expect(card).to_contain_text(translate("The new secret, shown only now: copy it into the sending system. It is "
+                                           "not shown again."))
     expect(page).to_have_url(f"{base_url}/webhooks/")
     url, secret = card.locator("#webhook-url-booking").input_value(), secret_input.input_value()
     assert re.fullmatch(r"https?://[^/]+/api/webhooks/booking/[\w-]+", url)
