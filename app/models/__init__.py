@@ -2,6 +2,13 @@
 
 from app.models.appointments import Appointment, Call, PatientAccessLink
 from app.models.audit import AuditEntry
+from app.models.integrations import (
+    IntegrationConfig,
+    IntegrationMapping,
+    IntegrationMetric,
+    ProviderHealth,
+    SyncRun,
+)
 from app.models.jobs import Job
 from app.models.patients import Patient, PatientImportJob, PatientImportRow
 from app.models.tenancy import Location, Practice
@@ -9,7 +16,7 @@ from app.models.users import ApiToken, User
 from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 __all__ = [
-    "ApiToken", "Appointment", "AuditEntry", "Call", "Job", "Location", "Patient", "PatientAccessLink",
-    "PatientImportJob", "PatientImportRow", "Practice", "User", "WebhookEndpoint", "WebhookEvent",
-    "WebhookEventAttempt",
+    "ApiToken", "Appointment", "AuditEntry", "Call", "IntegrationConfig", "IntegrationMapping", "IntegrationMetric",
+    "Job", "Location", "Patient", "PatientAccessLink", "PatientImportJob", "PatientImportRow", "Practice",
+    "ProviderHealth", "SyncRun", "User", "WebhookEndpoint", "WebhookEvent", "WebhookEventAttempt",
 ]
