@@ -1,9 +1,11 @@
-"""Forms of the settings blueprint. The rules live in app.services.practice_settings (shared with inline
-validation); the form carries the fields, CSRF and labels."""
+"""Forms of the settings blueprint. The rules live in app.services.practice_settings and app.services.locations
+(shared with inline validation); the forms carry the fields, CSRF and labels."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, URLField
+
+from app.services.locations import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH
 
 
 class PracticeSettingsForm(FlaskForm):
@@ -16,3 +18,15 @@ class PracticeSettingsForm(FlaskForm):
     booking_url_template = URLField(
         _l("Booking page URL"), render_kw={"placeholder": "https://cal.com/praxis/erstgespraech?name={name}",
                                            "aria-describedby": "booking-url-help", "autocomplete": "off"})
+
+
+class LocationForm(FlaskForm):
+    """Name and address of one of the practice's locations, for adding or editing it. The rules live in
+    app.services.locations (shared with inline validation); the page prefixes each instance (``location`` for the
+    add form, ``location-<id>`` for an edited row) so several forms can share it without clashing ids."""
+
+    name = StringField(_l("Name"), render_kw={"maxlength": MAX_NAME_LENGTH, "autocomplete": "off",
+                                              "placeholder": _l("e.g. Praxis Mitte")})
+    address = StringField(_l("Address (optional)"),
+                          render_kw={"maxlength": MAX_ADDRESS_LENGTH, "autocomplete": "off",
+                                     "placeholder": _l("e.g. Hauptstraße 1, 10115 Berlin")})

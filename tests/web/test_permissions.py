@@ -6,7 +6,7 @@ test also fails when a route declares no access rule at all (the guard refuses t
 import pytest
 from sqlalchemy import select
 
-from app.models import ApiToken, Patient, PatientImportJob, PatientImportRow
+from app.models import ApiToken, Location, Patient, PatientImportJob, PatientImportRow
 from app.security import ROLE_PERMISSIONS, ROLES
 from tests.helpers import PASSWORD, bearer
 
@@ -60,6 +60,14 @@ def _webhook_records(practice):
     return {"endpoint_id": endpoint.id, "event_id": make_event(endpoint).id}
 
 
+def _location_records(db, practice):
+    """A location of the practice."""
+    location = Location(practice_id=practice.id, name="Walk location")
+    db.session.add(location)
+    db.session.commit()
+    return {"location_id": location.id}
+
+
 def test_every_route_declares_access(app):
     """No route is left without @permission_required, @login_only or @public."""
     missing = [endpoint for _rule, _method, endpoint, access in _rules(app) if access is None]
@@ -78,9 +86,11 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
     make_token(stranger)
     strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
     own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email", "tab": "verlauf",
-               **_patient_records(db, user.practice, therapist=user), **_webhook_records(user.practice)}
+               **_patient_records(db, user.practice, therapist=user), **_webhook_records(user.practice),
+               **_location_records(db, user.practice)}
     foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email", "tab": "verlauf",
-                   **_patient_records(db, other_practice, therapist=stranger), **_webhook_records(other_practice)}
+                   **_patient_records(db, other_practice, therapist=stranger), **_webhook_records(other_practice),
+                   **_location_records(db, other_practice)}
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
 
     problems = []
@@ -107,7 +117,8 @@ def test_anonymous_walk(client):
         if kind == "public":
             continue
         url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email", "tab": "verlauf", "patient_id": 1,
-                          "job_id": 1, "row_id": 1, "endpoint_id": 1, "event_id": 1})
+                          "job_id": 1, "row_id": 1, "endpoint_id": 1, "event_id": 1,
+                          "location_id": 1})
         status = _request(client, method, url, None).status_code
         expected = 401 if url.startswith("/api/") else 302
         if status != expected:
