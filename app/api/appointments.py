@@ -55,7 +55,8 @@ def patient_appointments(patient_id):
         "patient_id": patient.id,
         "synced_at": _iso(result.synced_at),
         "stale": result.stale,
-        "sources": [{"source": sync.source, "synced_at": _iso(sync.synced_at), "stale": sync.stale}
+        "sources": [{"source": sync.source, "synced_at": _iso(sync.synced_at), "stale": sync.stale,
+                     "provider_state": sync.provider_state}
                     for sync in result.syncs],
         "page": result.page,
         "has_more": result.has_more,

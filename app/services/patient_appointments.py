@@ -15,8 +15,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import Appointment, Call, WebhookEvent, WebhookEventAttempt
+from app.models import Appointment, Call, ProviderHealth, WebhookEvent, WebhookEventAttempt
 from app.models.appointments import INACTIVE_STATUSES
+from app.models.integrations import AUTH_FAILED, PAUSED, UNREACHABLE
 from app.models.webhooks import ACCEPTED, IGNORED, PROCESSED
 
 # Outside systems whose appointments are cached (local appointments need no synchronising).
@@ -25,13 +26,30 @@ PAGE_SIZE = 20
 CALLS_SHOWN = 50
 
 
+# Provider states in which the cached appointments of a source cannot be refreshed (app.services.provider_health).
+UNAVAILABLE_STATES = (UNREACHABLE, AUTH_FAILED, PAUSED)
+
+
 @dataclass(frozen=True)
 class SourceSync:
-    """When ``source`` was last heard from for this practice (None: never), and whether that is too long ago."""
+    """When ``source`` was last heard from for this practice (None: never), whether that is too long ago, and the
+    cached health state of the source's integration (None for sources the hub does not probe, the booking tool).
+    ``warn`` says the list may be out of date: heard from too long ago, or the provider cannot be reached now."""
 
     source: str
     synced_at: datetime | None
     stale: bool
+    provider_state: str | None = None
+
+    @property
+    def unavailable(self):
+        """True while the integration is unreachable, refuses its key or is paused."""
+        return self.provider_state in UNAVAILABLE_STATES
+
+    @property
+    def warn(self):
+        """True when the Termine tab should warn about this source."""
+        return self.stale or self.unavailable
 
 
 @dataclass(frozen=True)
@@ -50,8 +68,8 @@ class AppointmentPage:
 
     @property
     def stale_syncs(self):
-        """The sources whose cache may be out of date."""
-        return [sync for sync in self.syncs if sync.stale]
+        """The sources whose cache may be out of date (too old, or their provider unavailable now)."""
+        return [sync for sync in self.syncs if sync.warn]
 
     @property
     def stale(self):
@@ -105,20 +123,32 @@ def _last_appointment_sync(patient, source):
     )
 
 
+def _provider_state(practice_id, source):
+    """A scalar subquery: the cached health state of the integration behind ``source`` (null when none)."""
+    return (
+        select(ProviderHealth.state)
+        .where(ProviderHealth.practice_id == practice_id, ProviderHealth.provider == source)
+        .scalar_subquery()
+    )
+
+
 def sync_state(patient, now):
     """In one query: the sync state of each synced source that has been heard from for the patient's practice or
     has cached appointments of the patient (for each, the later of its newest applied event and the newest
-    synced_at of the patient's appointments from it), and whether anything is cached for the patient at all."""
+    synced_at of the patient's appointments from it, and its integration's health state), and whether anything is
+    cached for the patient at all."""
     columns = [exists().where(Appointment.patient_id == patient.id)]
     for source in SYNCED_SOURCES:
-        columns += [_last_event_at(patient.practice_id, source), _last_appointment_sync(patient, source)]
-    has_cached, *times = db.session.execute(select(*columns)).one()
+        columns += [_last_event_at(patient.practice_id, source), _last_appointment_sync(patient, source),
+                    _provider_state(patient.practice_id, source)]
+    has_cached, *values = db.session.execute(select(*columns)).one()
     syncs = []
     for index, source in enumerate(SYNCED_SOURCES):
-        known = [value for value in times[2 * index:2 * index + 2] if value is not None]
+        last_event, last_sync, state = values[3 * index:3 * index + 3]
+        known = [value for value in (last_event, last_sync) if value is not None]
         if known:
             synced_at = max(known)
-            syncs.append(SourceSync(source, synced_at, is_stale(synced_at, now)))
+            syncs.append(SourceSync(source, synced_at, is_stale(synced_at, now), state))
     return syncs, bool(has_cached)
 
 

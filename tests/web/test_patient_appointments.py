@@ -363,3 +363,23 @@ def test_calls_empty_state(client, auth, make_patient):
     auth.login()
     html = client.get(f"/patients/{make_patient().id}/anrufe", headers=htmx("patient-tab")).get_data(as_text=True)
     assert 'id="calls-empty"' in html
+
+
+@pytest.mark.parametrize("state, warned", [("unreachable", True), ("auth_failed", True), ("paused", True),
+                                           ("ok", False), ("degraded", False)])
+def test_cal_com_unavailable_keeps_the_list_with_a_warning(client, auth, make_patient, practice, db, english,
+                                                           state, warned):
+    """A fresh Cal.com cache still warns while the hub finds Cal.com unreachable (or refusing its key, or paused):
+    the appointments stay listed and the notice says why they may be out of date."""
+    from app.models import ProviderHealth
+
+    auth.login()
+    patient = make_patient()
+    add_appointment(practice, patient, at_hour(2, 9), source="calcom", synced_at=utcnow() - timedelta(minutes=5))
+    db.session.add(ProviderHealth(practice_id=practice.id, provider="calcom", state=state, consecutive_failures=1))
+    db.session.commit()
+    html = termine(client, patient)
+    assert 'id="appointments-list"' in html or "appointments-synced-calcom" in html
+    assert ('id="appointments-stale-calcom"' in html) is warned
+    if warned:
+        assert "Cal.com cannot be synchronised at the moment" in unescape(html)
