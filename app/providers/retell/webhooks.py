@@ -59,7 +59,13 @@ def parse(payload, headers):
     event = _event(payload)
     if event not in EVENT_STAGE:
         return ParsedEvent(event_type=event, ignored=f"event {event} is not applied")
-    call = _call(payload)
+    return ParsedEvent(event_type=event, records=(call_record(_call(payload), EVENT_STAGE[event]),))
+
+
+def call_record(call, stage):
+    """The CallRecord of one Retell call object at ``stage``; missing or ill-typed fields raise PayloadError naming
+    the field (``call.<key>``). Shared by ``parse`` (webhook deliveries) and the REST client's call list, which
+    carry the same call object, so both map it the same way."""
     started_at = _time(call, "start_timestamp")
     ended_at = _time(call, "end_timestamp")
     duration_ms = _integer(call, "duration_ms")
@@ -72,9 +78,9 @@ def parse(payload, headers):
     successful = analysis.get("call_successful")
     if successful is not None and not isinstance(successful, bool):
         raise PayloadError("call.call_analysis.call_successful: expected true, false or null")
-    record = CallRecord(
+    return CallRecord(
         external_id=_text(call, "call_id", required=True),
-        stage=EVENT_STAGE[event],
+        stage=stage,
         agent_id=_text(call, "agent_id"),
         direction=_text(call, "direction"),
         from_number=_text(call, "from_number"),
@@ -89,7 +95,6 @@ def parse(payload, headers):
         disconnection_reason=_text(call, "disconnection_reason"),
         transcript=_text(call, "transcript"),
     )
-    return ParsedEvent(event_type=event, records=(record,))
 
 
 def _event(payload):
