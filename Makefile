@@ -33,14 +33,29 @@ messages: $(VENV)/.runtime-installed
 		--project "Praxis Hub" --copyright-holder "Praxis Hub" -o translations/messages.pot .
 	$(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 
-# The job worker runs beside gunicorn in one shell: whichever way that shell ends (Ctrl-C, `kill` of make or of
-# its process group, gunicorn exiting), its EXIT trap stops both and waits for the worker to finish its job.
-# gunicorn runs in the background too, because only `wait` lets a trap run before the awaited process has ended.
+# The demo runs with the Integration Hub's sandbox: Cal.com and Retell fakes (tests/fakes, real HTTP servers that
+# speak the providers' contracts) on SANDBOX_CALCOM_PORT and SANDBOX_RETELL_PORT. `make run HUB_SANDBOX=0` turns
+# it off; production never runs `make run`.
+HUB_SANDBOX ?= 1
+SANDBOX_CALCOM_PORT ?= 8701
+SANDBOX_RETELL_PORT ?= 8702
+export HUB_SANDBOX
+export SANDBOX_CALCOM_URL := http://127.0.0.1:$(SANDBOX_CALCOM_PORT)
+export SANDBOX_RETELL_URL := http://127.0.0.1:$(SANDBOX_RETELL_PORT)
+
+# The job worker (and the sandbox fakes) run beside gunicorn in one shell: whichever way that shell ends (Ctrl-C,
+# `kill` of make or of its process group, gunicorn exiting), its EXIT trap stops them all and waits for the worker
+# to finish its job. gunicorn runs in the background too, because only `wait` lets a trap run before the awaited
+# process has ended.
 run: $(VENV)/.runtime-installed translations
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo
-	@set -e; worker=; web=; \
-	trap 'kill $$web $$worker 2>/dev/null || :; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	@set -e; worker=; web=; fakes=; \
+	trap 'kill $$web $$worker $$fakes 2>/dev/null || :; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	if [ "$(HUB_SANDBOX)" = 1 ]; then \
+		$(BIN)/python -m tests.fakes --seed-demo --calcom-port $(SANDBOX_CALCOM_PORT) \
+			--retell-port $(SANDBOX_RETELL_PORT) & fakes=$$!; \
+	fi; \
 	$(BIN)/flask hub worker & worker=$$!; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --timeout 120 \
 		--access-logfile - \

@@ -92,12 +92,45 @@ class Config:
     # Lifetime of a patient's personal "Meine Termine" link.
     PATIENT_LINK_DAYS = _env_int("PATIENT_LINK_DAYS", 30)
 
+    # The Integration Hub. Provider base URLs (change them only for a provider's staging system).
+    CALCOM_API_URL = os.environ.get("CALCOM_API_URL", "https://api.cal.com")
+    RETELL_API_URL = os.environ.get("RETELL_API_URL", "https://api.retellai.com")
+    # Sandbox: offer "Cal.com (Sandbox)" and "Retell (Sandbox)", served by the fakes in tests/fakes that `make run`
+    # starts at these URLs, so the hub can be tried without accounts. Off unless set; never on in production.
+    HUB_SANDBOX = _env_bool("HUB_SANDBOX", False)
+    SANDBOX_CALCOM_URL = os.environ.get("SANDBOX_CALCOM_URL", "http://127.0.0.1:8701")
+    SANDBOX_RETELL_URL = os.environ.get("SANDBOX_RETELL_URL", "http://127.0.0.1:8702")
+    # Seconds an outbound call may take (read timeout; connecting gets at most 3 s) and retries of idempotent calls.
+    PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
+    PROVIDER_MAX_RETRIES = _env_int("PROVIDER_MAX_RETRIES", 3)
+    # How often the status cards refresh, and how often the worker probes each configured provider.
+    HUB_STATUS_POLL_SECONDS = _env_int("HUB_STATUS_POLL_SECONDS", 30)
+    HUB_PROBE_SECONDS = _env_int("HUB_PROBE_SECONDS", 300)
+    # Failed syncs are retried after SYNC_BACKOFF_BASE_SECONDS, doubling up to SYNC_BACKOFF_MAX_SECONDS; after
+    # SYNC_PAUSE_AFTER_FAILURES failures in a row the integration pauses itself until an admin resumes it.
+    SYNC_BACKOFF_BASE_SECONDS = _env_int("SYNC_BACKOFF_BASE_SECONDS", 60)
+    SYNC_BACKOFF_MAX_SECONDS = _env_int("SYNC_BACKOFF_MAX_SECONDS", 6 * 3600)
+    SYNC_PAUSE_AFTER_FAILURES = _env_int("SYNC_PAUSE_AFTER_FAILURES", 10)
+    # The window of Cal.com bookings a sync pulls into the appointment cache.
+    CALCOM_SYNC_DAYS_BACK = _env_int("CALCOM_SYNC_DAYS_BACK", 1)
+    CALCOM_SYNC_DAYS_AHEAD = _env_int("CALCOM_SYNC_DAYS_AHEAD", 90)
+    # Seconds the outbound proxy (/api/proxy/...) keeps a provider's answer, and days metrics are kept.
+    PROXY_CACHE_SECONDS = _env_int("PROXY_CACHE_SECONDS", 60)
+    INTEGRATION_METRICS_DAYS = _env_int("INTEGRATION_METRICS_DAYS", 30)
+    # The app cache: in this process's memory by default, Redis when CACHE_REDIS_URL is set (shared by all workers).
+    CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL") or None
+    CACHE_TYPE = "RedisCache" if CACHE_REDIS_URL else "SimpleCache"
+    CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "praxis-hub:")
+    CACHE_DEFAULT_TIMEOUT = 60
+
     # Background worker (flask hub worker): idle poll interval, how old a running job's heartbeat may get before
     # its worker is presumed dead and another worker takes the job over, and how often a running job's heartbeat is
     # refreshed (keep it well below the stale limit).
     WORKER_POLL_SECONDS = _env_int("WORKER_POLL_SECONDS", 2)
     WORKER_STALE_SECONDS = _env_int("WORKER_STALE_SECONDS", 120)
     WORKER_HEARTBEAT_SECONDS = _env_int("WORKER_HEARTBEAT_SECONDS", 15)
+    # How often the worker looks for integrations whose scheduled sync or health probe is due.
+    WORKER_SCHEDULE_SECONDS = _env_int("WORKER_SCHEDULE_SECONDS", 15)
 
 
 class DevConfig(Config):

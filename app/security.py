@@ -75,6 +75,14 @@ def public(view):
     return view
 
 
+def session_allowed(view):
+    """Let a read-only (GET) JSON API view also be used with the browser session, for the hub's own pages; without
+    an ``Authorization`` header the session's user is checked instead of a token. Only for GET views: the API is
+    exempt from CSRF."""
+    view.session_allowed = True
+    return view
+
+
 def view_access(endpoint):
     """The access declaration of ``endpoint`` as (kind, permission), or None when it declared nothing."""
     if endpoint == "static":
@@ -94,7 +102,10 @@ def _guard():
     kind, permission = access
     if kind == "public":
         return None
-    if request.blueprint == "api":
+    view = current_app.view_functions[request.endpoint]
+    browser = (getattr(view, "session_allowed", False) and request.method == "GET"
+               and "Authorization" not in request.headers)
+    if request.blueprint == "api" and not browser:
         from app.services.api_tokens import authenticate_bearer
 
         g.api_user = authenticate_bearer(request.headers.get("Authorization"))

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import threading
+import time
 
 from app.extensions import db
 from app.services.jobs import claim_next, heartbeat, run_job
@@ -32,9 +33,11 @@ def run_worker(app, worker_id, *, once=False, poll_seconds=None, stop=None):
         logger.warning("WORKER_HEARTBEAT_SECONDS should be well below WORKER_STALE_SECONDS, or jobs of live workers "
                        "are taken over as if their workers had died")
     processed = 0
+    schedule = Schedule(app)
     try:
         while not stop.is_set():
             try:
+                schedule.maybe_tick()
                 ran = _run_next_job(app, worker_id)
             except Exception:
                 # The database itself failed (a handler's errors never get here): keep going once it is back.
@@ -52,6 +55,37 @@ def run_worker(app, worker_id, *, once=False, poll_seconds=None, stop=None):
         restore_signals()
     logger.info("worker %s stopped after %s jobs", worker_id, processed)
     return processed
+
+
+class Schedule:
+    """Runs the scheduler (app.services.scheduler: due syncs and probes) at most every WORKER_SCHEDULE_SECONDS
+    between jobs, and asks it to prune old metrics once an hour."""
+
+    PRUNE_SECONDS = 3600
+
+    def __init__(self, app):
+        """Due at once: a worker that starts queues what became due while none ran."""
+        self.app = app
+        self.interval = app.config["WORKER_SCHEDULE_SECONDS"]
+        self.next_tick = 0.0
+        self.next_prune = 0.0
+
+    def maybe_tick(self):
+        """Tick if the interval has passed (in a fresh app context); errors propagate to the loop's handler."""
+        from app.services.scheduler import tick
+
+        now = time.monotonic()
+        if now < self.next_tick:
+            return None
+        self.next_tick = now + self.interval
+        prune = now >= self.next_prune
+        if prune:
+            self.next_prune = now + self.PRUNE_SECONDS
+        with self.app.app_context():
+            done = tick(prune=prune)
+        if done["syncs"] or done["probes"]:
+            logger.info("scheduler queued %s syncs and %s probes", done["syncs"], done["probes"])
+        return done
 
 
 def _run_next_job(app, worker_id):

@@ -81,3 +81,49 @@ class ParsedEvent:
     event_type: str
     records: tuple = field(default_factory=tuple)
     ignored: str | None = None
+
+
+@dataclass(frozen=True)
+class MappingKey:
+    """A provider object that maps to one of ours and that an admin may correct: ``kind`` "user" (a Cal.com user
+    → a therapist, matched by ``email``) or "event_type" (→ an appointment service, matched by name)."""
+
+    kind: str
+    external_id: str
+    external_name: str = ""
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class SyncItem:
+    """One record a sync pulled (AppointmentRecord or CallRecord) and the mapped objects it refers to."""
+
+    record: object
+    mappings: tuple = ()
+
+
+@dataclass(frozen=True)
+class SyncBatch:
+    """What one sync pulled: the items to apply, every mappable object seen (also those without bookings), and
+    counts per kind for the run's record (e.g. {"event_types": 3, "bookings": 12})."""
+
+    items: tuple = ()
+    seen: tuple = ()
+    counts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a health probe found: provider facts for the status card (``event_type_count``, ``agent_count``,
+    ``webhook_registered``) and problems that make the state ``degraded`` (sentences for the admin)."""
+
+    facts: dict = field(default_factory=dict)
+    problems: tuple = ()
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """A key the provider accepted, and whose account it is (shown next to the field)."""
+
+    account: str
+    facts: dict = field(default_factory=dict)

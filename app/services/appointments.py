@@ -98,17 +98,18 @@ _UPSERT_COLUMNS = ("practice_id", "source", "external_id", "patient_id", "patien
 _UPDATED_COLUMNS = [name for name in _UPSERT_COLUMNS
                     if name not in ("practice_id", "source", "external_id", "patient_id", "created_at")]
 # One statement per event, the same SQL on SQLite (3.35+) and PostgreSQL: the patient (given, or the booking
-# tool's patient by its id) and the therapist (by email, else by name) are looked up by subqueries; a conflict on
-# (practice, source, external id) updates the row unless the stored update is newer (then nothing is returned);
-# a patient once matched is never unlinked. Written as text because SQLAlchemy does not cache its dialect-specific
-# INSERT ... ON CONFLICT constructs, and compiling one on every event cost more than running it.
+# tool's patient by its id) and the therapist (given, else by email, else by name) are looked up by subqueries; a
+# conflict on (practice, source, external id) updates the row unless the stored update is newer (then nothing is
+# returned); a patient once matched is never unlinked. Written as text because SQLAlchemy does not cache its
+# dialect-specific INSERT ... ON CONFLICT constructs, and compiling one on every event cost more than running it.
 _UPSERT_SQL = text(
     "INSERT INTO appointments (" + ", ".join(_UPSERT_COLUMNS) + ") VALUES ("  # noqa: S608 (constant column names)
     ":practice_id, :source, :external_id, "
     "COALESCE(:patient_id, (SELECT id FROM patients WHERE practice_id = :practice_id "
     "AND booking_system_id = :patient_external_id)), "
     ":patient_external_id, :starts_at, :ends_at, :status, :therapist_name, "
-    "COALESCE((SELECT id FROM users WHERE practice_id = :practice_id AND lower(email) = :therapist_email LIMIT 1), "
+    "COALESCE(:therapist_id, "
+    "(SELECT id FROM users WHERE practice_id = :practice_id AND lower(email) = :therapist_email LIMIT 1), "
     "(SELECT id FROM users WHERE practice_id = :practice_id AND lower(name) = :therapist_key LIMIT 1)), "
     ":service_name, :attendee_name, :attendee_email, :source_updated_at, :synced_at, :created_at) "
     "ON CONFLICT (practice_id, source, external_id) DO UPDATE SET "
@@ -119,21 +120,23 @@ _UPSERT_SQL = text(
     "RETURNING id"
 ).bindparams(
     bindparam("patient_id", type_=Integer()),
+    bindparam("therapist_id", type_=Integer()),
     *(bindparam(name, type_=UTCDateTime()) for name in ("starts_at", "ends_at", "source_updated_at", "synced_at",
                                                          "created_at")),
 )
 
 
-def apply_appointment(actor, practice, record):
+def apply_appointment(actor, practice, record, *, therapist_id=None):
     """Upsert one appointment into the cache by (practice, source, external id), in one statement (see
-    _UPSERT_SQL). A record whose ``source_updated_at`` is older than the stored one is ignored (out-of-order
+    _UPSERT_SQL). ``therapist_id`` (a sync's admin-corrected mapping) wins over matching the therapist by email
+    or name. A record whose ``source_updated_at`` is older than the stored one is ignored (out-of-order
     delivery); a cancelled appointment stays, marked cancelled. A reschedule marks the replaced appointment
     ``rescheduled``."""
     now = utcnow()
     patient_id = _attendee_patient(actor, practice, record) if record.source != "booking" else None
     stored = db.session.execute(_UPSERT_SQL, {
         "practice_id": practice.id, "source": record.source, "external_id": record.external_id,
-        "patient_id": patient_id,
+        "patient_id": patient_id, "therapist_id": therapist_id,
         "patient_external_id": record.patient_external_id if record.source == "booking" else None,
         "starts_at": record.starts_at, "ends_at": record.ends_at, "status": record.status,
         "therapist_name": (record.therapist_name or "")[:200],

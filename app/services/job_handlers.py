@@ -11,6 +11,8 @@ import importlib
 JOB_HANDLERS = {
     "patient_import": "app.services.patient_import:run_import_job",
     "webhook_retry": "app.services.webhook_ingest:run_retry_job",
+    "integration_sync": "app.services.sync:run_sync_job",
+    "integration_probe": "app.services.sync:run_probe_job",
 }
 
 

@@ -62,9 +62,10 @@ def get_endpoint(practice_id, endpoint_id):
         WebhookEndpoint.practice_id == practice_id, WebhookEndpoint.id == endpoint_id))
 
 
-def create_endpoint(actor, source, secret=None):
+def create_endpoint(actor, source, secret=None, *, commit=True):
     """Create the practice's endpoint for ``source`` with ``secret`` (generated when not given); returns
-    (endpoint, secret). Each source has one endpoint per practice: a second one is refused."""
+    (endpoint, secret). Each source has one endpoint per practice: a second one is refused. With ``commit=False``
+    the change stays in the caller's transaction (the hub saves it together with the integration's settings)."""
     if source not in WEBHOOK_SOURCES:
         raise ServiceError(_("Unknown webhook source %(source)s.", source=source))
     if source in practice_endpoints(actor.practice_id):
@@ -77,13 +78,15 @@ def create_endpoint(actor, source, secret=None):
     db.session.flush()
     record("webhook.endpoint.create", actor, object_type="webhook_endpoint", object_id=endpoint.id,
            meta={"source": source})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return endpoint, secret
 
 
-def rotate_secret(actor, endpoint, secret=None):
+def rotate_secret(actor, endpoint, secret=None, *, commit=True):
     """Give ``endpoint`` a new secret (generated when not given) and keep the current one valid for
-    WEBHOOK_PREVIOUS_SECRET_HOURS, so the sender can switch without losing events; returns the new secret."""
+    WEBHOOK_PREVIOUS_SECRET_HOURS, so the sender can switch without losing events; returns the new secret.
+    ``commit=False`` leaves the change in the caller's transaction."""
     secret = clean_secret(endpoint.source, secret) if secret is not None else generate_secret(endpoint.source)
     now = utcnow()
     endpoint.previous_secret = endpoint.secret
@@ -93,7 +96,8 @@ def rotate_secret(actor, endpoint, secret=None):
     endpoint.rotated_at = now
     record("webhook.secret.rotate", actor, object_type="webhook_endpoint", object_id=endpoint.id,
            meta={"source": endpoint.source, "secret_version": endpoint.secret_version})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return secret
 
 

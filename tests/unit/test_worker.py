@@ -176,3 +176,20 @@ def test_sigterm_finishes_the_current_job_then_exits(app, db, tmp_path):
     assert worker.returncode == 0, err
     assert out.strip() == "ran 1"
     assert statuses(db, [slow, waiting]) == ["succeeded", "queued"]
+
+
+def test_schedule_ticks_at_most_once_per_interval_and_prunes_hourly(app, monkeypatch):
+    """The worker asks the scheduler for due syncs and probes between jobs, but not more often than
+    WORKER_SCHEDULE_SECONDS, and asks it to prune old metrics only on the first tick of each hour."""
+    from app.services import scheduler
+    from app.worker import Schedule
+
+    calls = []
+    monkeypatch.setattr(scheduler, "tick", lambda prune=False: calls.append(prune) or {"syncs": 0, "probes": 0})
+    clock = iter([100.0, 101.0, 116.0, 3700.0]).__next__
+    monkeypatch.setattr("app.worker.time.monotonic", clock)
+    app.config["WORKER_SCHEDULE_SECONDS"] = 15
+    schedule = Schedule(app)
+    for _ in range(4):
+        schedule.maybe_tick()
+    assert calls == [True, False, True]

@@ -1,0 +1,146 @@
+"""The detailed health of an integration (``GET /api/health/<provider>/detailed``), computed from what the hub
+already stores: the cached probe, the sync runs, the appointment cache, the webhook log and the call metrics. It
+never calls the provider (``POST /api/health/<provider>/check`` does). Each check is ``ok``, ``warning`` or
+``critical`` with its figure and a sentence; the overall status is the worst of them."""
+
+from datetime import timedelta
+
+from sqlalchemy import case, func, select
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import Appointment, Call, WebhookEvent, WebhookEventAttempt
+from app.models.integrations import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.models.webhooks import ERROR, REJECTED
+from app.services import integration_metrics as metrics
+from app.services import provider_health as health
+from app.services.integrations import get_config
+
+# A webhook failure rate from this share on is a warning (the issue's "under 10 %").
+WEBHOOK_FAILURE_WARNING = 0.10
+LEVELS = ("ok", "warning", "critical")
+
+
+def _check(name, level, message, **figures):
+    """One check's entry."""
+    return {"name": name, "status": level, "message": message, **figures}
+
+
+def detailed(practice_id, provider, now=None):
+    """The detailed report: every check with its status and figures, and the overall status."""
+    now = now or utcnow()
+    row = health.read(practice_id, provider)
+    config = get_config(practice_id, provider)
+    state = row.state if row else UNCONFIGURED
+    checks = [_connectivity(state, row), _authentication(state)]
+    if config is not None:
+        checks.append(_sync_freshness(config, row, now))
+    if provider == "calcom":
+        checks.append(_booking_activity(practice_id, now))
+    checks.append(_webhook_failures(practice_id, provider, now))
+    summary = metrics.summary(practice_id, provider, now=now)
+    checks.append(_error_rate(summary))
+    checks.append(_response_time(summary))
+    checks.append(_dangling(practice_id, provider))
+    overall = max((check["status"] for check in checks), key=LEVELS.index)
+    return {"provider": provider, "state": state, "status": overall, "checked_at": now.isoformat(),
+            "checks": checks}
+
+
+def _connectivity(state, row):
+    """Did the last probe or sync reach the provider?"""
+    if state == UNCONFIGURED:
+        return _check("connectivity", "warning", "not configured")
+    if state in (UNREACHABLE, PAUSED):
+        return _check("connectivity", "critical", row.reason or state, last_ok_at=_iso(row.last_ok_at))
+    return _check("connectivity", "ok", "reachable", last_ok_at=_iso(row.last_ok_at),
+                  latency_ms=row.latency_ms)
+
+
+def _authentication(state):
+    """Did the provider accept the key?"""
+    if state == AUTH_FAILED:
+        return _check("authentication", "critical", "the provider refused the API key")
+    if state == UNCONFIGURED:
+        return _check("authentication", "warning", "no API key saved")
+    return _check("authentication", "ok", "key accepted")
+
+
+def _sync_freshness(config, row, now):
+    """Is the last successful sync (event types and bookings, or calls) within two intervals?"""
+    last = config.last_sync_at
+    if not config.sync_enabled:
+        return _check("sync_freshness", "ok", "automatic sync is off", last_sync_at=_iso(last))
+    if last is None:
+        return _check("sync_freshness", "warning", "never synced", last_sync_at=None)
+    age = now - last
+    limit = timedelta(minutes=config.sync_interval_minutes * 2)
+    level = "ok" if age <= limit else "critical" if age > limit * 4 else "warning"
+    return _check("sync_freshness", level, f"last sync {int(age.total_seconds() // 60)} minutes ago",
+                  last_sync_at=_iso(last), age_seconds=int(age.total_seconds()))
+
+
+def _booking_activity(practice_id, now):
+    """Cal.com bookings created in the cache in the last 24 hours and 7 days (a week without any is unusual
+    for a practice, so it is a warning)."""
+    day, week = now - timedelta(days=1), now - timedelta(days=7)
+    last_day, last_week = db.session.execute(
+        select(func.count(case((Appointment.created_at >= day, 1))), func.count())
+        .where(Appointment.practice_id == practice_id, Appointment.source == "calcom",
+               Appointment.created_at >= week)
+    ).one()
+    level = "ok" if last_week else "warning"
+    return _check("booking_activity", level, f"{last_day} in 24 h, {last_week} in 7 days",
+                  bookings_24h=last_day, bookings_7d=last_week)
+
+
+def _webhook_failures(practice_id, source, now):
+    """Share of the source's webhook requests in the last 24 hours that were rejected or failed to apply."""
+    since = now - timedelta(days=1)
+    failed_attempt = select(WebhookEventAttempt.id).where(
+        WebhookEventAttempt.event_id == WebhookEvent.id, WebhookEventAttempt.outcome == ERROR).exists()
+    total, failed = db.session.execute(
+        select(func.count(), func.count(case(((WebhookEvent.outcome == REJECTED) | failed_attempt, 1))))
+        .where(WebhookEvent.practice_id == practice_id, WebhookEvent.source == source,
+               WebhookEvent.received_at >= since)
+    ).one()
+    rate = failed / total if total else 0.0
+    level = "ok" if rate < WEBHOOK_FAILURE_WARNING else "warning"
+    return _check("webhook_failure_rate", level, f"{failed} of {total} webhook requests failed in 24 h",
+                  rate=round(rate, 4), failed=failed, total=total)
+
+
+def _error_rate(summary):
+    """Share of failed outbound calls in 24 hours: warning from 5 %, critical from 15 %."""
+    rate = summary.error_rate or 0.0
+    return _check("error_rate", summary.error_level, f"{summary.failures} of {summary.calls} calls failed in 24 h",
+                  rate=round(rate, 4), calls=summary.calls, failures=summary.failures)
+
+
+def _response_time(summary):
+    """Mean duration of outbound calls in 24 hours: a warning from SLOW_RESPONSE_MS."""
+    mean = summary.mean_ms
+    level = "ok" if mean is None or mean < metrics.SLOW_RESPONSE_MS else "warning"
+    return _check("response_time", level, "no calls in 24 h" if mean is None else f"mean {mean:.0f} ms",
+                  mean_ms=round(mean, 1) if mean is not None else None)
+
+
+def _dangling(practice_id, provider):
+    """Cached records that point at nothing: Cal.com appointments without a patient, Retell calls without one."""
+    if provider == "calcom":
+        query = select(func.count()).where(Appointment.practice_id == practice_id, Appointment.source == "calcom",
+                                           Appointment.patient_id.is_(None))
+        noun = "appointments"
+    else:
+        query = select(func.count()).where(Call.practice_id == practice_id, Call.patient_id.is_(None))
+        noun = "calls"
+    count = db.session.scalar(query)
+    return _check("unmatched_records", "ok" if not count else "warning", f"{count} {noun} match no patient",
+                  count=count)
+
+
+def _iso(value):
+    """ISO 8601 or None."""
+    return value.isoformat() if value else None
+
+

@@ -1,0 +1,166 @@
+"""The cached health of each provider: written by probes, syncs and saves, read by the status cards and the
+health API. The state follows the last outcome:
+
+- ``ok``: the last call succeeded and nothing needs attention;
+- ``degraded``: the provider answers, but something is wrong (our Cal.com webhook registration went missing, a
+  malformed answer, the error rate of the last 24 hours is critical);
+- ``auth_failed``: the provider refused the key (401/403);
+- ``unreachable``: no answer (connection refused, timeout, 5xx after retries, rate limited);
+- ``paused``: SYNC_PAUSE_AFTER_FAILURES failed syncs in a row; the scheduler leaves it alone until an admin
+  resumes it;
+- ``unconfigured``: no key saved.
+
+``consecutive_failures`` counts failed probes and syncs in a row; only failed syncs pause an integration."""
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import ProviderHealth
+from app.models.integrations import AUTH_FAILED, DEGRADED, OK, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.providers.base import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnreachable,
+)
+
+# Card facts a probe or sync may report.
+FACT_COLUMNS = ("event_type_count", "agent_count", "webhook_registered")
+
+
+def get(practice_id, provider):
+    """The provider's health row, created (state unconfigured) when the practice has none yet. The row is added
+    to the current transaction; a concurrent creator is tolerated (the row it made is used)."""
+    row = db.session.scalar(select(ProviderHealth).where(
+        ProviderHealth.practice_id == practice_id, ProviderHealth.provider == provider))
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = ProviderHealth(practice_id=practice_id, provider=provider, state=UNCONFIGURED,
+                                 consecutive_failures=0)
+            db.session.add(row)
+    except IntegrityError:
+        row = db.session.scalar(select(ProviderHealth).where(
+            ProviderHealth.practice_id == practice_id, ProviderHealth.provider == provider))
+    return row
+
+
+def read(practice_id, provider):
+    """The provider's health row without creating one (None when never checked); one indexed read."""
+    return db.session.scalar(select(ProviderHealth).where(
+        ProviderHealth.practice_id == practice_id, ProviderHealth.provider == provider))
+
+
+def state_for(error):
+    """The state a failed call leaves: auth_failed, unreachable or degraded (ProviderBadResponse and the like)."""
+    if isinstance(error, ProviderAuthError):
+        return AUTH_FAILED
+    if isinstance(error, (ProviderUnreachable, ProviderRateLimited)):
+        return UNREACHABLE
+    return DEGRADED  # it answered, but not as expected (a malformed answer, a refused request)
+
+
+def update_facts(practice_id, provider, facts):
+    """Store card facts (event type and agent counts, webhook registration) reported by a call."""
+    row = get(practice_id, provider)
+    for name in FACT_COLUMNS:
+        if name in facts:
+            setattr(row, name, facts[name])
+    return row
+
+
+def record_ok(practice_id, provider, *, facts=None, problems=(), latency_ms=None, now=None):
+    """A successful probe, key check or sync: failures reset, facts stored; ``problems`` (sentences) make the
+    state degraded with the first one as the reason. A paused integration stays paused (only resume lifts it).
+    Returns the new state."""
+    now = now or utcnow()
+    row = update_facts(practice_id, provider, facts or {})
+    row.consecutive_failures = 0
+    row.last_ok_at = now
+    row.checked_at = now
+    if latency_ms is not None:
+        row.latency_ms = latency_ms
+    if row.state != PAUSED:
+        row.state = DEGRADED if problems else OK
+        row.reason = "; ".join(problems) if problems else None
+    return row.state
+
+
+def record_failure(practice_id, provider, error, *, now=None, pause_after=None):
+    """A failed probe, key check or sync: the state the error means, its message as reason and last error, one
+    more consecutive failure. With ``pause_after`` (syncs only) reaching that many failures in a row pauses the
+    integration with the reason shown. Returns the new state."""
+    now = now or utcnow()
+    row = get(practice_id, provider)
+    message = error.message if isinstance(error, ProviderError) else str(error)
+    row.consecutive_failures = (row.consecutive_failures or 0) + 1
+    row.last_error = message
+    row.last_error_at = now
+    row.checked_at = now
+    if row.state == PAUSED:
+        return row.state
+    if pause_after and row.consecutive_failures >= pause_after:
+        row.state = PAUSED
+        row.reason = _("Paused after %(count)d failed syncs in a row. Last error: %(error)s",
+                       count=row.consecutive_failures, error=message)
+    else:
+        row.state = state_for(error)
+        row.reason = message
+    return row.state
+
+
+def record_sync(practice_id, provider, *, status, records, now):
+    """The last sync's outcome for the card."""
+    row = get(practice_id, provider)
+    row.last_sync_at = now
+    row.last_sync_status = status
+    row.last_sync_records = records
+
+
+def resume(practice_id, provider):
+    """Lift a pause: failures reset, the state waits for the next check (unconfigured until a call answers)."""
+    row = get(practice_id, provider)
+    if row.state == PAUSED:
+        row.state = UNCONFIGURED if row.last_ok_at is None else OK
+        row.reason = None
+        row.consecutive_failures = 0
+    return row
+
+
+def mark_unconfigured(practice_id, provider):
+    """No key any more: the card says so."""
+    row = get(practice_id, provider)
+    row.state = UNCONFIGURED
+    row.reason = None
+    return row
+
+
+def as_json(row, provider):
+    """The quick health answer (``GET /api/health/<provider>``): the cached row, never a provider call."""
+    if row is None:
+        return {"provider": provider, "state": UNCONFIGURED, "checked_at": None, "consecutive_failures": 0}
+    return {
+        "provider": provider,
+        "state": row.state,
+        "reason": row.reason,
+        "checked_at": _iso(row.checked_at),
+        "last_ok_at": _iso(row.last_ok_at),
+        "last_error": row.last_error,
+        "last_error_at": _iso(row.last_error_at),
+        "consecutive_failures": row.consecutive_failures,
+        "latency_ms": row.latency_ms,
+        "event_type_count": row.event_type_count,
+        "agent_count": row.agent_count,
+        "webhook_registered": row.webhook_registered,
+        "last_sync": {"at": _iso(row.last_sync_at), "status": row.last_sync_status,
+                      "records": row.last_sync_records},
+    }
+
+
+def _iso(value):
+    """ISO 8601 or None."""
+    return value.isoformat() if value else None

@@ -1,0 +1,241 @@
+"""Syncs and probes of the integrations, run by the worker.
+
+A sync run is queued (by the schedule, "sync now" or a webhook) as a ``sync_runs`` row plus a job of kind
+``integration_sync``; at most one run per practice and provider is queued or running at a time (a partial unique
+index decides races). The worker pulls the provider's data (app.providers.<name>.integration.sync), applies each
+record to the appointment cache or call log, and records the run (records, error), a metric and the health.
+
+A failed sync is retried by the schedule after SYNC_BACKOFF_BASE_SECONDS, doubling with each failure up to
+SYNC_BACKOFF_MAX_SECONDS; after SYNC_PAUSE_AFTER_FAILURES failures in a row the integration pauses itself, with
+the reason on its card, until an admin resumes it ("sync now").
+
+A probe (job ``integration_probe``, queued every HUB_PROBE_SECONDS and by ``POST /api/health/<provider>/check``)
+checks connectivity, the key and the provider facts the card shows."""
+
+import time
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.database import utcnow
+from app.extensions import db
+from app.models import Practice, SyncRun
+from app.models.integrations import (
+    MANUAL,
+    PAUSED,
+    SYNC_FAILED,
+    SYNC_QUEUED,
+    SYNC_RUNNING,
+    SYNC_SUCCEEDED,
+    SYNC_TRIGGERS,
+)
+from app.providers.base import ProviderError
+from app.providers.events import AppointmentRecord
+from app.security import Actor
+from app.services import ServiceError
+from app.services import integration_mappings as mappings
+from app.services import integration_metrics as metrics
+from app.services import provider_health as health
+from app.services.appointments import Ignored, apply_appointment, apply_call
+from app.services.integrations import client_for, get_config, label, provider_module
+from app.services.jobs import enqueue
+from app.services.webhook_endpoints import endpoint_url, practice_endpoints
+
+SYNC_JOB = "integration_sync"
+PROBE_JOB = "integration_probe"
+
+
+def pending_run(practice_id, provider):
+    """The run of ``provider`` that is queued or running for the practice, or None."""
+    return db.session.scalar(select(SyncRun).where(
+        SyncRun.practice_id == practice_id, SyncRun.provider == provider,
+        SyncRun.status.in_((SYNC_QUEUED, SYNC_RUNNING))))
+
+
+def request_sync(practice_id, provider, trigger, *, user_id=None):
+    """Queue a sync of ``provider`` unless one is already queued or running; commits. Returns (run, created):
+    the new run, or the one already waiting. A "sync now" (manual) of a paused integration resumes it.
+    ServiceError when the integration has no key."""
+    if trigger not in SYNC_TRIGGERS:
+        raise ValueError(f"unknown sync trigger {trigger!r}")
+    config = get_config(practice_id, provider)
+    if config is None or not config.api_key:
+        raise ServiceError(_("Connect %(provider)s with an API key before syncing.", provider=label(provider)),
+                           code="unconfigured")
+    existing = pending_run(practice_id, provider)
+    if existing is not None:
+        return existing, False
+    if trigger == MANUAL:
+        health.resume(practice_id, provider)
+    try:
+        with db.session.begin_nested():
+            run = SyncRun(practice_id=practice_id, provider=provider, trigger=trigger, status=SYNC_QUEUED,
+                          queued_at=utcnow(), requested_by_id=user_id, details={})
+            db.session.add(run)
+            db.session.flush()
+            job = enqueue(SYNC_JOB, {"run_id": run.id}, practice_id=practice_id)
+            run.job_id = job.id
+    except IntegrityError:
+        db.session.commit()  # keep the resume; the concurrent request's run is the one waiting
+        return pending_run(practice_id, provider), False
+    db.session.commit()
+    return run, True
+
+
+def recent_runs(practice_id, provider, limit=10):
+    """The provider's last runs, newest first (for the tab's table)."""
+    return db.session.scalars(
+        select(SyncRun).where(SyncRun.practice_id == practice_id, SyncRun.provider == provider)
+        .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc()).limit(limit)
+    ).all()
+
+
+def get_run(practice_id, run_id):
+    """The practice's run with ``run_id``, or None (another practice's run is never found)."""
+    return db.session.scalar(select(SyncRun).where(SyncRun.practice_id == practice_id, SyncRun.id == run_id))
+
+
+def run_sync_job(job, progress):
+    """Job handler of ``integration_sync``: run the sync its run names and record the outcome. A provider failure
+    is recorded on the run (failed, with the error) and backs off; it does not fail the job, which did its work of
+    running and recording the sync."""
+    run = db.session.get(SyncRun, job.payload["run_id"])
+    if run is None or run.status not in (SYNC_QUEUED, SYNC_RUNNING):
+        return
+    now = utcnow()
+    run.status = SYNC_RUNNING
+    run.started_at = now
+    run.claimed_by = job.claimed_by
+    db.session.commit()
+    started = time.monotonic()
+    calls = []  # the provider calls' metrics, recorded after the outcome so a rollback cannot lose them
+    try:
+        counts, records = _sync(run, now, calls)
+    except Exception as error:
+        db.session.rollback()
+        _record_calls(run.practice_id, calls)
+        _record_failure(run, error, started)
+        if not isinstance(error, (ProviderError, ServiceError)):
+            raise
+        return
+    finished = utcnow()
+    run.status = SYNC_SUCCEEDED
+    run.finished_at = finished
+    run.records = records
+    run.details = counts
+    config = get_config(run.practice_id, run.provider)
+    config.last_sync_at = finished
+    config.last_error = None
+    config.next_sync_at = finished + timedelta(minutes=config.sync_interval_minutes)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    _record_calls(run.practice_id, calls)
+    metrics.record(run.practice_id, run.provider, "sync", success=True, duration_ms=duration_ms, records=records)
+    facts = {"event_type_count": counts["event_types"]} if "event_types" in counts else {}
+    health.record_ok(run.practice_id, run.provider, facts=facts, now=finished)
+    health.record_sync(run.practice_id, run.provider, status=SYNC_SUCCEEDED, records=records, now=finished)
+    db.session.commit()
+
+
+def _record_calls(practice_id, calls):
+    """Add the metric rows of the collected provider calls to the current transaction."""
+    record = metrics.recorder(practice_id)
+    for call in calls:
+        record(call)
+
+
+def _sync(run, now, calls):
+    """Pull and apply; returns (counts by kind, records applied). Runs in one transaction: a sync that fails
+    half-way leaves the cache as it was. The metric of each provider call is appended to ``calls``."""
+    config = get_config(run.practice_id, run.provider)
+    if config is None or not config.api_key:
+        raise ServiceError(_("The integration has no API key any more."))
+    practice = db.session.get(Practice, run.practice_id)
+    module = provider_module(run.provider)
+    settings = dict(config.settings or {})
+    settings.setdefault("days_back", current_app.config["CALCOM_SYNC_DAYS_BACK"])
+    settings.setdefault("days_ahead", current_app.config["CALCOM_SYNC_DAYS_AHEAD"])
+    batch = module.sync(client_for(config, on_call=calls.append), settings, now, config.last_sync_at)
+    resolved = mappings.resolve(run.practice_id, run.provider, batch.seen)
+    actor = Actor(practice_id=run.practice_id)
+    applied = 0
+    for item in batch.items:
+        try:
+            if isinstance(item.record, AppointmentRecord):
+                record, therapist_id = mappings.apply(item.record, item.mappings, resolved)
+                apply_appointment(actor, practice, record, therapist_id=therapist_id)
+            else:
+                apply_call(practice, item.record)
+        except Ignored:
+            continue
+        applied += 1
+    counts = dict(batch.counts)
+    counts["applied"] = applied
+    return counts, sum(count for name, count in batch.counts.items() if name != "event_types")
+
+
+def _record_failure(run, error, started):
+    """Record a failed run: the run's error, a metric, the health (pausing after too many failures in a row) and
+    the backoff before the schedule tries again; commits."""
+    app_config = current_app.config
+    message = error.message if isinstance(error, (ProviderError, ServiceError)) else f"{type(error).__name__}"
+    now = utcnow()
+    db.session.execute(update(SyncRun).where(SyncRun.id == run.id).values(
+        status=SYNC_FAILED, finished_at=now, error=message[:2000]))
+    metrics.record(run.practice_id, run.provider, "sync", success=False,
+                   duration_ms=int((time.monotonic() - started) * 1000),
+                   status_code=getattr(error, "status_code", None), error=message)
+    state = health.record_failure(run.practice_id, run.provider, error, now=now,
+                                  pause_after=app_config["SYNC_PAUSE_AFTER_FAILURES"])
+    health.record_sync(run.practice_id, run.provider, status=SYNC_FAILED, records=None, now=now)
+    config = get_config(run.practice_id, run.provider)
+    if config is not None:
+        failures = health.get(run.practice_id, run.provider).consecutive_failures
+        delay = min(app_config["SYNC_BACKOFF_BASE_SECONDS"] * 2 ** max(0, failures - 1),
+                    app_config["SYNC_BACKOFF_MAX_SECONDS"])
+        config.last_error = message
+        config.next_sync_at = None if state == PAUSED else now + timedelta(seconds=delay)
+    db.session.commit()
+
+
+def request_probe(practice_id, provider):
+    """Queue a probe job for ``provider``; commits. Returns the job."""
+    job = enqueue(PROBE_JOB, {"practice_id": practice_id, "provider": provider}, practice_id=practice_id)
+    db.session.commit()
+    return job
+
+
+def probe(practice_id, provider):
+    """Check the provider now (connectivity, key, card facts, our webhook registration) and store the health;
+    commits and returns the health row. An integration without a key is marked unconfigured without a call."""
+    config = get_config(practice_id, provider)
+    if config is None or not config.api_key:
+        row = health.mark_unconfigured(practice_id, provider)
+        db.session.commit()
+        return row
+    module = provider_module(provider)
+    endpoint = practice_endpoints(practice_id).get(module.WEBHOOK_SOURCE)
+    webhook_url = endpoint_url(endpoint) if endpoint is not None else None
+    started = time.monotonic()
+    try:
+        result = module.probe(client_for(config), dict(config.settings or {}), webhook_url)
+    except ProviderError as error:
+        health.record_failure(practice_id, provider, error)
+    else:
+        problems = list(result.problems)
+        error_rate = metrics.summary(practice_id, provider).error_level
+        if error_rate == "critical":
+            problems.append(_("More than 15 % of the calls in the last 24 hours failed."))
+        health.record_ok(practice_id, provider, facts=result.facts, problems=tuple(problems),
+                         latency_ms=int((time.monotonic() - started) * 1000))
+    row = health.get(practice_id, provider)
+    db.session.commit()
+    return row
+
+
+def run_probe_job(job, progress):
+    """Job handler of ``integration_probe``."""
+    probe(job.payload["practice_id"], job.payload["provider"])
+
