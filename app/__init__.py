@@ -49,6 +49,7 @@ def create_app(config_class=None, **overrides):
     from app.audit import bp as audit_bp
     from app.auth import bp as auth_bp
     from app.dashboard import bp as dashboard_bp
+    from app.hub import bp as hub_bp
     from app.inbound import bp as inbound_bp
     from app.patients import bp as patients_bp
     from app.portal import bp as portal_bp
@@ -57,7 +58,7 @@ def create_app(config_class=None, **overrides):
     from app.webhooks import bp as webhooks_bp
 
     for blueprint in (auth_bp, dashboard_bp, patients_bp, users_bp, account_bp, audit_bp, api_bp, inbound_bp,
-                      webhooks_bp, settings_bp, portal_bp):
+                      webhooks_bp, settings_bp, portal_bp, hub_bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -21,6 +21,7 @@ NAVIGATION = (
     ("dashboard.index", _l("Dashboard"), None),
     ("patients.index", _l("Patients"), "patients.read"),
     ("users.index", _l("Users"), "users.manage"),
+    ("hub.index", _l("Integrations"), "integrations.view"),
     ("webhooks.events", _l("Webhooks"), "webhooks.log"),
     ("audit.index", _l("Audit log"), "audit.read"),
     ("settings.index", _l("Settings"), "integrations.manage"),

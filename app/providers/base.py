@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import requests
+from flask_babel import gettext as _
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +25,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
 
 class ProviderError(Exception):
-    """Any failure of a provider call. ``message`` is an English sentence a practice admin can act on and holds
-    no secret; ``status_code`` is the HTTP status when there was an answer; ``provider`` names the provider."""
+    """Any failure of a provider call. ``message`` is a sentence a practice admin can act on (translated in an app
+    context) and holds no secret; ``status_code`` is the HTTP status when there was an answer; ``provider`` names
+    the provider."""
 
     def __init__(self, message, *, status_code=None, provider=""):
         """Keep the message in ``args`` too, so ``str(error)`` is the message."""
@@ -108,13 +110,15 @@ def clean_api_key(value):
     copied across a line break, or with a zero-width space, would fail as a 401 with no visible reason)."""
     key = (value or "").strip()
     if not key:
-        raise ValueError("Enter the API key.")
+        raise ValueError(_("Enter the API key."))
     if any(char.isspace() for char in key):
-        raise ValueError("The API key contains spaces or line breaks. Copy it again in one piece.")
+        raise ValueError(_("The API key contains spaces or line breaks. Copy it again in one piece."))
     if any(not char.isprintable() for char in key):
-        raise ValueError("The API key contains invisible or control characters. Copy it again from the provider.")
+        raise ValueError(_("The API key contains invisible or control characters. Copy it again from the "
+                           "provider."))
     if not key.isascii():
-        raise ValueError("The API key contains characters an API key cannot have. Copy it again from the provider.")
+        raise ValueError(_("The API key contains characters an API key cannot have. Copy it again from the "
+                           "provider."))
     return key
 
 
@@ -232,15 +236,16 @@ class ProviderClient:
         """The ProviderError for a failed send: no answer arrived."""
         label = self.label
         if isinstance(exc, requests.ConnectTimeout):
-            return ProviderTimeout(f"{label} could not be reached in time. Check the connection and try again.",
+            return ProviderTimeout(_("%(label)s could not be reached in time. Check the connection and try again.",
+                                     label=label),
                                    provider=self.provider, ambiguous=False)
         if isinstance(exc, requests.Timeout):
-            return ProviderTimeout(f"{label} did not answer in time. The request may still have been processed; "
-                                   "check before repeating it.", provider=self.provider)
+            return ProviderTimeout(_("%(label)s did not answer in time. The request may still have been processed; "
+                                     "check before repeating it.", label=label), provider=self.provider)
         # A refused connection or a DNS failure sent nothing; a connection dropped mid-answer may have been processed.
         ambiguous = not _connection_refused(exc)
-        return ProviderUnreachable(f"{label} could not be reached. Check the address and the connection, then try "
-                                   "again.", provider=self.provider, ambiguous=ambiguous)
+        return ProviderUnreachable(_("%(label)s could not be reached. Check the address and the connection, then "
+                                     "try again.", label=label), provider=self.provider, ambiguous=ambiguous)
 
     def _interpret(self, response, expect):
         """(parsed body, None) for an expected answer, (body or None, ProviderError) otherwise."""
@@ -252,7 +257,8 @@ class ProviderClient:
             if body is None:
                 kind = response.headers.get("Content-Type", "no content type").split(";")[0]
                 return None, ProviderBadResponse(
-                    f"{self.label} answered with {kind} instead of JSON. Check that the API address is correct.",
+                    _("%(label)s answered with %(kind)s instead of JSON. Check that the API address is correct.",
+                      label=self.label, kind=kind),
                     status_code=status, provider=self.provider)
             return body, None
         return body, self._status_error(response, body)
@@ -262,24 +268,31 @@ class ProviderClient:
         status, label, provider = response.status_code, self.label, self.provider
         reason = self.redact(self.error_message(response, body) if body is not None else response.reason or "")
         if status in (401, 403):
-            return ProviderAuthError(f"{label} refused the API key (HTTP {status}). Check that the key is correct, "
-                                     "active and allowed to do this.", status_code=status, provider=provider)
+            return ProviderAuthError(_("%(label)s refused the API key (HTTP %(status)s). Check that the key is "
+                                       "correct, active and allowed to do this.", label=label, status=status),
+                                     status_code=status, provider=provider)
         if status == 429:
-            return ProviderRateLimited(f"{label} is limiting the number of requests. Wait a minute and try again.",
+            return ProviderRateLimited(_("%(label)s is limiting the number of requests. Wait a minute and try again.",
+                                         label=label),
                                        provider=provider, retry_after=self.retry_after(response))
         if status >= 500:
-            return ProviderUnreachable(f"{label} had a server error (HTTP {status}). Try again later.",
+            return ProviderUnreachable(_("%(label)s had a server error (HTTP %(status)s). Try again later.",
+                                         label=label, status=status),
                                        status_code=status, provider=provider, ambiguous=True)
         if 300 <= status < 400:
-            return ProviderBadResponse(f"{label} answered with a redirect (HTTP {status}) instead of JSON. Check "
-                                       "that the API address is correct.", status_code=status, provider=provider)
+            return ProviderBadResponse(_("%(label)s answered with a redirect (HTTP %(status)s) instead of JSON. Check "
+                                         "that the API address is correct.", label=label, status=status),
+                                       status_code=status, provider=provider)
         if status == 404:
-            return ProviderNotFound(f"{label} does not know this object (HTTP 404): {reason}", status_code=status,
+            return ProviderNotFound(_("%(label)s does not know this object (HTTP 404): %(reason)s", label=label,
+                                      reason=reason), status_code=status,
                                     provider=provider, provider_message=reason)
         if 400 <= status < 500:
-            return ProviderRequestError(f"{label} refused the request (HTTP {status}): {reason}",
+            return ProviderRequestError(_("%(label)s refused the request (HTTP %(status)s): %(reason)s", label=label,
+                                          status=status, reason=reason),
                                         status_code=status, provider=provider, provider_message=reason)
-        return ProviderBadResponse(f"{label} answered with HTTP {status}, which this call does not expect.",
+        return ProviderBadResponse(_("%(label)s answered with HTTP %(status)s, which this call does not expect.",
+                                     label=label, status=status),
                                    status_code=status, provider=provider)
 
     def redact(self, text):

@@ -4,8 +4,9 @@ registration, and the data the status cards show.
 
 Saving follows one flow for every provider: validate the form, check a new key with the provider, encrypt, save
 (with an audit entry), queue a sync when automatic sync is on, update the cached health. A provider that cannot
-be reached does not lose the admin's input: the settings are saved with a warning and the state ``unreachable``.
-A key the provider rejects is not saved (the form says why)."""
+be reached (or is busy) does not lose the admin's input: the settings are saved with a warning and the state
+``unreachable``. A key the provider rejects, or an answer that is not the provider's API (an HTML page, an
+unexpected shape), saves nothing; the form says why."""
 
 import re
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ from app.database import utcnow
 from app.extensions import db
 from app.models import IntegrationConfig, Location, ProviderHealth, User
 from app.models.integrations import SYNC_INTERVALS, UNCONFIGURED
-from app.providers.base import ProviderAuthError, ProviderError, clean_api_key
+from app.providers.base import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderUnreachable,
+    clean_api_key,
+)
 from app.providers.registry import INTEGRATIONS, integration
 from app.security import decrypt_secret, encrypt_secret
 from app.services import ServiceError
@@ -114,9 +121,11 @@ class KeyResult:
     facts: dict = field(default_factory=dict)
 
     @property
-    def rejected(self):
-        """True when the provider answered and refused the key (as opposed to not answering)."""
-        return isinstance(self.error, ProviderAuthError)
+    def unanswered(self):
+        """True when the provider could not give a verdict: unreachable, timed out, a server error, or busy (429).
+        Only then are settings saved unverified (with a warning); a refused key or an answer that is not the
+        provider's API (HTML, an unexpected shape, another 4xx) saves nothing."""
+        return isinstance(self.error, (ProviderUnreachable, ProviderRateLimited))
 
 
 def check_key(practice_id, provider, raw_key):
@@ -197,7 +206,7 @@ def save(actor, practice, provider, data):
     key_result = None
     if raw_key.strip():
         key_result = check_key(practice.id, provider, raw_key)
-        if not key_result.ok and (key_result.error is None or key_result.rejected):
+        if not key_result.ok and not key_result.unanswered:
             raise IntegrationValidationError({"api_key": key_result.message})
     config = get_config(practice.id, provider)
     if config is None:

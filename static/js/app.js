@@ -71,4 +71,42 @@
     if (root.matches && root.matches("[data-poll-seconds]")) { schedulePoll(root); }
     if (root.querySelectorAll) { root.querySelectorAll("[data-poll-seconds]").forEach(schedulePoll); }
   });
+
+  // Show/hide toggles for secret inputs: <input type="password" data-reveal data-show-label="Show"
+  // data-hide-label="Hide">. The button is added here rather than in the markup, so without JavaScript there is no
+  // button that does nothing; the input itself is never touched, so a key being typed stays where it is.
+  function addRevealToggle(input) {
+    if (input.hasAttribute("data-reveal-ready")) { return; }
+    input.setAttribute("data-reveal-ready", "");
+    var wrapper = document.createElement("div");
+    wrapper.className = "reveal-field";
+    input.parentNode.insertBefore(wrapper, input);
+    wrapper.appendChild(input);
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary outline reveal-toggle";
+    button.setAttribute("aria-controls", input.id);
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = input.getAttribute("data-show-label") || "Show";
+    button.addEventListener("click", function () {
+      var shown = input.type === "text";
+      input.type = shown ? "password" : "text";
+      button.setAttribute("aria-pressed", shown ? "false" : "true");
+      button.textContent = input.getAttribute(shown ? "data-show-label" : "data-hide-label") || (shown ? "Show" : "Hide");
+      input.focus();
+    });
+    wrapper.appendChild(button);
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (root.matches && root.matches("input[data-reveal]")) { addRevealToggle(root); }
+    if (root.querySelectorAll) { root.querySelectorAll("input[data-reveal]").forEach(addRevealToggle); }
+  });
+
+  // A secret shown as text goes back to a password input before its form is sent, so the browser does not offer to
+  // remember it as ordinary text.
+  document.addEventListener("submit", function (event) {
+    event.target.querySelectorAll("input[data-reveal-ready]").forEach(function (input) { input.type = "password"; });
+  }, true);
 })();

@@ -6,7 +6,16 @@ test also fails when a route declares no access rule at all (the guard refuses t
 import pytest
 from sqlalchemy import select
 
-from app.models import ApiToken, Location, Patient, PatientImportJob, PatientImportRow
+from app.database import utcnow
+from app.models import (
+    ApiToken,
+    IntegrationMapping,
+    Location,
+    Patient,
+    PatientImportJob,
+    PatientImportRow,
+    SyncRun,
+)
 from app.security import ROLE_PERMISSIONS, ROLES
 from tests.helpers import PASSWORD, bearer
 
@@ -68,6 +77,22 @@ def _location_records(db, practice):
     return {"location_id": location.id}
 
 
+def _integration_records(db, practice):
+    """A Cal.com sync run and mapping of the practice."""
+    run = SyncRun(practice_id=practice.id, provider="calcom", trigger="manual", status="succeeded",
+                  queued_at=utcnow(), details={})
+    mapping = IntegrationMapping(practice_id=practice.id, provider="calcom", kind="event_type", external_id="1",
+                                 external_name="Walk", manual=False, updated_at=utcnow())
+    db.session.add_all([run, mapping])
+    db.session.commit()
+    return {"run_id": run.id, "mapping_id": mapping.id}
+
+
+# Route arguments that name no record of a practice (so another practice's "record" cannot be built from them).
+NOT_RECORDS = {"field", "tab", "provider", "operation"}
+NAMES = {"field": "email", "tab": "verlauf", "provider": "calcom", "operation": "event-types"}
+
+
 def test_every_route_declares_access(app):
     """No route is left without @permission_required, @login_only or @public."""
     missing = [endpoint for _rule, _method, endpoint, access in _rules(app) if access is None]
@@ -85,12 +110,12 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
     stranger = make_user(role="therapist", practice=other_practice)
     make_token(stranger)
     strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
-    own_ids = {"user_id": colleague.id, "token_id": own_token_id, "field": "email", "tab": "verlauf",
+    own_ids = {"user_id": colleague.id, "token_id": own_token_id, **NAMES,
                **_patient_records(db, user.practice, therapist=user), **_webhook_records(user.practice),
-               **_location_records(db, user.practice)}
-    foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, "field": "email", "tab": "verlauf",
+               **_location_records(db, user.practice), **_integration_records(db, user.practice)}
+    foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, **NAMES,
                    **_patient_records(db, other_practice, therapist=stranger), **_webhook_records(other_practice),
-                   **_location_records(db, other_practice)}
+                   **_location_records(db, other_practice), **_integration_records(db, other_practice)}
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
 
     problems = []
@@ -103,7 +128,7 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
             problems.append(f"{method} {rule} → {status}, expected access for {role}")
         if not allowed and status != 403:
             problems.append(f"{method} {rule} → {status}, expected 403 for {role}")
-        if allowed and set(rule.arguments) - {"field", "tab"}:
+        if allowed and set(rule.arguments) - NOT_RECORDS:
             foreign = _request(client, method, _url(rule, foreign_ids), token).status_code
             if foreign != 404:
                 problems.append(f"{method} {rule} with another practice's record → {foreign}, expected 404")
@@ -116,9 +141,8 @@ def test_anonymous_walk(client):
     for rule, method, _endpoint, (kind, _permission) in _rules(client.application):
         if kind == "public":
             continue
-        url = _url(rule, {"user_id": 1, "token_id": 1, "field": "email", "tab": "verlauf", "patient_id": 1,
-                          "job_id": 1, "row_id": 1, "endpoint_id": 1, "event_id": 1,
-                          "location_id": 1})
+        url = _url(rule, {"user_id": 1, "token_id": 1, **NAMES, "patient_id": 1, "job_id": 1, "row_id": 1,
+                          "endpoint_id": 1, "event_id": 1, "location_id": 1, "run_id": 1, "mapping_id": 1})
         status = _request(client, method, url, None).status_code
         expected = 401 if url.startswith("/api/") else 302
         if status != expected:
