@@ -100,6 +100,9 @@ class Config:
     HUB_SANDBOX = _env_bool("HUB_SANDBOX", False)
     SANDBOX_CALCOM_URL = os.environ.get("SANDBOX_CALCOM_URL", "http://127.0.0.1:8701")
     SANDBOX_RETELL_URL = os.environ.get("SANDBOX_RETELL_URL", "http://127.0.0.1:8702")
+    # The keys the sandbox fakes accept (SANDBOX_API_KEY in tests/fakes/calcom.py and retell.py), shown on the hub.
+    SANDBOX_CALCOM_KEY = "cal_sandbox_demo"  # noqa: S105 (a public demo key of a local fake)
+    SANDBOX_RETELL_KEY = "key_sandbox_demo"  # noqa: S105 (a public demo key of a local fake)
     # Seconds an outbound call may take (read timeout; connecting gets at most 3 s) and retries of idempotent calls.
     PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
     PROVIDER_MAX_RETRIES = _env_int("PROVIDER_MAX_RETRIES", 3)

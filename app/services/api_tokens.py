@@ -4,6 +4,7 @@ from datetime import datetime, time, timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.database import utcnow
 from app.extensions import db
@@ -59,7 +60,9 @@ def authenticate_bearer(header):
     if not header or not header.startswith("Bearer "):
         return None
     plaintext = header[len("Bearer "):].strip()
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == ApiToken.hash_token(plaintext)))
+    # The token and its user in one statement: every API request pays for this lookup.
+    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == ApiToken.hash_token(plaintext)))
     now = utcnow()
     if token is None or not token.is_usable(now) or not token.user.is_active:
         return None

@@ -707,12 +707,21 @@ def test_sandbox_labels_and_notice(client, admin, calcom, db, practice, hub_sand
     URLs are used."""
     for url in PAGES:
         html = client.get(url).get_data(as_text=True)
-        assert 'id="hub-sandbox"' in html and "sandbox API keys listed in the README" in html, url
+        assert 'id="hub-sandbox"' in html and "cal_sandbox_demo" in html and "key_sandbox_demo" in html, url
         assert "Cal.com (Sandbox)" in html and "Retell.ai (Sandbox)" in html, url
     assert _save(client, "calcom", api_key=CAL_KEY).status_code == 200
     assert calcom.request_count("/v2/me") == 1
     assert "Cal.com (Sandbox)" in client.get("/integrations/status", headers=htmx("hub-status")).get_data(
         as_text=True)
+
+
+def test_the_sandbox_keys_shown_are_the_ones_the_fakes_accept(app):
+    """The keys the sandbox notice tells a newcomer to use are exactly the fakes' sandbox keys."""
+    from tests.fakes import calcom as calcom_fake
+    from tests.fakes import retell as retell_fake
+
+    assert app.config["SANDBOX_CALCOM_KEY"] == calcom_fake.SANDBOX_API_KEY
+    assert app.config["SANDBOX_RETELL_KEY"] == retell_fake.SANDBOX_API_KEY
 
 
 def test_no_sandbox_notice_normally(client, admin):
