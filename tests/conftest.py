@@ -2,6 +2,7 @@
 and a guard that makes any real network call from a test fail."""
 
 import itertools
+from uuid import uuid4
 
 import pytest
 import requests.adapters
@@ -50,7 +51,10 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def app(app_overrides):
     """The app on an empty database (in-memory SQLite, or TEST_DATABASE_URL), dropped afterwards."""
-    app = create_app(TestConfig, **app_overrides)
+    # Each test its own cache namespace, so cached proxy answers never leak between tests (or CI runs) when the
+    # cache is Redis (CACHE_REDIS_URL).
+    overrides = {"CACHE_KEY_PREFIX": f"praxis-test-{next(_counter)}-{uuid4().hex[:8]}:", **app_overrides}
+    app = create_app(TestConfig, **overrides)
     app.test_client_class = IsolatedClient
     with app.app_context():
         _db.drop_all()

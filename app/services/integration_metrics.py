@@ -32,6 +32,16 @@ def record(practice_id, provider, action, *, success, duration_ms, status_code=N
 # Prefix of the actions of key checks (a key typed into the form, not yet saved): they are listed per action but
 # left out of the error rate and response time, because a mistyped key says nothing about the integration's health.
 KEY_CHECK = "check:"
+# The action of a whole sync run: listed per action, but not a call (its duration is the sync's, and a failed sync
+# already counts through the failed call behind it), so the call figures leave it out unless asked for.
+SYNC = "sync"
+
+
+def _calls_only(action_prefix=None):
+    """SQL conditions: the outbound calls (no key checks, no sync rows), or only ``action_prefix`` when given."""
+    if action_prefix:
+        return (IntegrationMetric.action.startswith(action_prefix),)
+    return (~IntegrationMetric.action.startswith(KEY_CHECK), IntegrationMetric.action != SYNC)
 
 
 def recorder(practice_id, *, prefix=""):
@@ -83,13 +93,11 @@ def _failed():
 
 
 def summary(practice_id, provider, *, hours=24, action_prefix=None, now=None):
-    """Calls, failures and mean duration of the last ``hours`` (key checks left out); ``action_prefix`` narrows
-    to actions such as ``sync``."""
+    """Outbound calls, failures and mean duration of the last ``hours`` (key checks and sync rows left out);
+    ``action_prefix`` selects other actions instead, such as ``sync``."""
     since = (now or utcnow()) - timedelta(hours=hours)
     query = select(func.count(), func.coalesce(func.sum(_failed()), 0), func.avg(IntegrationMetric.duration_ms))
-    query = query.where(*_window(practice_id, provider, since), ~IntegrationMetric.action.startswith(KEY_CHECK))
-    if action_prefix:
-        query = query.where(IntegrationMetric.action.startswith(action_prefix))
+    query = query.where(*_window(practice_id, provider, since), *_calls_only(action_prefix))
     calls, failures, mean = db.session.execute(query).one()
     return Summary(int(calls), int(failures), float(mean) if mean is not None else None)
 
@@ -126,7 +134,7 @@ def hourly(practice_id, provider, *, hours=24, now=None):
     hour = _hour_number().label("hour")
     rows = db.session.execute(
         select(hour, func.count(), func.sum(_failed()).cast(Integer), func.avg(IntegrationMetric.duration_ms))
-        .where(*_window(practice_id, provider, since), ~IntegrationMetric.action.startswith(KEY_CHECK))
+        .where(*_window(practice_id, provider, since), *_calls_only())
         .group_by(hour)
     )
     found = {int(number): (calls, failures or 0, mean) for number, calls, failures, mean in rows}

@@ -314,8 +314,10 @@ def register_calcom_webhook(actor, practice):
         raise ServiceError(_("Cal.com did not accept the webhook: %(reason)s", reason=error.message)) from error
     if endpoints.get("calcom") is not None:
         rotate_endpoint_secret(actor, endpoint, secret, commit=False)
-    if not endpoint.active:
+    if not endpoint.active:  # registering at Cal.com means events should arrive again
         endpoint.active = True
+        audit_record("webhook.endpoint.enable", actor, practice_id=practice.id, object_type="webhook_endpoint",
+                     object_id=endpoint.id, meta={"source": "calcom"})
     settings = dict(config.settings or {})
     settings["webhook_id"] = webhook_id
     config.settings = settings

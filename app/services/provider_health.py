@@ -10,7 +10,8 @@ health API. The state follows the last outcome:
   resumes it;
 - ``unconfigured``: no key saved.
 
-``consecutive_failures`` counts failed probes and syncs in a row; only failed syncs pause an integration."""
+``consecutive_failures`` counts failed probes and syncs in a row (shown on the card); the pause and the backoff
+count failed sync runs only (app.services.sync.failed_syncs_in_a_row)."""
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -90,9 +91,9 @@ def record_ok(practice_id, provider, *, facts=None, problems=(), latency_ms=None
     return row.state
 
 
-def record_failure(practice_id, provider, error, *, now=None, pause_after=None):
+def record_failure(practice_id, provider, error, *, now=None, paused_after=None):
     """A failed probe, key check or sync: the state the error means, its message as reason and last error, one
-    more consecutive failure. With ``pause_after`` (syncs only) reaching that many failures in a row pauses the
+    more consecutive failure. ``paused_after`` (a sync that found that many failed syncs in a row) pauses the
     integration with the reason shown. Returns the new state."""
     now = now or utcnow()
     row = get(practice_id, provider)
@@ -103,10 +104,10 @@ def record_failure(practice_id, provider, error, *, now=None, pause_after=None):
     row.checked_at = now
     if row.state == PAUSED:
         return row.state
-    if pause_after and row.consecutive_failures >= pause_after:
+    if paused_after:
         row.state = PAUSED
         row.reason = _("Paused after %(count)d failed syncs in a row. Last error: %(error)s",
-                       count=row.consecutive_failures, error=message)
+                       count=paused_after, error=message)
     else:
         row.state = state_for(error)
         row.reason = message

@@ -75,7 +75,9 @@ def fetch(practice_id, provider, operation, query):
     if hit is not None:
         return ProxyResult(hit, True)
     lock = key + ":lock"
-    if not cache.add(lock, 1, timeout=LOCK_SECONDS):
+    owner = cache.add(lock, 1, timeout=LOCK_SECONDS)
+    if not owner:
+        db.session.close()  # hand the connection back while waiting: many waiting tabs must not drain the pool
         waited = _wait_for(key)
         if waited is not None:
             return ProxyResult(waited, True)
@@ -88,7 +90,8 @@ def fetch(practice_id, provider, operation, query):
         data = _call(config, allowed, params, provider)
         cache.set(key, data, timeout=allowed.ttl or current_app.config["PROXY_CACHE_SECONDS"])
     finally:
-        cache.delete(lock)
+        if owner:  # a waiter that gave up never removes the lock of the caller still fetching
+            cache.delete(lock)
     return ProxyResult(data, False)
 
 

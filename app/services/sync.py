@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.database import utcnow
 from app.extensions import db
-from app.models import Practice, SyncRun
+from app.models import Job, Practice, SyncRun
 from app.models.integrations import (
     MANUAL,
     PAUSED,
@@ -66,6 +66,8 @@ def request_sync(practice_id, provider, trigger, *, user_id=None):
         raise ServiceError(_("Connect %(provider)s with an API key before syncing.", provider=label(provider)),
                            code="unconfigured")
     existing = pending_run(practice_id, provider)
+    if existing is not None and _abandoned(existing):
+        existing = None
     if existing is not None:
         return existing, False
     if trigger == MANUAL:
@@ -83,6 +85,19 @@ def request_sync(practice_id, provider, trigger, *, user_id=None):
         return pending_run(practice_id, provider), False
     db.session.commit()
     return run, True
+
+
+def _abandoned(run):
+    """Close a pending run whose job has ended without recording the run's outcome (its workers died, or the
+    recording itself failed), so it no longer blocks new syncs; True when it was closed (the caller commits)."""
+    job = db.session.get(Job, run.job_id) if run.job_id else None
+    if job is None or not job.finished:
+        return False
+    run.status = SYNC_FAILED
+    run.finished_at = job.finished_at or utcnow()
+    run.error = _("The worker running this sync stopped before it finished: %(error)s", error=job.error or "?")
+    db.session.flush()
+    return True
 
 
 def recent_runs(practice_id, provider, limit=10):
@@ -132,7 +147,7 @@ def run_sync_job(job, progress):
     config.next_sync_at = finished + timedelta(minutes=config.sync_interval_minutes)
     duration_ms = int((time.monotonic() - started) * 1000)
     _record_calls(run.practice_id, calls)
-    metrics.record(run.practice_id, run.provider, "sync", success=True, duration_ms=duration_ms, records=records)
+    metrics.record(run.practice_id, run.provider, metrics.SYNC, success=True, duration_ms=duration_ms, records=records)
     facts = {"event_type_count": counts["event_types"]} if "event_types" in counts else {}
     health.record_ok(run.practice_id, run.provider, facts=facts, now=finished)
     health.record_sync(run.practice_id, run.provider, status=SYNC_SUCCEEDED, records=records, now=finished)
@@ -184,20 +199,41 @@ def _record_failure(run, error, started):
     now = utcnow()
     db.session.execute(update(SyncRun).where(SyncRun.id == run.id).values(
         status=SYNC_FAILED, finished_at=now, error=message[:2000]))
-    metrics.record(run.practice_id, run.provider, "sync", success=False,
+    metrics.record(run.practice_id, run.provider, metrics.SYNC, success=False,
                    duration_ms=int((time.monotonic() - started) * 1000),
                    status_code=getattr(error, "status_code", None), error=message)
+    failures = failed_syncs_in_a_row(run.practice_id, run.provider, app_config["SYNC_PAUSE_AFTER_FAILURES"])
     state = health.record_failure(run.practice_id, run.provider, error, now=now,
-                                  pause_after=app_config["SYNC_PAUSE_AFTER_FAILURES"])
+                                  paused_after=failures if failures >= app_config["SYNC_PAUSE_AFTER_FAILURES"]
+                                  else None)
     health.record_sync(run.practice_id, run.provider, status=SYNC_FAILED, records=None, now=now)
     config = get_config(run.practice_id, run.provider)
     if config is not None:
-        failures = health.get(run.practice_id, run.provider).consecutive_failures
         delay = min(app_config["SYNC_BACKOFF_BASE_SECONDS"] * 2 ** max(0, failures - 1),
                     app_config["SYNC_BACKOFF_MAX_SECONDS"])
         config.last_error = message
         config.next_sync_at = None if state == PAUSED else now + timedelta(seconds=delay)
     db.session.commit()
+
+
+def failed_syncs_in_a_row(practice_id, provider, limit):
+    """How many of the provider's latest runs failed in a row (at most ``limit``), counting back to the last run
+    that succeeded or the last "sync now" (an admin pressing it starts the count afresh). Failed probes do not
+    count: backoff and pause are about syncs. One query of at most ``limit`` rows."""
+    rows = db.session.execute(
+        select(SyncRun.status, SyncRun.trigger)
+        .where(SyncRun.practice_id == practice_id, SyncRun.provider == provider,
+               SyncRun.status.in_((SYNC_SUCCEEDED, SYNC_FAILED)))
+        .order_by(SyncRun.queued_at.desc(), SyncRun.id.desc()).limit(limit)
+    ).all()
+    count = 0
+    for status, trigger in rows:
+        if status != SYNC_FAILED:
+            break
+        count += 1
+        if trigger == MANUAL:
+            break
+    return count
 
 
 def request_probe(practice_id, provider):
