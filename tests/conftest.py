@@ -62,6 +62,7 @@ def app(app_overrides):
         yield app
         _db.session.remove()
         _db.drop_all()
+        _db.engine.dispose()  # close this app's pooled connections now, not whenever the engine is collected
 
 
 @pytest.fixture

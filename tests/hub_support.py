@@ -20,9 +20,11 @@ RETELL_NEW_KEY = "key_test_rotated"
 
 
 def hub_overrides(calcom_fake, retell_fake, **extra):
-    """App settings that send the hub's calls to the fakes, without retries and with a short timeout."""
+    """App settings that send the hub's calls to the fakes, without retries and with a short timeout, and with
+    English as the default language: messages the worker stores (run errors, health reasons) are written in the
+    default language, outside any request, and these tests assert their English source form."""
     return {"CALCOM_API_URL": calcom_fake.url, "RETELL_API_URL": retell_fake.url, "PROVIDER_MAX_RETRIES": 0,
-            "PROVIDER_TIMEOUT_SECONDS": 1, **extra}
+            "PROVIDER_TIMEOUT_SECONDS": 1, "BABEL_DEFAULT_LOCALE": "en", **extra}
 
 
 def file_database(tmp_path):

@@ -259,27 +259,26 @@ def _apply_values(practice, config, provider, values):
         if getattr(config, name) != values[name]:
             setattr(config, name, values[name])
             changed.append(name)
-    settings = dict(config.settings or {})  # a new dict: the JSON column does not track in-place changes
-    for name in SETTING_FIELDS[provider]:
-        if name == BOOKING_URL_TEMPLATE:
-            continue
-        if settings.get(name) != values[name]:
-            changed.append(name)
-            if values[name] is None:
-                settings.pop(name, None)
-            else:
-                settings[name] = values[name]
-    config.settings = settings
+    names = [name for name in SETTING_FIELDS[provider] if name != BOOKING_URL_TEMPLATE]
+    config.settings = _merged(config.settings, {name: values[name] for name in names}, changed)
     if BOOKING_URL_TEMPLATE in values:
-        practice_settings = dict(practice.settings or {})
-        if practice_settings.get(BOOKING_URL_TEMPLATE) != values[BOOKING_URL_TEMPLATE]:
-            changed.append(BOOKING_URL_TEMPLATE)
-            if values[BOOKING_URL_TEMPLATE] is None:
-                practice_settings.pop(BOOKING_URL_TEMPLATE, None)
-            else:
-                practice_settings[BOOKING_URL_TEMPLATE] = values[BOOKING_URL_TEMPLATE]
-            practice.settings = practice_settings
+        practice.settings = _merged(practice.settings, {BOOKING_URL_TEMPLATE: values[BOOKING_URL_TEMPLATE]}, changed)
     return changed
+
+
+def _merged(settings, updates, changed):
+    """A new dict (the JSON column does not track in-place changes) of ``settings`` with ``updates`` applied, a
+    None value removing its key; the names that differ are appended to ``changed``."""
+    merged = dict(settings or {})
+    for name, value in updates.items():
+        if merged.get(name) == value:
+            continue
+        changed.append(name)
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    return merged
 
 
 def _use_key_as_webhook_secret(actor, api_key):
