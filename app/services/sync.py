@@ -263,7 +263,7 @@ def probe(practice_id, provider):
         problems = list(result.problems)
         error_rate = metrics.summary(practice_id, provider).error_level
         if error_rate == "critical":
-            problems.append(_("More than 15 % of the calls in the last 24 hours failed."))
+            problems.append(_("More than 15 percent of the calls in the last 24 hours failed."))
         health.record_ok(practice_id, provider, facts=result.facts, problems=tuple(problems),
                          latency_ms=int((time.monotonic() - started) * 1000))
     row = health.get(practice_id, provider)
