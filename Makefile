@@ -36,12 +36,13 @@ messages: $(VENV)/.runtime-installed
 # The demo runs with the Integration Hub's sandbox: Cal.com and Retell fakes (tests/fakes, real HTTP servers that
 # speak the providers' contracts) on SANDBOX_CALCOM_PORT and SANDBOX_RETELL_PORT. `make run HUB_SANDBOX=0` turns
 # it off; production never runs `make run`.
+# Only `make run` gets these (target-specific): the tests point the hub at fakes of their own.
 HUB_SANDBOX ?= 1
 SANDBOX_CALCOM_PORT ?= 8701
 SANDBOX_RETELL_PORT ?= 8702
-export HUB_SANDBOX
-export SANDBOX_CALCOM_URL := http://127.0.0.1:$(SANDBOX_CALCOM_PORT)
-export SANDBOX_RETELL_URL := http://127.0.0.1:$(SANDBOX_RETELL_PORT)
+run: export HUB_SANDBOX := $(HUB_SANDBOX)
+run: export SANDBOX_CALCOM_URL := http://127.0.0.1:$(SANDBOX_CALCOM_PORT)
+run: export SANDBOX_RETELL_URL := http://127.0.0.1:$(SANDBOX_RETELL_PORT)
 
 # The job worker (and the sandbox fakes) run beside gunicorn in one shell: whichever way that shell ends (Ctrl-C,
 # `kill` of make or of its process group, gunicorn exiting), its EXIT trap stops them all and waits for the worker

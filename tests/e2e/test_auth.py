@@ -14,14 +14,16 @@ pytestmark = pytest.mark.e2e
 GENERIC_LOGIN_ERROR = "Email or password is wrong, or the account is temporarily locked."
 ADMIN_ONLY_HREFS = ("/users/", "/audit/", "/webhooks/events", "/settings/")
 EVERYONE_HREFS = ("/", "/patients/", "/account/")  # every demo role has patients.read
+HUB_HREF = "/integrations/"  # integrations.view: admins and the front desk
 
+# (email, name, admin, sees the Integration Hub)
 DEMO_USERS = [
-    ("admin@demo.test", "Anna Admin", True),
-    ("empfang@demo.test", "Emil Empfang", False),
-    ("therapeut@demo.test", "Thomas Therapeut", False),
-    ("therapeutin@demo.test", "Theresa Therapeutin", False),
-    ("abrechnung@demo.test", "Bea Abrechnung", False),
-    ("admin@zweite.test", "Zora Zweite", True),
+    ("admin@demo.test", "Anna Admin", True, True),
+    ("empfang@demo.test", "Emil Empfang", False, True),
+    ("therapeut@demo.test", "Thomas Therapeut", False, False),
+    ("therapeutin@demo.test", "Theresa Therapeutin", False, False),
+    ("abrechnung@demo.test", "Bea Abrechnung", False, False),
+    ("admin@zweite.test", "Zora Zweite", True, True),
 ]
 
 
@@ -30,20 +32,22 @@ def nav_entries(page):
     return page.locator("#main-nav a:not(.brand)")
 
 
-@pytest.mark.parametrize(("email", "name", "is_admin"), DEMO_USERS, ids=[user[0] for user in DEMO_USERS])
-def test_each_demo_user_sees_the_navigation_of_their_role(page, base_url, sign_in, email, name, is_admin):
+@pytest.mark.parametrize(("email", "name", "is_admin", "sees_hub"), DEMO_USERS, ids=[user[0] for user in DEMO_USERS])
+def test_each_demo_user_sees_the_navigation_of_their_role(page, base_url, sign_in, email, name, is_admin, sees_hub):
     """A demo user signs in and finds exactly the menu entries their role allows."""
     sign_in(email)
 
     expect(page).to_have_url(f"{base_url}/")
     expect(page.locator("footer")).to_contain_text(name)
-    visible = EVERYONE_HREFS + (ADMIN_ONLY_HREFS if is_admin else ())
+    visible = EVERYONE_HREFS + (ADMIN_ONLY_HREFS if is_admin else ()) + ((HUB_HREF,) if sees_hub else ())
     expect(nav_entries(page)).to_have_count(len(visible))
     for href in visible:
         expect(nav_entries(page).and_(page.locator(f"[href='{href}']"))).to_have_count(1)
     if not is_admin:
         for href in ADMIN_ONLY_HREFS:
             expect(page.locator(f"#main-nav a[href='{href}']")).to_have_count(0)
+    if not sees_hub:
+        expect(page.locator(f"#main-nav a[href='{HUB_HREF}']")).to_have_count(0)
 
 
 def test_wrong_password_shows_generic_error_and_stays_on_login(page, base_url, sign_in, make_live_user, translate):
