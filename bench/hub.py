@@ -55,16 +55,17 @@ from app.models import (  # noqa: E402
     Appointment,
     IntegrationMetric,
     Location,
-    Patient,
     Practice,
     SyncRun,
     User,
 )
-from app.models.patients import build_search_text  # noqa: E402
 from app.security import Actor, hash_password  # noqa: E402
 from app.services import integrations  # noqa: E402
 from app.services import provider_health as health  # noqa: E402
 from app.services.api_tokens import create_token  # noqa: E402
+
+# The patients, appointments and bulk insert of the appointments-tab bench: the same data, written once.
+from bench.appointments_tab import bulk_insert, fill_appointments, fill_patients, p95  # noqa: E402
 from config import TestConfig  # noqa: E402
 from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS  # noqa: E402
 from tests.fakes.calcom import CalcomFake, demo_seed  # noqa: E402
@@ -72,10 +73,6 @@ from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY  # noqa: E402
 from tests.fakes.retell import RetellFake  # noqa: E402
 from tests.fakes.retell import demo_seed as retell_demo_seed  # noqa: E402
 
-FIRST = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hanna", "Jonas", "Lena", "Mia", "Noah"]
-LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann"]
-SERVICES = ["Physiotherapie", "Manuelle Therapie", "Lymphdrainage", "Krankengymnastik", "Massage", "Fango"]
-STATUSES = ["completed"] * 14 + ["scheduled"] * 4 + ["cancelled", "no_show"]
 # The calls each provider's client makes, weighted roughly as a month of syncs, probes and proxy reads does.
 ACTIONS = {
     "calcom": ["bookings.list"] * 8 + ["event_types.list"] * 3 + ["me"] * 2 + ["slots.get"] * 4 + ["sync"],
@@ -101,56 +98,6 @@ def reset_schema():
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("DROP TABLE IF EXISTS patients_search")
     upgrade()
-
-
-def bulk_insert(table, rows):
-    """Insert ``rows`` (dicts) into ``table``: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if db.engine.dialect.name != "postgresql":
-        db.session.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
-
-
-def fill_appointments(practice_id, therapists, count, rng, now):
-    """PATIENTS patients and ``count`` appointments over them, from a year back to three months ahead."""
-    patients = []
-    for number in range(PATIENTS):
-        first, last = rng.choice(FIRST), rng.choice(LAST)
-        email, phone = f"{first}.{last}.{number}@example.test".lower(), f"+49170{number:07d}"
-        birth, booking = date(1940, 1, 1) + timedelta(days=rng.randrange(30000)), f"BP-{number:06d}"
-        patients.append({"practice_id": practice_id, "first_name": first, "last_name": last, "email": email,
-                         "email_normalized": email, "phone": phone, "birth_date": birth,
-                         "booking_system_id": booking, "therapist_id": rng.choice(therapists)[0],
-                         "source": "booking", "created_at": now, "updated_at": now,
-                         "search_text": build_search_text(first, last, email, phone, birth, booking)})
-    db.session.execute(insert(Patient), patients)
-    patient_ids = list(db.session.scalars(select(Patient.id).where(Patient.practice_id == practice_id)
-                                          .order_by(Patient.id)))
-    first_slot = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=365)
-    span = int(timedelta(days=455).total_seconds() // 900)  # quarter-hour slots
-    rows = []
-    for number in range(count):
-        index = rng.randrange(len(patient_ids))
-        starts_at = first_slot + timedelta(minutes=15 * rng.randrange(span))
-        source = "booking" if number % 5 else "calcom"
-        therapist_id, therapist_name = rng.choice(therapists)
-        rows.append({
-            "practice_id": practice_id, "patient_id": patient_ids[index],
-            "patient_external_id": f"BP-{index:06d}" if source == "booking" else None,
-            "source": source, "external_id": f"{source[0].upper()}A-{number:08d}", "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(minutes=rng.choice((30, 45, 60))), "therapist_name": therapist_name,
-            "therapist_id": therapist_id, "service_name": rng.choice(SERVICES),
-            "status": rng.choice(STATUSES) if starts_at < now else "scheduled", "attendee_name": "",
-            "attendee_email": None, "source_updated_at": min(starts_at, now), "synced_at": now, "created_at": now,
-        })
-    bulk_insert(Appointment.__table__, rows)
-    db.session.commit()
 
 
 def fill_metrics(practice_id, count, rng, now):
@@ -213,7 +160,9 @@ def fill(args, rng):
                         Location(practice_id=practice.id, name="Praxis am See", address="Seestraße 1"),
                         Location(practice_id=practice.id, name="Filiale Altstadt", address="Marktplatz 4")])
     db.session.commit()
-    fill_appointments(practice.id, [(user.id, user.name) for user in therapists], args.appointments, rng, now)
+    patient_ids = fill_patients(practice.id, [user.id for user in therapists], PATIENTS, rng, now)
+    fill_appointments(practice.id, patient_ids, [(user.id, user.name) for user in therapists], args.appointments,
+                      rng, now)
     print(f"  {PATIENTS} patients, {args.appointments} appointments ({time.perf_counter() - started:.0f} s)",
           flush=True)
     fill_metrics(practice.id, args.metrics, rng, now)
@@ -332,12 +281,6 @@ class Case:
         """The figures as one line, with the ratio of the median to ``base`` (the baseline's median)."""
         return (f"{self.label:44s} median {self.median:6.2f} ms   p95 {p95(self.times):6.2f} ms   "
                 f"ratio {self.median / base:5.2f}   {self.sql_per_request:g} SQL per request")
-
-
-def p95(values):
-    """The 95th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
 
 
 def provider_requests(fakes):
