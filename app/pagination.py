@@ -1,12 +1,13 @@
 """Pagination that counts cheaply.
 
 Flask-SQLAlchemy counts by wrapping the whole select (every column) in a subquery, which SQLite materialises:
-130 ms for 50,000 patients against 5 ms for a direct ``count()``. And for a text search, a separate count repeats
-the whole search; there the total comes with the page, as a ``count(*) OVER ()`` column, in one query."""
+130 ms for 50,000 patients against 5 ms for a direct ``count()``. For a text search, a separate count would
+repeat the whole search; there the total comes with the page (see ``paginate``)."""
 
 from flask import request
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func
+from sqlalchemy import func, select
+from sqlalchemy.sql.util import ClauseAdapter
 
 from app.extensions import db
 
@@ -25,26 +26,39 @@ class Page(Pagination):
         return self._prefetched[1]
 
 
-def paginate(query, per_page, count_column, *, searching=False):
-    """Page ``query`` (page number from ``?page=``). ``searching``: the filter is expensive (a text search), so
-    count in the same query with a window function instead of running the filter twice."""
+def paginate(query, per_page, key, *, order_by=(), searching=False, options=()):
+    """Page ``query`` of one entity (primary key column ``key``), sorted by ``order_by``, with the entity's loader
+    ``options`` (page number from ``?page=``).
+
+    ``searching``: the query filters by text. Then one pass collects the matches, as narrow rows (key, sort
+    columns, ``count(*) OVER ()``) in a subquery the planner cannot merge with the sort; the page is cut from them
+    and only its rows are read in full. In one query with the sort, the total makes PostgreSQL walk the sort index
+    through every patient of the practice, testing each one (55 ms against 8 ms for 2,500 matches among 50,000),
+    and a separate count would run the search twice. Without a search, the page walks the sort index and stops
+    after a page, and a count query reads the total."""
     try:
         page = max(int(request.args.get("page", 1)), 1)
     except ValueError:
         page = 1
     offset = (page - 1) * per_page
-    if searching:
-        rows = db.session.execute(
-            query.add_columns(func.count().over().label("total")).limit(per_page).offset(offset)
-        ).all()
-        items = [row[0] for row in rows]
-        total = rows[0].total if rows else _count(query, count_column) if page > 1 else 0
-    else:
-        items = db.session.scalars(query.limit(per_page).offset(offset)).all()
-        total = _count(query, count_column)
+    if not searching:
+        items = db.session.scalars(query.options(*options).order_by(*order_by).limit(per_page).offset(offset)).all()
+        return Page(page, per_page, items, _count(query, key))
+    sort_columns = [clause.element for clause in order_by]
+    matches = query.with_only_columns(*dict.fromkeys([key, *sort_columns]),
+                                      func.count().over().label("total")).subquery()
+    adapter = ClauseAdapter(matches)
+    page_keys = select(matches.corresponding_column(key).label("key"), matches.c.total).order_by(
+        *(adapter.traverse(clause) for clause in order_by)).limit(per_page).offset(offset).subquery()
+    entity = query.column_descriptions[0]["entity"]
+    rows = db.session.execute(
+        select(entity, page_keys.c.total).join(page_keys, key == page_keys.c.key).options(*options).order_by(*order_by)
+    ).all()
+    items = [row[0] for row in rows]
+    total = rows[0].total if rows else _count(query, key) if page > 1 else 0
     return Page(page, per_page, items, total)
 
 
-def _count(query, count_column):
-    """``SELECT count(column)`` over the query's filters (ordering dropped)."""
-    return db.session.scalar(query.with_only_columns(func.count(count_column)).order_by(None))
+def _count(query, key):
+    """``SELECT count(key)`` over the query's filters (ordering dropped)."""
+    return db.session.scalar(query.with_only_columns(func.count(key)).order_by(None))

@@ -96,7 +96,11 @@ def main():
             client.post("/auth/login", data={"email": "b@bench.test", "password": "bench-password"})
             baseline = median_ms(client, {"q": f"bk-{count // 2:06d}"})
             searches = {
+                "one letter typed 'a'": {"q": "a"},
+                "first letters typed 'ho'": {"q": "ho"},
+                "two letters, no match 'qx'": {"q": "qx"},
                 "last name prefix 'hoffm'": {"q": "hoffm"},
+                "broad 'mann' (1 in 5 patients)": {"q": "mann"},
                 "first + last 'lena becker1'": {"q": "lena becker1"},
                 "email part 'mia.koch'": {"q": "mia.koch"},
                 "German birth date '12.03.1980'": {"q": "12.03.1980"},

@@ -2,11 +2,13 @@
 and a guard that makes any real network call from a test fail."""
 
 import itertools
+from contextlib import contextmanager
 from uuid import uuid4
 
 import pytest
 import requests.adapters
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from app import create_app
 from app.extensions import db as _db
@@ -75,6 +77,27 @@ def db(app):
 def client(app):
     """A Flask test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def sql_statements(db):
+    """Records the SQL statements sent inside a block: ``with sql_statements() as sent: ...``, then ``sent`` holds
+    them; for tests that a page or a service costs a fixed number of queries, never one per row."""
+
+    @contextmanager
+    def recording():
+        sent = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            sent.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", before)
+        try:
+            yield sent
+        finally:
+            event.remove(db.engine, "before_cursor_execute", before)
+
+    return recording
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from app.pagination import paginate
 from app.security import Actor, permission_required
 from app.services import ServiceError
 from app.services.patient_import import import_records
-from app.services.patients import PatientValidationError, create_patient, get_patient, search_query, update_patient
+from app.services.patients import PatientValidationError, create_patient, get_patient, search_patients, update_patient
 
 MAX_PER_PAGE = 100
 WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
@@ -92,12 +92,14 @@ def patients_index():
         per_page = min(max(int(args.get("per_page", 25)), 1), MAX_PER_PAGE)
     except ValueError:
         return json_error(400, "bad_parameter", _("page and per_page must be whole numbers."))
-    query = search_query(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"))
+    search = search_patients(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"))
+    query = search.query
     if args.get("booking_system_id"):
         query = query.where(Patient.booking_system_id == args["booking_system_id"])
     if args.get("email"):
         query = query.where(Patient.email_normalized == args["email"].strip().lower())
-    result = paginate(query, per_page, Patient.id, searching=bool(args.get("q")))
+    result = paginate(query, per_page, Patient.id, order_by=search.order_by, searching=search.searching,
+                      options=search.options)
     link_args = {key: value for key, value in args.items() if key != "page"}
     return {
         "count": result.total,

@@ -28,7 +28,7 @@ from app.services.patients import (
     practice_therapists,
     record_view,
     restore_patient,
-    search_query,
+    search_patients,
     unlink_booking,
     update_patient,
 )
@@ -80,8 +80,9 @@ def _list_args():
 def index():
     """Page (or #patients-table fragment for the active search): patients, searched, sorted and paged."""
     filters = _list_args()
-    query = search_query(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
-    page = paginate(query, current_app.config["PATIENTS_PAGE_SIZE"], Patient.id, searching=bool(filters["q"]))
+    search = search_patients(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
+    page = paginate(search.query, current_app.config["PATIENTS_PAGE_SIZE"], Patient.id, order_by=search.order_by,
+                    searching=search.searching, options=search.options)
     context = {"page": page, "filters": filters,
                "own_only": permission_scope(current_user, "patients.read") == OWN}
     if wants_fragment("patients-table"):

@@ -1,9 +1,12 @@
 """Patient records: scoped reads, search, create and edit with the shared field rules, archive and restore, and the
 manual link to the booking tool. Every read of a record and every change is audited."""
 
+from typing import NamedTuple
+
 from flask_babel import gettext as _
-from sqlalchemy import exists, false, literal_column, or_, select
+from sqlalchemy import Select, exists, false, literal_column, or_, select
 from sqlalchemy import text as text_clause
+from sqlalchemy.orm import joinedload
 
 from app.database import utcnow
 from app.extensions import db
@@ -15,7 +18,7 @@ from app.services.audit import record
 from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
 from app.services.practice_settings import default_therapist_id
 
-TRIGRAM = 3  # words this long are looked up in SQLite's trigram index; shorter ones are matched with LIKE
+TRIGRAM = 3  # words this long are served by the trigram index; shorter ones only by LIKE over the practice
 
 # Sort orders of the list, matching the partial indexes on active patients.
 SORTS = {
@@ -54,27 +57,39 @@ def get_patient(user, patient_id):
     return db.session.scalar(scoped_patients(user).where(Patient.id == patient_id))
 
 
-def search_query(user, text="", archived=False, sort="name", descending=False):
+class PatientSearch(NamedTuple):
+    """A patient search, in the terms of ``paginate``: the filtered select (unordered), its ordering, whether text
+    filters it, and the loader options of a list page (each row shows its therapist: one join, not a query per
+    therapist)."""
+
+    query: Select
+    order_by: tuple
+    searching: bool
+    options: tuple = (joinedload(Patient.therapist),)
+
+
+def search_patients(user, text="", archived=False, sort="name", descending=False):
     """Patients matching every word of ``text`` in name, email, phone, birth date (German or ISO) or booking id.
-    Words are matched as substrings of the indexed ``search_text`` (a trigram index serves this on PostgreSQL)."""
+    Words are matched as substrings of the indexed ``search_text``: words of three or more characters through the
+    trigram index (GIN on PostgreSQL, FTS5 on SQLite), shorter ones with LIKE."""
     query = scoped_patients(user)
     query = query.where(Patient.archived_at.is_not(None) if archived else Patient.archived_at.is_(None))
     words = _search_words(text)
-    indexed = [word for word in words if len(word) >= TRIGRAM] if db.engine.dialect.name == "sqlite" else []
-    if indexed:
-        # SQLite: the FTS5 trigram index finds rows containing every word of 3+ characters.
+    like_words = words
+    indexed = [word for word in words if len(word) >= TRIGRAM]
+    if indexed and db.engine.dialect.name == "sqlite":  # PostgreSQL's trigram index serves LIKE itself
         match = " AND ".join('"' + word.replace('"', '""') + '"' for word in indexed)
         query = query.where(Patient.id.in_(
             select(literal_column("rowid")).select_from(text_clause(SQLITE_SEARCH_INDEX)).where(
                 literal_column(SQLITE_SEARCH_INDEX).op("MATCH")(match))
         ))
-    for word in words:
-        if word in indexed:
-            continue
+        like_words = [word for word in words if word not in indexed]
+    for word in like_words:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Patient.search_text.like(f"%{escaped}%", escape="\\"))
     columns = SORTS.get(sort, SORTS["name"])
-    return query.order_by(*(column.desc() if descending else column.asc() for column in columns))
+    order_by = tuple(column.desc() if descending else column.asc() for column in columns)
+    return PatientSearch(query, order_by, searching=bool(words))
 
 
 def _search_words(text):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from app.database import utcnow
 from app.extensions import db as _db
@@ -339,24 +339,17 @@ def test_a_probe_notices_a_default_agent_deleted_at_retell(app, retell, practice
     assert row.state == DEGRADED and "default agent no longer exists" in row.reason and row.agent_count == 2
 
 
-def test_status_cards_are_one_statement_and_list_what_is_missing(app, calcom, practice, admin, make_user):
+def test_status_cards_are_one_statement_and_list_what_is_missing(app, calcom, practice, admin, make_user,
+                                                                sql_statements):
     """The status cards (polled every 30 s) cost one SQL statement and no provider call; each card names the
     prerequisites the practice still lacks (a location, a therapist), until they exist."""
     connect(admin, "calcom")
     calls = calcom.request_count()
     practice_id = practice.id
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(_db.engine, "before_cursor_execute", count)
-    try:
+    with sql_statements() as sent:
         cards = {card.provider: card for card in status_cards(practice_id)}
-    finally:
-        event.remove(_db.engine, "before_cursor_execute", count)
 
-    assert len(statements) == 1 and calcom.request_count() == calls
+    assert len(sent) == 1 and calcom.request_count() == calls
     assert cards["calcom"].missing == ("location", "therapist") and cards["retell"].missing == ("location",)
     assert cards["calcom"].configured and cards["calcom"].key_hint == CALCOM_KEY[-4:]
     assert cards["calcom"].health.state == OK and cards["calcom"].connected

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.models import AuditEntry, Patient, PatientImportJob, PatientImportRow
 from app.security import Actor
@@ -775,21 +775,6 @@ def test_a_failing_helper_is_replaced_by_validating_here(app, db, actor, monkeyp
     assert "helper broke" in caplog.text
 
 
-def count_statements(db, action):
-    """Run ``action`` and return how many SQL statements it sent."""
-    statements = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        action()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 def many_rows_file(count, offset):
     """A file of ``count`` new patients (with email, phone, birth date and booking id)."""
     rows = [["Vorname", "Nachname", "E-Mail", "Telefon", "Geburtsdatum", "Patienten-ID"]]
@@ -798,7 +783,7 @@ def many_rows_file(count, offset):
     return csv_bytes(rows)
 
 
-def test_statement_count_does_not_grow_with_rows(db, actor, make_patient):
+def test_statement_count_does_not_grow_with_rows(db, actor, make_patient, sql_statements):
     """Upload, preview and commit of 1000 rows send as many statements as 100 rows (matching and writing are bulk);
     each file has 20 rows that update an existing patient and new ones."""
     for offset in (0, 10_000):
@@ -807,12 +792,13 @@ def test_statement_count_does_not_grow_with_rows(db, actor, make_patient):
     counts = {}
     for size, offset in ((100, 0), (1000, 10_000)):
         content = many_rows_file(size, offset)
-        created = []
-        upload = count_statements(db, lambda c=content, box=created: box.append(create_csv_import(actor, "f.csv", c)))
-        job = created[0]
-        preview = count_statements(db, lambda j=job: preview_import(actor, j, j.mapping))
-        commit = count_statements(db, lambda j=job: run(j))
-        counts[size] = (upload, preview, commit)
+        with sql_statements() as upload:
+            job = create_csv_import(actor, "f.csv", content)
+        with sql_statements() as preview:
+            preview_import(actor, job, job.mapping)
+        with sql_statements() as commit:
+            run(job)
+        counts[size] = (len(upload), len(preview), len(commit))
         assert (job.counts["updated"], job.counts["created"]) == (20, size - 20)
     assert counts[1000] == counts[100], counts
 

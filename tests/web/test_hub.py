@@ -5,10 +5,9 @@ mappings, webhook registration, the option lists, prerequisites, sandbox labels,
 import json
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.database import utcnow
-from app.extensions import db as _db
 from app.models import IntegrationConfig, IntegrationMapping, Location, ProviderHealth, SyncRun
 from app.security import decrypt_secret
 from app.services import integration_metrics as metrics
@@ -214,8 +213,8 @@ def test_anonymous_poll_is_sent_to_the_login_page(client):
 
 # The status poll.
 
-def test_status_poll_never_calls_a_provider_and_is_one_statement(app, client, admin, calcom, retell, ready, db,
-                                                                   practice):
+def test_status_poll_never_calls_a_provider_and_is_one_statement(client, admin, calcom, retell, ready, practice,
+                                                                   sql_statements):
     """After connecting both providers, polling the status several times sends no request to either fake, and
     each poll reads the cards with one SQL statement (besides the session's user lookup)."""
     assert _save(client, "calcom", api_key=CAL_KEY).status_code == 200
@@ -223,22 +222,12 @@ def test_status_poll_never_calls_a_provider_and_is_one_statement(app, client, ad
     before = (calcom.request_count(), retell.request_count())
     assert before[0] > 0 and before[1] > 0
 
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        """Keep every SQL statement the poll sends."""
-        statements.append(statement)
-
-    event.listen(_db.engine, "before_cursor_execute", record)
-    try:
-        polls = []
-        for _attempt in range(3):
-            statements.clear()
+    polls = []
+    for _attempt in range(3):
+        with sql_statements() as sent:
             response = client.get("/integrations/status", headers=htmx("hub-status"))
-            polls.append(list(statements))
-            assert response.status_code == 200
-    finally:
-        event.remove(_db.engine, "before_cursor_execute", record)
+        polls.append(sent)
+        assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="hub-status"') and "<html" not in html
     assert 'data-poll-seconds="30"' in html and "hub-status-changed from:body" in html

@@ -55,6 +55,45 @@ def test_sort_and_paginate(app, client, auth, make_patient):
     assert "P1950" in html and "P1977" not in html
 
 
+@pytest.mark.parametrize("term", ["treff", "tr"])
+def test_search_results_are_sorted_paged_and_counted(app, client, auth, english, make_patient, term):
+    """A search with more matches than a page (through the trigram index, and with a two-letter word that is
+    matched without it) counts every match, sorts them all, and pages through them; non-matches never appear."""
+    auth.login()
+    size = app.config["PATIENTS_PAGE_SIZE"]
+    for year in range(1950, 1950 + size + 5):
+        make_patient(last_name=f"Treffer{year}", birth_date=date(year, 1, 1))
+    make_patient(last_name="Anders", birth_date=date(2000, 1, 1))
+    query = {"q": term, "sort": "birth_date", "desc": "1"}
+    first = client.get("/patients/", query_string=query, headers=htmx("patients-table")).get_data(as_text=True)
+    second = client.get("/patients/", query_string=dict(query, page=2),
+                        headers=htmx("patients-table")).get_data(as_text=True)
+    assert f"{size + 5} patients" in first and f"{size + 5} patients" in second
+    assert first.index(f"Treffer{1949 + size + 5}") < first.index(f"Treffer{1950 + 5}")
+    assert "Treffer1954" not in first and "Anders" not in first
+    assert second.index("Treffer1954") < second.index("Treffer1950") and f"Treffer{1950 + 5}" not in second
+    beyond = client.get("/patients/", query_string=dict(query, page=9), headers=htmx("patients-table"))
+    assert f"{size + 5} patients" in beyond.get_data(as_text=True) and "Treffer" not in beyond.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("term", ["", "nach"])
+def test_list_reads_the_therapists_with_the_page(client, auth, make_user, make_patient, sql_statements, term):
+    """The list shows each patient's therapist without a query per therapist: a page with patients of four
+    therapists sends as many statements as a page with patients of one."""
+    auth.login()
+    therapists = [make_user(role="therapist", name=f"Therapeutin {number}") for number in range(4)]
+    counts = []
+    for count in (1, 4):
+        for therapist in therapists[:count]:
+            make_patient(therapist_id=therapist.id)
+        with sql_statements() as sent:
+            html = client.get("/patients/", query_string={"q": term},
+                              headers=htmx("patients-table")).get_data(as_text=True)
+        assert all(therapist.name in html for therapist in therapists[:count])
+        counts.append(len(sent))
+    assert counts[0] == counts[1], counts
+
+
 def test_therapist_sees_only_own_patients(client, auth, make_user, make_patient):
     """A therapist lists and opens only patients assigned to them; others answer 404."""
     therapist = auth.login(role="therapist")
