@@ -49,9 +49,9 @@ from datetime import date
 from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Text, bindparam, case, cast, delete, func, insert, or_, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from app.database import bulk_search_indexing, utcnow
+from app.database import bulk_insert, bulk_search_indexing, bulk_update, utcnow
 from app.extensions import db
 from app.models import Patient, PatientImportJob, PatientImportRow, Practice
 from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
@@ -364,7 +364,6 @@ class _Row:
     target: object = None
     changes: dict = field(default_factory=dict)
     operation: str | None = None  # "create" or "update" when the row writes a patient
-    stored: tuple | None = None  # (action, reason, patient_id) as stored by the preview
 
 
 def _row_from_result(number, raw, result, labels):
@@ -932,17 +931,18 @@ _CREATED_COLUMNS = (Patient.id, Patient.booking_system_id, Patient.email_normali
 
 
 def _apply(rows, practice_id, therapist_id, source):
-    """Write one batch of planned rows: new patients with one executemany INSERT, changed ones with executemany
-    UPDATEs by primary key (grouped by the set of changed columns). The ids of the new patients are read back
-    with one SELECT of the rows this batch created (same practice, source and creation time) and matched to the
-    rows by _created_key; this is cheaper than RETURNING, which SQLAlchemy cannot batch in order on SQLite and
-    which doubles the time on PostgreSQL. The caller commits."""
+    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL),
+    changed ones with executemany UPDATEs by primary key (grouped by the set of changed columns). The ids of the
+    new patients are read back with one SELECT of the rows this batch created (same practice, source and creation
+    time) and matched to the rows by _created_key; this is cheaper than RETURNING, which SQLAlchemy cannot batch in
+    order on SQLite and which doubles the time on PostgreSQL. The caller commits."""
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
         new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
-        with bulk_search_indexing(db.session.connection(), "patients", "search_text", SQLITE_SEARCH_INDEX):
-            db.session.execute(insert(Patient.__table__), new_patients)
+        connection = db.session.connection()
+        with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
+            bulk_insert(connection, Patient.__table__, new_patients)
         created = db.session.execute(
             select(*_CREATED_COLUMNS)
             .where(Patient.practice_id == practice_id, Patient.source == source, Patient.created_at == now)
@@ -968,63 +968,19 @@ def _row_values(job_id, row):
 
 
 def _insert_rows(job_id, rows):
-    """Store rows as PatientImportRow with executemany INSERTs in batches."""
+    """Store rows as PatientImportRow in batches (bulk_insert: COPY on PostgreSQL)."""
+    connection = db.session.connection()
     for start in range(0, len(rows), BATCH_SIZE):
-        batch = rows[start:start + BATCH_SIZE]
-        db.session.execute(insert(_ROW_TABLE), [_row_values(job_id, row) for row in batch])
+        bulk_insert(connection, _ROW_TABLE, [_row_values(job_id, row) for row in rows[start:start + BATCH_SIZE]])
 
 
-def _default_outcome(action, resolution):
-    """The outcome a row gets when the commit confirms its preview: by the admin's resolution for flagged rows
-    (and "skip" for any row), else by the action. _DEFAULT_OUTCOME_SQL is the same rule in SQL."""
-    if resolution == "skip" and action != "invalid":
-        return "skipped"
-    if action == "flagged":
-        return _OUTCOME_OF_RESOLUTION.get(resolution, "skipped")
-    return _OUTCOME_OF_ACTION[action]
-
-
-_DEFAULT_OUTCOME_SQL = case(
-    ((_ROW_TABLE.c.resolution == "skip") & (_ROW_TABLE.c.action != "invalid"), "skipped"),
-    *(((_ROW_TABLE.c.action == "flagged") & (_ROW_TABLE.c.resolution == resolution), outcome)
-      for resolution, outcome in _OUTCOME_OF_RESOLUTION.items()),
-    (_ROW_TABLE.c.action == "flagged", "skipped"),
-    *((_ROW_TABLE.c.action == action, outcome) for action, outcome in _OUTCOME_OF_ACTION.items()),
-    else_=None,
-)
-_UPDATE_ROW = (
-    update(_ROW_TABLE)
-    .where(_ROW_TABLE.c.id == bindparam("row_id"))
-    .values(action=bindparam("row_action"), reason=bindparam("row_reason"), patient_id=bindparam("row_patient"),
-            outcome=bindparam("row_outcome"))
-)
-_UPDATE_ROW_PATIENT = (
-    update(_ROW_TABLE).where(_ROW_TABLE.c.id == bindparam("row_id")).values(patient_id=bindparam("row_patient"))
-)
-
-
-def _save_outcomes(job_id, rows):
-    """Write the outcome of a batch of stored rows: one set-based UPDATE gives every row of the batch its default
-    outcome (_default_outcome), then executemany UPDATEs write what differs from the preview: the patient of
-    created rows, and action, reason, patient and outcome of rows whose plan changed. (Writing every column of
-    every row would cost a statement execution per row for nothing.)"""
-    db.session.execute(
-        update(_ROW_TABLE)
-        .where(_ROW_TABLE.c.job_id == job_id, _ROW_TABLE.c.row_number.between(rows[0].number, rows[-1].number))
-        .values(outcome=_DEFAULT_OUTCOME_SQL)
-    )
-    changed, patients = [], []
-    for row in rows:
-        same_plan = (row.action, row.reason) == row.stored[:2]
-        if not same_plan or row.outcome != _default_outcome(row.action, row.resolution):
-            changed.append({"row_id": row.db_id, "row_action": row.action, "row_reason": row.reason,
-                            "row_patient": row.patient_id, "row_outcome": row.outcome})
-        elif row.patient_id != row.stored[2]:
-            patients.append({"row_id": row.db_id, "row_patient": row.patient_id})
-    if changed:
-        db.session.execute(_UPDATE_ROW, changed)
-    if patients:
-        db.session.execute(_UPDATE_ROW_PATIENT, patients)
+def _save_outcomes(rows):
+    """Write the final action, reason, patient and outcome of a batch of stored rows, with one bulk update
+    (bulk_update: one statement on PostgreSQL). One pass: each row is rewritten once."""
+    bulk_update(db.session.connection(), _ROW_TABLE, [
+        {"id": row.db_id, "action": row.action, "reason": row.reason, "patient_id": row.patient_id,
+         "outcome": row.outcome} for row in rows
+    ])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -1176,7 +1132,7 @@ def _load_rows(job_id):
         valid = "errors" not in data
         rows.append(_Row(number=number, raw={}, data=data, values=_values_from_data(data) if valid else None,
                          reason=None if valid else reason, action=action, patient_id=patient_id,
-                         resolution=resolution, db_id=row_id, stored=(action, reason, patient_id)))
+                         resolution=resolution, db_id=row_id))
     return rows
 
 
@@ -1217,7 +1173,7 @@ def run_import_job(job, progress):
         for start in range(0, total, batch_size):
             batch = rows[start:start + batch_size]
             _apply(batch, practice_id, therapist_id, "import")
-            _save_outcomes(import_job_id, batch)
+            _save_outcomes(batch)
             import_job.progress_done = start + len(batch)
             db.session.commit()
             progress(start + len(batch), total)
