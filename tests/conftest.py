@@ -8,6 +8,7 @@ from uuid import uuid4
 import pytest
 import requests.adapters
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import event
 
 from app import create_app
@@ -77,6 +78,20 @@ def db(app):
 def client(app):
     """A Flask test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def english(client):
+    """Switch the client to English so assertions read naturally (the UI defaults to German)."""
+    client.post("/auth/language", data={"lang": "en"})
+
+
+@pytest.fixture
+def english_messages(app):
+    """Messages made outside a request (services, worker) in their English source form, so assertions do not
+    depend on the German catalogue."""
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

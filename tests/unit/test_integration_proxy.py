@@ -12,7 +12,6 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.extensions import cache
@@ -78,10 +77,9 @@ def app_overrides(calcom_server, retell_server, tmp_path, request):
 
 
 @pytest.fixture(autouse=True)
-def english(app):
+def english(english_messages):
     """Messages are asserted in their English source form; the cache is emptied of this test's keys after."""
-    with force_locale("en"):
-        yield
+    yield
     cache.clear()
 
 

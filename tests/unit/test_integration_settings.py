@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select, text
 
 from app.database import utcnow
@@ -71,11 +70,7 @@ def app_overrides(calcom_server, retell_server):
     return hub_overrides(calcom_server, retell_server)
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages are asserted in their English source form."""
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from app.database import utcnow
@@ -78,11 +77,7 @@ def app_overrides(calcom_server, retell_server, tmp_path, request):
     return hub_overrides(calcom_server, retell_server, **extra)
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages are asserted in their English source form."""
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture

@@ -59,12 +59,7 @@ class Progress:
         self.calls.append((done, total))
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages are asserted in their English source form (the app defaults to German, whose catalogue is
-    maintained separately), so the tests do not break when the translations arrive."""
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture

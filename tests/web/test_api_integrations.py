@@ -5,7 +5,6 @@ session; permissions per role and practice."""
 from datetime import timedelta
 
 import pytest
-from flask_babel import force_locale
 
 from app.database import utcnow
 from app.extensions import db as _db
@@ -50,11 +49,7 @@ def app_overrides(calcom_server, retell_server):
     return hub_overrides(calcom_server, retell_server)
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """Messages are asserted in their English source form."""
-    with force_locale("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english_messages")
 
 
 @pytest.fixture

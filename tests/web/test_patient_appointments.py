@@ -20,12 +20,6 @@ from tests.helpers import htmx
 TOKYO = ZoneInfo("Asia/Tokyo")  # UTC+9 all year: local times differ visibly from UTC
 
 
-@pytest.fixture
-def english(client):
-    """Switch the client to English so assertions read naturally."""
-    client.post("/auth/language", data={"lang": "en"})
-
-
 def at_hour(days, hour_utc):
     """A UTC time ``days`` from now at ``hour_utc``:00 (whole hours keep the rendered times predictable)."""
     day = (utcnow() + timedelta(days=days)).date()

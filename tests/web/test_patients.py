@@ -10,12 +10,6 @@ from app.models import Patient
 from tests.helpers import audit_actions, htmx
 
 
-@pytest.fixture
-def english(client):
-    """Switch the client to English so assertions read naturally."""
-    client.post("/auth/language", data={"lang": "en"})
-
-
 def test_search_by_name_email_phone_birth_date_and_booking_id(client, auth, make_patient):
     """Each searchable field finds the patient, in German and ISO date form and with a national phone number."""
     auth.login(role="assistant")

@@ -18,12 +18,6 @@ INVALID = "This link is no longer valid."
 
 
 @pytest.fixture
-def english(client):
-    """Switch the client to English so assertions read naturally."""
-    client.post("/auth/language", data={"lang": "en"})
-
-
-@pytest.fixture
 def issue(make_user):
     """``issue(patient, now=None)``: create a link for ``patient`` as an assistant; returns (link, URL path)."""
     def make(patient, now=None):

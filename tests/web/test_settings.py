@@ -9,12 +9,6 @@ from app.services.practice_settings import default_therapist_id
 from tests.helpers import htmx
 
 
-@pytest.fixture
-def english(client):
-    """Switch the client to English so assertions read naturally."""
-    client.post("/auth/language", data={"lang": "en"})
-
-
 def form(**changes):
     """A complete, valid settings form with ``changes`` applied."""
     data = {"timezone": "Europe/Vienna", "default_therapist_id": "",

@@ -11,12 +11,6 @@ from tests.helpers import audit_actions, htmx
 
 
 @pytest.fixture
-def english(client):
-    """Switch the client to English so assertions read naturally."""
-    client.post("/auth/language", data={"lang": "en"})
-
-
-@pytest.fixture
 def make_location(db, practice):
     """Factory: a location of ``practice`` (or of the practice given)."""
 
