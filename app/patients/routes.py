@@ -17,6 +17,7 @@ from app.security import OWN, current_actor, has_permission, permission_required
 from app.services import ServiceError
 from app.services.patient_appointments import appointment_page, patient_calls, practice_zone
 from app.services.patient_fields import validate_patient_fields
+from app.services.patient_import import row_state_labels
 from app.services.patient_links import create_link, link_status, link_token, patient_links, revoke_link
 from app.services.patients import (
     PatientValidationError,
@@ -43,7 +44,8 @@ INLINE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
 @bp.context_processor
 def _helpers():
     """``validate_attrs(name)``: htmx attributes that validate a patient field when it is left;
-    ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links."""
+    ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links;
+    ``row_state_labels()`` for the import's counts and rows."""
 
     def validate_attrs(name):
         return {"hx-post": url_for("patients.validate_field", field=name), "hx-trigger": "focusout",
@@ -53,7 +55,7 @@ def _helpers():
         return url_for("portal.show", token=link_token(link), _external=True)
 
     return {"validate_attrs": validate_attrs, "TABS": TABS, "access_link_url": access_link_url,
-            "link_status": link_status}
+            "link_status": link_status, "row_state_labels": row_state_labels}
 
 
 def _patient_or_404(patient_id):

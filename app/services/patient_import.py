@@ -1359,9 +1359,18 @@ def _safe_cell(value):
     return text
 
 
+def row_state_labels():
+    """What a person reads for each row action and outcome (and "total" for the row count), in the current
+    language: for the import's counts, its table and the problem-rows CSV, which never show the codes."""
+    return {"total": _("rows"), "create": _("new"), "link": _("link"), "update": _("update"),
+            "unchanged": _("unchanged"), "flagged": _("to check"), "invalid": _("invalid"), "created": _("created"),
+            "linked": _("linked"), "updated": _("updated"), "skipped": _("skipped")}
+
+
 def problem_rows_csv(job) -> str:
     """The flagged, invalid and skipped rows as CSV for Excel (semicolons, UTF-8 with BOM; encode the string as
-    UTF-8): row number, action, outcome, reason, then the row's raw cells under the file's headers."""
+    UTF-8): row number, action and outcome (as row_state_labels words), reason, then the row's raw cells under the
+    file's headers."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -1369,8 +1378,9 @@ def problem_rows_csv(job) -> str:
     stored = db.session.scalars(_problem_rows_query(job)).all()
     extra = list(dict.fromkeys(key for row in stored for key in (row.raw or {}) if key not in headers))
     writer.writerow([_("Row"), _("Action"), _("Outcome"), _("Reason"), *headers, *extra])
+    labels = row_state_labels()
     for row in stored:
         raw = row.raw or {}
-        writer.writerow([row.row_number, row.action, row.outcome or "", _safe_cell(row.reason),
+        writer.writerow([row.row_number, labels[row.action], labels.get(row.outcome, ""), _safe_cell(row.reason),
                          *(_safe_cell(raw.get(header)) for header in (*headers, *extra))])
     return buffer.getvalue()

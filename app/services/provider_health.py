@@ -13,7 +13,7 @@ health API. The state follows the last outcome:
 ``consecutive_failures`` counts failed probes and syncs in a row (shown on the card); the pause and the backoff
 count failed sync runs only (app.services.sync.failed_syncs_in_a_row)."""
 
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -106,8 +106,9 @@ def record_failure(practice_id, provider, error, *, now=None, paused_after=None)
         return row.state
     if paused_after:
         row.state = PAUSED
-        row.reason = _("Paused after %(count)d failed syncs in a row. Last error: %(error)s",
-                       count=paused_after, error=message)
+        row.reason = ngettext("Paused after %(num)d failed sync. Last error: %(error)s",
+                              "Paused after %(num)d failed syncs in a row. Last error: %(error)s",
+                              paused_after, error=message)
     else:
         row.state = state_for(error)
         row.reason = message

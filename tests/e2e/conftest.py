@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from uuid import uuid4
 
 import pytest
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -196,10 +196,13 @@ def base_url(chromium_path, live_server):
 
 @pytest.fixture(scope="session")
 def translate(live_app):
-    """``translate(message, locale="de", **variables)``: the text the app's catalogue shows for ``message``."""
+    """``translate(message, locale="de", **variables)``: the text the app's catalogue shows for ``message``;
+    with ``plural=`` and ``num=``, the form the catalogue picks for that number."""
 
-    def translate_message(message, locale="de", **variables):
+    def translate_message(message, locale="de", plural=None, num=None, **variables):
         with live_app.test_request_context(), force_locale(locale):
+            if plural is not None:
+                return ngettext(message, plural, num, **variables)
             return gettext(message, **variables)
 
     return translate_message

@@ -107,8 +107,10 @@ def test_warning_when_the_booking_tool_was_last_heard_from_25_hours_ago(page, ba
     warning = page.locator("#appointments-stale-booking")
     expect(warning).to_be_visible()
     expect(warning).to_have_text(translate(
-        "May be out of date: the booking tool was last heard from %(time)s, more than %(hours)d hours ago. The list "
-        "shows what was known then.", time=data.heard, hours=24))
+        "May be out of date: the booking tool was last heard from %(time)s, more than %(num)d hour ago. The list "
+        "shows what was known then.",
+        plural="May be out of date: the booking tool was last heard from %(time)s, more than %(num)d hours ago. "
+               "The list shows what was known then.", num=24, time=data.heard))
 
 
 def test_front_desk_creates_a_meine_termine_link_the_patient_opens(page, base_url, sign_in,

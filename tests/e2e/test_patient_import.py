@@ -114,6 +114,7 @@ def test_admin_imports_a_messy_export(page, base_url, sign_in, translate, live_w
     rows = page.locator("#import-rows tbody tr")
     expect(rows).to_have_count(3)
     flagged = rows.filter(has_text=run.lena_email)
+    expect(flagged.locator("td[data-state]")).to_have_text(translate("to check"))
     expect(flagged).to_contain_text(translate(
         "Same name and birth date as %(name)s (no. %(id)d), but another email address.", name="Lena Becker",
         id=lena_id))

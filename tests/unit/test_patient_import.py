@@ -615,6 +615,9 @@ def test_problem_rows_csv(db, actor, messy_world):
     assert line[:3] == ["2", "invalid", ""] and "Nachname: This field is required." in line[3]
     assert line[4:] == ["'=HYPERLINK(1)", "", "x@", "+49 170 1"]
     assert import_report(job)["counts"]["invalid"] == 1
+    with force_locale("de"):
+        german = list(csv.reader(io.StringIO(problem_rows_csv(job)[1:]), delimiter=";"))
+    assert german[0][:4] == ["Zeile", "Aktion", "Ergebnis", "Grund"] and german[1][:2] == ["2", "ungültig"]
 
 
 # ---------------------------------------------------------------------------------------------------------------

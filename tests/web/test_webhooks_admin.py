@@ -108,6 +108,15 @@ def test_create_with_own_secret_and_invalid_input(client, admin, db, practice):
     assert client.post("/webhooks/endpoints", data={"source": "stripe"}).status_code == 400
 
 
+@pytest.mark.parametrize("app_overrides", [{"WEBHOOK_PREVIOUS_SECRET_HOURS": 1}])
+def test_a_single_hour_is_written_in_the_singular(client, admin, practice):
+    """Counts in sentences use the language's plural rules: one hour, not "1 hours"."""
+    endpoint = make_endpoint(practice)
+    html = client.post(f"/webhooks/endpoints/{endpoint.id}/rotate",
+                       headers=htmx("webhook-card-booking")).get_data(as_text=True)
+    assert "stays valid for 1 hour, until" in html and "1 hours" not in html
+
+
 def test_rotate_shows_the_new_secret_once_and_keeps_the_previous_valid(client, admin, db, practice, app):
     """Rotation returns the card with the new secret, version 2 and how long the previous secret stays valid;
     both secrets verify until then; it is audited; the page does not show the secret again."""
