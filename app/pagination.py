@@ -45,14 +45,15 @@ def paginate(query, per_page, key, *, order_by=(), searching=False, options=()):
         items = db.session.scalars(query.options(*options).order_by(*order_by).limit(per_page).offset(offset)).all()
         return Page(page, per_page, items, _count(query, key))
     sort_columns = [clause.element for clause in order_by]
-    matches = query.with_only_columns(*dict.fromkeys([key, *sort_columns]),
+    matches = query.with_only_columns(key.label("page_key"), *sort_columns,
                                       func.count().over().label("total")).subquery()
     adapter = ClauseAdapter(matches)
-    page_keys = select(matches.corresponding_column(key).label("key"), matches.c.total).order_by(
+    page_keys = select(matches.c.page_key, matches.c.total).order_by(
         *(adapter.traverse(clause) for clause in order_by)).limit(per_page).offset(offset).subquery()
     entity = query.column_descriptions[0]["entity"]
     rows = db.session.execute(
-        select(entity, page_keys.c.total).join(page_keys, key == page_keys.c.key).options(*options).order_by(*order_by)
+        select(entity, page_keys.c.total).join(page_keys, key == page_keys.c.page_key)
+        .options(*options).order_by(*order_by)
     ).all()
     items = [row[0] for row in rows]
     total = rows[0].total if rows else _count(query, key) if page > 1 else 0
