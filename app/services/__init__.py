@@ -10,3 +10,16 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+
+def check_fields(checks, data, fields):
+    """Run ``checks[name](data.get(name))`` for each name in ``fields``: the cleaned values, and by field the
+    message of each ServiceError raised, so a form shows every problem at once (the caller raises its validation
+    error when there are any)."""
+    values, errors = {}, {}
+    for name in fields:
+        try:
+            values[name] = checks[name](data.get(name))
+        except ServiceError as error:
+            errors[name] = error.message
+    return values, errors

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Location
-from app.services import ServiceError
+from app.services import ServiceError, check_fields
 from app.services.audit import record
 
 LOCATION_FIELDS = ("name", "address")
@@ -90,12 +90,7 @@ def check_location(practice_id, data, *, location=None, fields=LOCATION_FIELDS):
         "name": lambda value: check_name(practice_id, value, location),
         "address": check_address,
     }
-    values, errors = {}, {}
-    for name in fields:
-        try:
-            values[name] = checks[name](data.get(name))
-        except ServiceError as error:
-            errors[name] = error.message
+    values, errors = check_fields(checks, data, fields)
     if errors:
         raise LocationValidationError(errors)
     return values

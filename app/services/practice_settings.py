@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from app.services import ServiceError
+from app.services import ServiceError, check_fields
 from app.services.audit import record
 
 # Settings keys in Practice.settings (the time zone has its own column).
@@ -137,12 +137,7 @@ def validate_settings(practice, data, fields=SETTINGS_FIELDS):
         DEFAULT_THERAPIST: lambda value: check_default_therapist(practice, value),
         BOOKING_URL_TEMPLATE: check_booking_url_template,
     }
-    values, errors = {}, {}
-    for name in fields:
-        try:
-            values[name] = checks[name](data.get(name))
-        except ServiceError as error:
-            errors[name] = error.message
+    values, errors = check_fields(checks, data, fields)
     if errors:
         raise SettingsValidationError(errors)
     return values
