@@ -41,6 +41,7 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, inspect, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.database import bulk_insert as insert_rows  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
     Appointment,
@@ -81,30 +82,27 @@ def filled(args):
     return ready
 
 
-def reset_schema():
+def migrate_fresh():
     """Drop whatever is there and build the schema with the migrations (what production runs)."""
-    FILL.drop(db.engine, checkfirst=True)
     db.drop_all()
     with db.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("DROP TABLE IF EXISTS patients_search")
     upgrade()
+
+
+def reset_schema():
+    """A migrated schema plus this bench's fill bookkeeping table."""
+    FILL.drop(db.engine, checkfirst=True)
+    migrate_fresh()
     FILL.create(db.engine)
 
 
 def bulk_insert(table, rows):
-    """Insert ``rows`` (dicts) into ``table``: COPY on PostgreSQL, executemany elsewhere."""
-    if not rows:
-        return
-    if db.engine.dialect.name != "postgresql":
-        db.session.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    raw = db.session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
+    """Insert ``rows`` (dicts) into ``table`` in the session's transaction (the app's bulk path: COPY on
+    PostgreSQL)."""
+    insert_rows(db.session.connection(), table, rows)
 
 
 def fill_patients(practice_id, therapist_ids, count, rng, now):

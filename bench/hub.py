@@ -46,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests.adapters  # noqa: E402
 from flask import url_for  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -65,7 +64,7 @@ from app.services import provider_health as health  # noqa: E402
 from app.services.api_tokens import create_token  # noqa: E402
 
 # The patients, appointments and bulk insert of the appointments-tab bench: the same data, written once.
-from bench.appointments_tab import bulk_insert, fill_appointments, fill_patients, p95  # noqa: E402
+from bench.appointments_tab import bulk_insert, fill_appointments, fill_patients, migrate_fresh, p95  # noqa: E402
 from config import TestConfig  # noqa: E402
 from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS  # noqa: E402
 from tests.fakes.calcom import CalcomFake, demo_seed  # noqa: E402
@@ -88,16 +87,6 @@ CALCOM_KEY = next(iter(CALCOM_KEYS))
 POLL_ENDPOINT = "hub.status"  # the #hub-status fragment the Übersicht tab polls
 POLL_HEADERS = {"HX-Request": "true", "HX-Target": "hub-status"}
 EVENT_TYPE_ID = 102  # "Physiotherapie" in the fake's demo seed
-
-
-def reset_schema():
-    """Drop whatever is there and build the schema with the migrations (what production runs)."""
-    db.drop_all()
-    with db.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("DROP TABLE IF EXISTS patients_search")
-    upgrade()
 
 
 def fill_metrics(practice_id, count, rng, now):
@@ -147,7 +136,7 @@ def fill_sync_runs(practice_id, rng, now):
 def fill(args, rng):
     """Build the schema and fill it (see the module docstring); returns (practice id, admin id)."""
     started = time.perf_counter()
-    reset_schema()
+    migrate_fresh()
     now = datetime.now(UTC)
     practice = Practice(slug="bench", name="Bench", timezone="Europe/Berlin", settings={})
     db.session.add(practice)
