@@ -1,7 +1,10 @@
 """Small helpers shared by tests (fixtures live in conftest.py)."""
 
+import threading
+
 from sqlalchemy import select
 
+from app.extensions import db
 from app.models import AuditEntry
 
 PASSWORD = "correct horse battery"
@@ -26,3 +29,29 @@ def audit_actions(db, **filters):
 def bearer(token):
     """Authorization header for an API token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def at_once(app, count, action):
+    """Run ``action()`` in ``count`` threads released together by a barrier, each in its own app context and
+    session, and return their results. An exception in any thread fails the test with every thread's error (a
+    thread's exception would otherwise only be printed)."""
+    barrier = threading.Barrier(count)
+    results, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(action())
+            except Exception as error:
+                errors.append(repr(error))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [], errors
+    return results

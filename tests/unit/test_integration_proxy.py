@@ -7,7 +7,6 @@ limiter at Redis (RATELIMIT_STORAGE_URI); this module then uses the same Redis f
 tested against both stores."""
 
 import os
-import threading
 import uuid
 from datetime import date, timedelta
 
@@ -23,6 +22,7 @@ from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
 from tests.fakes.retell import RetellFake
 from tests.fakes.retell import demo_seed as retell_seed
+from tests.helpers import at_once
 from tests.hub_support import connect, file_database, hub_overrides
 
 EVENT_TYPES = "/v2/event-types"
@@ -190,24 +190,8 @@ def test_a_hundred_simultaneous_fetches_cost_one_call(app, calcom, practice, con
     """A hundred requests for the same answer at the same moment (say, a hundred open tabs refreshing) make one
     provider call; every request gets the answer."""
     practice_id = practice.id
-    barrier = threading.Barrier(100)
-    answers, errors = [], []
+    answers = at_once(app, 100, lambda: fetch(practice_id, "calcom", "event-types", {}).data)
 
-    def request_in_a_worker_thread():
-        with app.app_context():
-            try:
-                barrier.wait()
-                answers.append(fetch(practice_id, "calcom", "event-types", {}).data)
-            except Exception as error:  # reported below, so a failing thread fails the test
-                errors.append(repr(error))
-
-    threads = [threading.Thread(target=request_in_a_worker_thread) for _ in range(100)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert len(answers) == 100 and all(answer == answers[0] for answer in answers) and len(answers[0]) == 3
     assert calcom.request_count(EVENT_TYPES) == 1
 

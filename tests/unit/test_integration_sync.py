@@ -1,7 +1,6 @@
 """Syncs of the Integration Hub against the provider fakes: what a Cal.com or Retell sync puts into the practice's
 data, mappings an admin corrected, one run at a time, failures with backoff and pause, and the scheduler."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
 from tests.fakes.retell import RetellFake
 from tests.fakes.retell import demo_seed as retell_seed
+from tests.helpers import at_once
 from tests.hub_support import (
     CALCOM_KEY,
     config_of,
@@ -282,27 +282,13 @@ def test_concurrent_sync_requests_queue_exactly_one_run(app, calcom, practice, a
     answered with that run."""
     connect(admin, "calcom")
     practice_id = practice.id
-    barrier = threading.Barrier(8)
-    answers, errors = [], []
 
     def click():
-        with app.app_context():
-            try:
-                barrier.wait()
-                run, created = sync_service.request_sync(practice_id, "calcom", "manual")
-                answers.append((run.id, created))
-            except Exception as error:  # reported below, so a failing thread fails the test
-                errors.append(repr(error))
-            finally:
-                _db.session.remove()
+        run, created = sync_service.request_sync(practice_id, "calcom", "manual")
+        return run.id, created
 
-    threads = [threading.Thread(target=click) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once(app, 8, click)
 
-    assert errors == []
     assert len(answers) == 8 and len({run_id for run_id, _created in answers}) == 1
     assert sum(created for _run_id, created in answers) == 1
     _db.session.expire_all()
@@ -406,26 +392,8 @@ def test_workers_ticking_at_the_same_moment_queue_each_sync_and_probe_once(app, 
     run_jobs(app)
     queued_before = _count(Job)
     due = utcnow() + timedelta(minutes=61)
-    barrier = threading.Barrier(4)
-    results, errors = [], []
+    results = at_once(app, 4, lambda: scheduler.tick(due))
 
-    def worker():
-        with app.app_context():
-            try:
-                barrier.wait()
-                results.append(scheduler.tick(due))
-            except Exception as error:  # reported below, so a failing thread fails the test
-                errors.append(repr(error))
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
     assert sum(done["syncs"] for done in results) == 1 and sum(done["probes"] for done in results) == 2
     _db.session.expire_all()
     assert _count(Job) - queued_before == 3 and _count(SyncRun, SyncRun.status == "queued") == 1
