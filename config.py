@@ -61,6 +61,8 @@ class Config:
 
     AUDIT_PAGE_SIZE = _env_int("AUDIT_PAGE_SIZE", 50)
     PATIENTS_PAGE_SIZE = _env_int("PATIENTS_PAGE_SIZE", 25)
+    # The patient list's search counts its matches up to this many ("more than 1000 patients"); see paginate.
+    PATIENTS_SEARCH_COUNT_LIMIT = _env_int("PATIENTS_SEARCH_COUNT_LIMIT", 1000)
     PATIENT_IMPORT_MAX_BYTES = _env_int("PATIENT_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
     PATIENT_IMPORT_MAX_RECORDS = _env_int("PATIENT_IMPORT_MAX_RECORDS", 10_000)
     # Files of at least PATIENT_IMPORT_PARALLEL_MIN_ROWS rows are validated by PATIENT_IMPORT_PROCESSES processes

@@ -99,6 +99,8 @@ def main():
                 "one letter typed 'a'": {"q": "a"},
                 "first letters typed 'ho'": {"q": "ho"},
                 "two letters, no match 'qx'": {"q": "qx"},
+                "no match, by birth date 'qx'": {"q": "qx", "sort": "birth_date"},
+                "two letters, last in order 'zi'": {"q": "zi"},
                 "last name prefix 'hoffm'": {"q": "hoffm"},
                 "broad 'mann' (1 in 5 patients)": {"q": "mann"},
                 "first + last 'lena becker1'": {"q": "lena becker1"},

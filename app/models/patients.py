@@ -35,9 +35,16 @@ class Patient(db.Model):
         # The list shows active patients sorted by name or birth date: partial indexes in exactly that order
         # serve the page (ORDER BY ... LIMIT) and the count without touching archived rows.
         Index("ix_patients_active_name", "practice_id", "last_name", "first_name", "id",
-              sqlite_where=text("archived_at IS NULL"), postgresql_where=text("archived_at IS NULL")),
+              postgresql_where=text("archived_at IS NULL")).ddl_if(dialect="postgresql"),
         Index("ix_patients_active_birth_date", "practice_id", "birth_date", "id",
-              sqlite_where=text("archived_at IS NULL"), postgresql_where=text("archived_at IS NULL")),
+              postgresql_where=text("archived_at IS NULL")).ddl_if(dialect="postgresql"),
+        # SQLite's planner walks the sort index for every search, and a walk that reads each patient's row for
+        # ``search_text`` takes 60 ms through 50,000 patients. Holding ``search_text`` in the index makes the walk
+        # read the index alone (13 ms). PostgreSQL chooses a plan by statistics and does not need the copy.
+        Index("ix_patients_active_name_search", "practice_id", "last_name", "first_name", "id", "search_text",
+              sqlite_where=text("archived_at IS NULL")).ddl_if(dialect="sqlite"),
+        Index("ix_patients_active_birth_date_search", "practice_id", "birth_date", "id", "search_text",
+              sqlite_where=text("archived_at IS NULL")).ddl_if(dialect="sqlite"),
         Index("ix_patients_practice_id_therapist_id", "practice_id", "therapist_id"),
         # Calls are matched to patients by phone number (E.164).
         Index("ix_patients_practice_id_phone", "practice_id", "phone"),

@@ -84,7 +84,8 @@ def index():
     filters = _list_args()
     search = search_patients(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
     page = paginate(search.query, current_app.config["PATIENTS_PAGE_SIZE"], Patient.id, order_by=search.order_by,
-                    searching=search.searching, options=search.options)
+                    searching=search.searching, options=search.options,
+                    count_limit=current_app.config["PATIENTS_SEARCH_COUNT_LIMIT"])
     context = {"page": page, "filters": filters,
                "own_only": permission_scope(current_user, "patients.read") == OWN}
     if wants_fragment("patients-table"):

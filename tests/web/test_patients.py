@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Patient
-from tests.helpers import audit_actions, htmx
+from tests.helpers import audit_actions, bearer, htmx
 
 
 def test_search_by_name_email_phone_birth_date_and_booking_id(client, auth, make_patient):
@@ -68,6 +68,29 @@ def test_search_results_are_sorted_paged_and_counted(app, client, auth, english,
     assert second.index("Treffer1954") < second.index("Treffer1950") and f"Treffer{1950 + 5}" not in second
     beyond = client.get("/patients/", query_string=dict(query, page=9), headers=htmx("patients-table"))
     assert f"{size + 5} patients" in beyond.get_data(as_text=True) and "Treffer" not in beyond.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("term", ["treff", "tr"])
+def test_search_counts_up_to_the_limit_and_pages_on(app, client, auth, english, make_patient, make_user, make_token,
+                                                    term):
+    """Past PATIENTS_SEARCH_COUNT_LIMIT the list says "more than", still in sort order, and offers the next page,
+    which counts on to its own end; the JSON API counts exactly."""
+    auth.login()
+    size = app.config["PATIENTS_PAGE_SIZE"]
+    app.config["PATIENTS_SEARCH_COUNT_LIMIT"] = 5  # below a page: the first page counts to its own end
+    for number in range(size + 5):
+        make_patient(last_name=f"Treffer{number:02d}")
+    make_patient(last_name="Anders")
+    first = client.get("/patients/", query_string={"q": term}, headers=htmx("patients-table")).get_data(as_text=True)
+    assert f"More than {size} patients" in first and "Page 1 of more than 1" in first
+    assert first.index("Treffer00") < first.index(f"Treffer{size - 1}") and f"Treffer{size}" not in first
+    assert 'rel="next">Next</a>' in first and "Anders" not in first
+    second = client.get("/patients/", query_string={"q": term, "page": 2},
+                        headers=htmx("patients-table")).get_data(as_text=True)
+    assert f"{size + 5} patients" in second and "Page 2 of 2" in second and 'rel="prev">Previous</a>' in second
+    assert f"Treffer{size}" in second and f"Treffer{size - 1}" not in second
+    token = make_token(make_user(role="billing"))
+    assert client.get("/api/patients", query_string={"q": term}, headers=bearer(token)).get_json()["count"] == size + 5
 
 
 @pytest.mark.parametrize("term", ["", "nach"])
