@@ -10,9 +10,9 @@ from app.database import autogenerate_filter
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging. Existing loggers stay enabled: migrations also run inside the
+# app (`flask demo --reset`, the tests), and fileConfig's default would silence the app's logger from then on.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

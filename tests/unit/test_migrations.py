@@ -38,6 +38,14 @@ def test_no_drift_between_migrations_and_models(migrated_app):
         assert compare_metadata(context, db.metadata) == []
 
 
+def test_migrating_leaves_the_app_logging(migrated_app):
+    """Alembic's logging setup keeps the loggers that exist: the app still logs after migrating in-process (the
+    cause of a test that failed only after test_migrations had run)."""
+    logger = migrated_app.logger  # exists now, as in a running app
+    upgrade()  # already at head: runs only Alembic's environment, with its logging setup
+    assert not logger.disabled
+
+
 def test_migrated_audit_log_is_append_only(migrated_app):
     """The migration creates the same triggers as create_all."""
     with db.engine.begin() as connection:

@@ -769,7 +769,7 @@ def test_a_failing_helper_is_replaced_by_validating_here(app, db, actor, monkeyp
     monkeypatch.setattr(service, "_ROWS_PER_PROCESS", 10)
     monkeypatch.setattr(service, "_VALIDATION_PROGRAM", "import sys; sys.exit('helper broke')")
     app.config.update(PATIENT_IMPORT_PROCESSES=2, PATIENT_IMPORT_PARALLEL_MIN_ROWS=20)
-    with caplog.at_level(logging.WARNING, logger=app.logger.name):  # whatever level earlier tests left it at
+    with caplog.at_level(logging.WARNING, logger=app.logger.name):
         job = upload_and_preview(actor, mixed_rows_file(30))
     assert len(rows_by_number(db, job)) == 30 and job.counts["invalid"] > 0
     assert "helper broke" in caplog.text
