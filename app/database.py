@@ -93,6 +93,16 @@ def sqlite_search_index_statements(table_name, column, index_name):
     ]
 
 
+def _hold_sqlite_write_lock(connection):
+    """Make sure the SQLite connection is inside a transaction that holds the write lock. pysqlite (before Python
+    3.12) opens a transaction only before INSERT, UPDATE or DELETE: a DDL statement or a read that comes first runs
+    on its own and a DROP TRIGGER is committed at once, whatever the caller rolls back later. ``BEGIN IMMEDIATE``
+    opens the transaction with the write lock taken; pysqlite then commits or rolls it back as its own."""
+    driver = connection.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE")
+
+
 @contextmanager
 def bulk_search_indexing(connection, table_name, column, index_name):
     """Around a bulk INSERT into ``table_name`` on SQLite: index the new rows with one INSERT ... SELECT instead of
@@ -102,6 +112,7 @@ def bulk_search_indexing(connection, table_name, column, index_name):
     if connection.dialect.name != "sqlite":
         yield
         return
+    _hold_sqlite_write_lock(connection)
     highest = connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table_name}").scalar()
     connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {index_name}_insert")
     yield

@@ -86,3 +86,39 @@ def test_bulk_update_changes_the_given_rows_and_columns_only(db, practice, make_
     assert [(action, patient_id, outcome) for _n, _r, _d, action, _reason, patient_id, outcome
             in _stored(db, job)] == [("create", patient.id, "created"), ("create", None, None),
                                      ("create", None, "skipped")]
+
+
+def _patient_values(practice, last_name, patient_id=None):
+    """The columns of a new patient for bulk_insert, with ``patient_id`` as its id when given."""
+    from app.models.patients import build_search_text
+
+    moment = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
+    values = {"practice_id": practice.id, "first_name": "Ada", "last_name": last_name, "source": "import",
+              "search_text": build_search_text("Ada", last_name, None, None, None, None), "created_at": moment,
+              "updated_at": moment}
+    return values if patient_id is None else dict(values, id=patient_id)
+
+
+def test_a_failed_bulk_insert_keeps_the_search_index_up_to_date(db, practice, make_user):
+    """When a batch fails inside bulk_search_indexing, the rollback restores SQLite's per-row index trigger (pysqlite
+    would otherwise have committed dropping it at once), so patients created later are still found."""
+    from app.database import bulk_search_indexing
+    from app.models import Patient
+    from app.models.patients import SQLITE_SEARCH_INDEX
+    from app.services.patients import search_patients
+
+    admin = make_user(role="admin")
+    connection = db.session.connection()
+    with pytest.raises(RuntimeError), bulk_search_indexing(connection, "patients", "search_text",
+                                                          SQLITE_SEARCH_INDEX):
+        bulk_insert(connection, Patient.__table__, [_patient_values(practice, "Zwischenfall")])
+        raise RuntimeError("the batch failed")
+    db.session.rollback()
+    db.session.add(Patient(**_patient_values(practice, "Nachzuegler")))
+    db.session.commit()
+
+    def found(text):
+        return [patient.last_name for patient in db.session.scalars(search_patients(admin, text).query)]
+
+    assert found("nachzuegler") == ["Nachzuegler"]
+    assert found("zwischenfall") == []
