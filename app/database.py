@@ -9,7 +9,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, update
+from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
@@ -120,6 +120,23 @@ def bulk_search_indexing(connection, table_name, column, index_name):
         f"INSERT INTO {index_name}(rowid, {column}) SELECT id, {column} FROM {table_name} WHERE id > ?", (highest,)
     )
     connection.exec_driver_sql(_sqlite_insert_trigger(table_name, column, index_name))
+
+
+def reserve_ids(connection, table, count):
+    """``count`` unused primary keys of ``table`` for rows a bulk insert is about to write, so that the caller knows
+    each new row's id without reading the rows back. PostgreSQL: drawn from the table's id sequence, like any
+    INSERT, so concurrent writers never collide. SQLite: the ids after the highest, under the write lock that this
+    transaction then holds until it ends, so no other writer can take them first."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        return list(connection.execute(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+            .select_from(func.generate_series(1, count))
+        ).scalars())
+    _hold_sqlite_write_lock(connection)
+    highest = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar()
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def bulk_insert(connection, table, rows):

@@ -52,7 +52,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from app.database import bulk_insert, bulk_search_indexing, bulk_update, utcnow
+from app.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
 from app.extensions import db
 from app.models import Patient, PatientImportJob, PatientImportRow, Practice
 from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
@@ -940,42 +940,20 @@ def _patient_update(row, now):
     return {"id": target.id, **changes, "updated_at": now}
 
 
-def _created_key(booking_system_id, email, first_name, last_name, birth_date):
-    """What tells the new patients of one import apart: the booking id, else the email, else name and birth date
-    (the duplicate check guarantees that no two created rows share it)."""
-    if booking_system_id:
-        return ("booking", booking_system_id)
-    if email:
-        return ("email", email.lower())
-    return ("identity", _identity(first_name, last_name, birth_date))
-
-
-_CREATED_COLUMNS = (Patient.id, Patient.booking_system_id, Patient.email_normalized, Patient.first_name,
-                    Patient.last_name, Patient.birth_date)
-
-
 def _apply(rows, practice_id, therapist_id, source):
-    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL),
-    changed ones with executemany UPDATEs by primary key (grouped by the set of changed columns). The ids of the
-    new patients are read back with one SELECT of the rows this batch created (same practice, source and creation
-    time) and matched to the rows by _created_key; this is cheaper than RETURNING, which SQLAlchemy cannot batch in
-    order on SQLite and which doubles the time on PostgreSQL. The caller commits."""
+    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL) under
+    ids reserved beforehand (reserve_ids), so each row knows its patient without reading the batch back; changed
+    ones with executemany UPDATEs by primary key (grouped by the set of changed columns). The caller commits."""
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
         new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
         connection = db.session.connection()
         with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
+            ids = reserve_ids(connection, Patient.__table__, len(creates))
+            for row, patient, patient_id in zip(creates, new_patients, ids, strict=True):
+                row.patient_id = patient["id"] = patient_id
             bulk_insert(connection, Patient.__table__, new_patients)
-        created = db.session.execute(
-            select(*_CREATED_COLUMNS)
-            .where(Patient.practice_id == practice_id, Patient.source == source, Patient.created_at == now)
-        ).all()
-        ids = {_created_key(*patient[1:]): patient.id for patient in created}
-        for row in creates:
-            values = row.values
-            row.patient_id = ids.get(_created_key(values["booking_system_id"], values["email"],
-                                                  values["first_name"], values["last_name"], values["birth_date"]))
     updates = [_patient_update(row, now) for row in rows if row.operation == "update"]
     if updates:
         db.session.execute(update(Patient), updates)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import StatementError
 
-from app.database import bulk_insert, bulk_update
+from app.database import bulk_insert, bulk_update, reserve_ids
 from app.models import PatientImportJob, PatientImportRow
 
 ROWS = PatientImportRow.__table__
@@ -97,6 +97,25 @@ def _patient_values(practice, last_name, patient_id=None):
               "search_text": build_search_text("Ada", last_name, None, None, None, None), "created_at": moment,
               "updated_at": moment}
     return values if patient_id is None else dict(values, id=patient_id)
+
+
+def test_reserved_ids_are_fresh_and_never_handed_out_again(db, practice, make_patient):
+    """reserve_ids gives ids no patient has; a bulk insert under them stores them, and the next ordinary insert
+    and the next reservation get other ids."""
+    from app.models import Patient
+
+    existing = make_patient()
+    connection = db.session.connection()
+    ids = reserve_ids(connection, Patient.__table__, 3)
+    assert len(set(ids)) == 3 and existing.id not in ids and reserve_ids(connection, Patient.__table__, 0) == []
+    bulk_insert(connection, Patient.__table__, [_patient_values(practice, f"Res{n}", n) for n in ids])
+    db.session.commit()
+    stored = db.session.scalars(select(Patient.id).where(Patient.last_name.like("Res%"))).all()
+    assert sorted(stored) == sorted(ids)
+    later = make_patient()
+    assert later.id not in ids
+    assert not set(reserve_ids(db.session.connection(), Patient.__table__, 2)) & {*ids, later.id, existing.id}
+    db.session.rollback()
 
 
 def test_a_failed_bulk_insert_keeps_the_search_index_up_to_date(db, practice, make_user):
