@@ -18,6 +18,7 @@ from app.services import ServiceError
 from app.services.patient_fields import PATIENT_FIELDS
 from app.services.patient_import import (
     create_csv_import,
+    format_size,
     preview_import,
     problem_rows_csv,
     queue_import,
@@ -84,8 +85,8 @@ def _imports_page(form, status=200):
         .order_by(PatientImportJob.created_at.desc(), PatientImportJob.id.desc())
         .limit(RECENT_IMPORTS)
     ).all()
-    max_mb = current_app.config["PATIENT_IMPORT_MAX_BYTES"] // (1024 * 1024)
-    return render_template("patients/imports.html", form=form, recent=recent, max_mb=max_mb), status
+    max_size = format_size(current_app.config["PATIENT_IMPORT_MAX_BYTES"])
+    return render_template("patients/imports.html", form=form, recent=recent, max_size=max_size), status
 
 
 @bp.get("/import")

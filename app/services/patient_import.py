@@ -220,7 +220,7 @@ def _max_bytes():
     return int(current_app.config.get("PATIENT_IMPORT_MAX_BYTES") or DEFAULT_MAX_BYTES)
 
 
-def _format_size(size):
+def format_size(size):
     """A byte count for a message: "20 MB", "512 KB" or "900 bytes"."""
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):g} MB"
@@ -313,7 +313,7 @@ def _parse_csv(content):
     limit = _max_bytes()
     if len(content) > limit:
         raise ImportFileError(_("The file is larger than the limit of %(limit)s (it has %(size)s).",
-                                limit=_format_size(limit), size=_format_size(len(content))), code="too_large")
+                                limit=format_size(limit), size=format_size(len(content))), code="too_large")
     if not content.strip(b" \t\r\n\xef\xbb\xbf"):
         raise ImportFileError(_("The file is empty."), code="empty")
     text, encoding = _decode(content)
