@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.database import utcnow
 from app.htmx import add_vary
 from app.security import has_permission
+from app.services.patient_fields import format_phone
 
 ROLE_LABELS = {
     "admin": _l("Admin"),
@@ -52,5 +53,11 @@ def init_app(app):
             "format_datetime": format_datetime,
             "now_utc": utcnow,
         }
+
+    @app.template_filter("phone")
+    def phone_filter(e164):
+        """An E.164 number formatted for the signed-in user's practice (see format_phone)."""
+        practice = getattr(current_user, "practice", None)
+        return format_phone(e164, practice.country if practice is not None else "DE")
 
     app.after_request(add_vary)

@@ -53,6 +53,20 @@ def normalise_phone(value, country="DE"):
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def format_phone(e164, country="DE"):
+    """A stored E.164 number as a person reads it: national form for a number of the practice's own country
+    (0170 1112233), international form otherwise (+43 1 234567). Anything unparsable is shown as stored."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, country)
+    except phonenumbers.NumberParseException:
+        return e164
+    own = phonenumbers.region_code_for_number(number) == country
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if own else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+
+
 def parse_birth_date(value, today=None):
     """A birth date from DD.MM.YYYY, DD.MM.YY or YYYY-MM-DD (a date object passes through); None for empty.
     Two-digit years are read as the most recent past year (05 → 2005, 85 → 1985)."""

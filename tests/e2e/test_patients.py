@@ -133,7 +133,7 @@ def test_admin_creates_patient_and_fixes_phone_inline(page, base_url, sign_in, t
     expect(page).to_have_url(re.compile(re.escape(f"{base_url}/patients/") + r"\d+$"))
     expect(page.locator("#patient-name")).to_have_text(f"Nina {last_name}")
     expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "stammdaten")
-    expect(page.locator("#patient-tab")).to_contain_text("+491701234567")
+    expect(page.locator("#patient-tab")).to_contain_text("0170 1234567")
 
 
 def test_record_tabs_switch_with_htmx(page, base_url, sign_in, live_app, translate):

@@ -20,6 +20,7 @@ def test_search_by_name_email_phone_birth_date_and_booking_id(client, auth, make
         html = client.get("/patients/", query_string={"q": term}, headers=htmx("patients-table")).get_data(as_text=True)
         assert f'id="patient-row-{anna.id}"' in html, term
         assert "Bussard" not in html, term
+    assert ">0170 1234567</td>" in html  # stored as E.164, shown as a person in Germany writes it
 
 
 def test_search_fragment_and_page(client, auth, make_patient):
