@@ -20,7 +20,7 @@ class PatientForm(FlaskForm):
 
 
 class BookingLinkForm(FlaskForm):
-    """Link a patient to the booking tool's id by hand."""
+    """Link a patient to the booking tool's id by hand (shown filled with the current link, so it can be changed)."""
 
     booking_system_id = StringField(_l("Booking tool patient id"))
     booking_email = EmailField(_l("Email in the booking tool (optional)"))

@@ -153,7 +153,7 @@ def detail(patient_id, tab):
     """Page: the patient record with its tabs; the #patient-tab fragment when htmx switches tabs. Opening the
     record (the full page) is audited as patient.view."""
     patient = _patient_or_404(patient_id)
-    context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None)}
+    context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None, obj=patient)}
     if tab == "verlauf":
         context["history"] = patient_history(patient)
     elif tab == "termine":
@@ -236,7 +236,7 @@ def link(patient_id):
     if form.validate_on_submit():
         try:
             link_booking(current_actor(), patient, form.booking_system_id.data, form.booking_email.data)
-            form, message = BookingLinkForm(formdata=None), _("Linked to the booking tool.")
+            form, message = BookingLinkForm(formdata=None, obj=patient), _("Linked to the booking tool.")
         except ServiceError as error:
             db.session.rollback()
             getattr(form, error.field or "booking_system_id").errors.append(error.message)
@@ -250,7 +250,8 @@ def unlink(patient_id):
     """Fragment #patient-tab (Stammdaten): remove the booking-tool link."""
     patient = _patient_or_404(patient_id)
     unlink_booking(current_actor(), patient)
-    return _tab_response(patient, BookingLinkForm(formdata=None), 200, _("Link to the booking tool removed."))
+    form = BookingLinkForm(formdata=None, obj=patient)
+    return _tab_response(patient, form, 200, _("Link to the booking tool removed."))
 
 
 @bp.post("/<int:patient_id>/meine-termine")

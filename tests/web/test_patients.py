@@ -250,7 +250,10 @@ def test_link_refuses_an_id_of_another_patient_naming_them(client, auth, make_pa
     assert ok.status_code == 200 and '"toast"' in ok.headers["HX-Trigger"]
     db.session.refresh(patient)
     assert (patient.booking_system_id, patient.booking_email) == ("BK-2", "ida@example.test")
-    assert client.post(f"/patients/{patient.id}/unlink", headers=htmx("patient-tab")).status_code == 200
+    # The link form shows the link as it now is, ready to be changed, next to the button that removes it.
+    assert 'name="booking_system_id" type="text" value="BK-2"' in ok.get_data(as_text=True)
+    unlinked = client.post(f"/patients/{patient.id}/unlink", headers=htmx("patient-tab"))
+    assert unlinked.status_code == 200 and 'value="BK-2"' not in unlinked.get_data(as_text=True)
     db.session.refresh(patient)
     assert patient.booking_system_id is None
 
