@@ -8,6 +8,7 @@ from flask_login import current_user
 from app.database import utcnow
 from app.htmx import add_vary
 from app.security import has_permission
+from app.services.audit import action_label
 from app.services.patient_fields import format_phone
 
 ROLE_LABELS = {
@@ -51,6 +52,7 @@ def init_app(app):
             "get_locale": get_locale,
             "role_label": lambda role: ROLE_LABELS.get(role, role),
             "format_datetime": format_datetime,
+            "action_label": action_label,
             "now_utc": utcnow,
         }
 

@@ -12,7 +12,7 @@ from app.models import AuditEntry
 from app.pagination import paginate
 from app.security import permission_required
 from app.services.accounts import practice_users
-from app.services.audit import audit_query, known_actions
+from app.services.audit import action_label, audit_query, known_actions
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -25,7 +25,7 @@ def index():
     users = practice_users(current_user.practice_id)
     form.user.choices = [SelectChoice("", _("All users"))] + [SelectChoice(str(u.id), u.name) for u in users]
     form.action.choices = [SelectChoice("", _("All actions"))] + [
-        SelectChoice(action, action) for action in known_actions(current_user.practice)
+        SelectChoice(action, f"{action_label(action)} ({action})") for action in known_actions(current_user.practice)
     ]
     status = 200
     if form.validate():

@@ -160,7 +160,7 @@ def test_record_tabs_switch_with_htmx(page, base_url, sign_in, live_app, transla
     expect(page).to_have_url(f"{base_url}/patients/{patient_id}/verlauf")
     expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "verlauf")
     expect(page.locator("#tab-verlauf")).to_have_text(translate("History"))
-    view_entries = page.locator("#history-table tbody tr").filter(has=page.locator("code", has_text="patient.view"))
+    view_entries = page.locator("#history-table tbody tr").filter(has_text=translate("Record opened"))
     expect(view_entries.first).to_contain_text("Emil Empfang")
     assert_no_page_load(page)
     expect(page.locator("#patient-tab")).to_have_count(1)
