@@ -25,7 +25,7 @@ class Config:
     """Embedded default: SQLite in ``instance/``, in-memory rate limits, keys generated into ``instance/``."""
 
     ENV_NAME = "embedded"
-    # None means "generate once into instance/secret_key" (see app.keys).
+    # None means "generate once into instance/secret_key" (see app.platform.keys).
     SECRET_KEY = os.environ.get("SECRET_KEY") or None
     # Comma-separated Fernet keys, newest first. None means "generate once into instance/encryption.keys".
     APP_ENCRYPTION_KEYS = os.environ.get("APP_ENCRYPTION_KEYS") or None

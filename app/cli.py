@@ -9,10 +9,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import Practice, User
-from app.security import ROLES, Actor
-from app.services import ServiceError
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.actor import Actor
+from app.platform.security.permissions import ROLES
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
@@ -98,7 +99,7 @@ def create_webhook_command(slug, source, secret):
 @crypto_cli.command("rotate-keys")
 def rotate_keys_command():
     """Re-encrypt every stored secret under the newest key of APP_ENCRYPTION_KEYS."""
-    from app.services.secrets import rotate_all_secrets
+    from app.platform.security.crypto import rotate_all_secrets
 
     count = rotate_all_secrets()
     click.echo(f"Re-encrypted {count} secrets under the newest key.")
@@ -116,10 +117,10 @@ def generate_key_command():
 def worker_command(once, worker_id):
     """Run the background worker: claim queued jobs and run them until SIGTERM or Ctrl-C (the job in hand is
     finished first). Run one worker on SQLite; on PostgreSQL any number, on any number of hosts."""
-    from app.worker import default_worker_id, run_worker
+    from app.platform.jobs.worker import default_worker_id, run_worker
 
     current_app.logger  # noqa: B018 (attaches Flask's stderr handler when logging is not configured)
-    for name in ("app.worker", "app.services.jobs"):
+    for name in ("app.platform.jobs.worker", "app.platform.jobs.queue"):
         logging.getLogger(name).setLevel(logging.INFO)
     worker_id = worker_id or default_worker_id()
     processed = run_worker(current_app._get_current_object(), worker_id, once=once)

@@ -14,9 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
 from app.models import Practice, User  # noqa: E402
-from app.security import Actor  # noqa: E402
+from app.platform.extensions import db  # noqa: E402
+from app.platform.security.actor import Actor  # noqa: E402
 from app.services.api_tokens import create_token  # noqa: E402
 from config import TestConfig  # noqa: E402
 

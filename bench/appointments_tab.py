@@ -41,8 +41,6 @@ from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, inspect, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.database import bulk_insert as insert_rows  # noqa: E402
-from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
     Appointment,
     Patient,
@@ -52,7 +50,10 @@ from app.models import (  # noqa: E402
     WebhookEvent,
 )
 from app.models.patients import build_search_text  # noqa: E402
-from app.security import Actor, hash_password  # noqa: E402
+from app.platform.database import bulk_insert as insert_rows  # noqa: E402
+from app.platform.extensions import db  # noqa: E402
+from app.platform.security.actor import Actor
+from app.platform.security.passwords import hash_password  # noqa: E402
 from app.services.webhook_endpoints import create_endpoint  # noqa: E402
 from config import TestConfig  # noqa: E402
 

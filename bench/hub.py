@@ -49,7 +49,6 @@ from flask import url_for  # noqa: E402
 from sqlalchemy import event, func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.extensions import cache, db  # noqa: E402
 from app.models import (  # noqa: E402
     Appointment,
     IntegrationMetric,
@@ -58,7 +57,9 @@ from app.models import (  # noqa: E402
     SyncRun,
     User,
 )
-from app.security import Actor, hash_password  # noqa: E402
+from app.platform.extensions import cache, db  # noqa: E402
+from app.platform.security.actor import Actor
+from app.platform.security.passwords import hash_password  # noqa: E402
 from app.services import integrations  # noqa: E402
 from app.services import provider_health as health  # noqa: E402
 from app.services.api_tokens import create_token  # noqa: E402

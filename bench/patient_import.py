@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.database import bulk_insert, bulk_search_indexing  # noqa: E402
-from app.extensions import db  # noqa: E402
 from app.models import Patient, Practice, User  # noqa: E402
 from app.models.patients import SQLITE_SEARCH_INDEX  # noqa: E402
-from app.security import Actor  # noqa: E402
+from app.platform.database import bulk_insert, bulk_search_indexing  # noqa: E402
+from app.platform.extensions import db  # noqa: E402
+from app.platform.security.actor import Actor  # noqa: E402
 from app.services.patient_import import create_csv_import, preview_import, run_import_job  # noqa: E402
 from config import TestConfig  # noqa: E402
 

@@ -46,10 +46,10 @@ from sqlalchemy import func, select, text  # noqa: E402
 from standardwebhooks.webhooks import Webhook  # noqa: E402
 
 from app import create_app  # noqa: E402
-from app.extensions import db  # noqa: E402
 from app.models import Practice, User, WebhookEvent, WebhookEventAttempt  # noqa: E402
 from app.models.webhooks import ACCEPTED, PROCESSED  # noqa: E402
-from app.security import Actor  # noqa: E402
+from app.platform.extensions import db  # noqa: E402
+from app.platform.security.actor import Actor  # noqa: E402
 from app.services.webhook_endpoints import create_endpoint  # noqa: E402
 from bench.webhooks_app import BARE_EVENTS  # noqa: E402
 from config import Config  # noqa: E402

@@ -19,8 +19,8 @@ from flask import jsonify, request
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert
 
 from app import create_app
-from app.extensions import csrf, db
-from app.security import public
+from app.platform.extensions import csrf, db
+from app.platform.security.guard import public
 
 TOLERANCE_SECONDS = 300
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import Appointment, Call, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
-from app.security import encrypt_secret
+from app.platform.database import utcnow
+from app.platform.extensions import db
+from app.platform.security.crypto import encrypt_secret
 
 _numbers = itertools.count(1)
 

@@ -12,9 +12,9 @@ from flask_babel import force_locale
 from sqlalchemy import event
 
 from app import create_app
-from app.extensions import db as _db
 from app.models import Practice, User
-from app.security import hash_password
+from app.platform.extensions import db as _db
+from app.platform.security.passwords import hash_password
 from config import TestConfig
 from tests.helpers import PASSWORD
 
@@ -197,7 +197,7 @@ def auth(client, make_user):
 @pytest.fixture
 def make_token(db):
     """Factory: an API token for a user; returns the plaintext."""
-    from app.security import Actor
+    from app.platform.security.actor import Actor
     from app.services.api_tokens import create_token
 
     def make(user, name="script"):

@@ -4,8 +4,8 @@ import threading
 
 from sqlalchemy import select
 
-from app.extensions import db
-from app.models import AuditEntry
+from app.platform.audit.models import AuditEntry
+from app.platform.extensions import db
 
 PASSWORD = "correct horse battery"
 

@@ -4,11 +4,11 @@ fakes. Fixtures stay in the test modules; these are plain functions."""
 
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import IntegrationConfig, ProviderHealth
-from app.security import Actor
+from app.platform.extensions import db
+from app.platform.jobs.worker import run_worker
+from app.platform.security.actor import Actor
 from app.services import integrations
-from app.worker import run_worker
 from config import TestConfig
 from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS
 from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY

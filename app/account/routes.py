@@ -5,11 +5,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from app.account.forms import ApiTokenCreateForm, PasswordChangeForm
-from app.extensions import db
-from app.htmx import is_htmx, toast
 from app.models import ApiToken
-from app.security import current_actor, has_permission, login_only, permission_required
-from app.services import ServiceError
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import login_only, permission_required
+from app.platform.security.permissions import has_permission
 from app.services.accounts import change_own_password
 from app.services.api_tokens import create_token, revoke_token, user_tokens
 

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 
 from app.api.patients import json_body
 from app.api.routes import bp
-from app.errors import json_error
 from app.models.webhooks import RECEIPT_OUTCOMES
+from app.platform.errors import ServiceError, json_error
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES
-from app.security import current_actor, permission_required
-from app.services import ServiceError
 from app.services.webhook_endpoints import get_endpoint, rotate_secret
 from app.services.webhook_log import STATUSES, log_page, log_query
 

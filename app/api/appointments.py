@@ -5,9 +5,9 @@ from flask import g, request
 from flask_babel import gettext as _
 
 from app.api.routes import bp
-from app.database import utcnow
-from app.errors import json_error
-from app.security import permission_required
+from app.platform.database import utcnow
+from app.platform.errors import json_error
+from app.platform.security.guard import permission_required
 from app.services.patient_appointments import appointment_page
 from app.services.patients import get_patient
 

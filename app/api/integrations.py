@@ -6,8 +6,9 @@ from flask import request
 from flask_babel import gettext as _
 
 from app.api.routes import bp
-from app.errors import json_error
-from app.security import current_actor, permission_required, session_allowed
+from app.platform.errors import json_error
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required, session_allowed
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
 from app.services.health_report import detailed

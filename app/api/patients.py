@@ -5,12 +5,12 @@ from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
 from app.api.routes import bp
-from app.errors import json_error
-from app.extensions import db
 from app.models import Patient
-from app.pagination import paginate
-from app.security import Actor, permission_required
-from app.services import ServiceError
+from app.platform.errors import ServiceError, json_error
+from app.platform.extensions import db
+from app.platform.pagination import paginate
+from app.platform.security.actor import Actor
+from app.platform.security.guard import permission_required
 from app.services.patient_import import import_records
 from app.services.patients import PatientValidationError, create_patient, get_patient, search_patients, update_patient
 

@@ -5,8 +5,9 @@ from flask import Blueprint, current_app, g
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import csrf, db, limiter
-from app.security import ROLE_PERMISSIONS, login_only, public
+from app.platform.extensions import csrf, db, limiter
+from app.platform.security.guard import login_only, public
+from app.platform.security.permissions import ROLE_PERMISSIONS
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)

@@ -3,9 +3,10 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from app.extensions import db
-from app.security import ROLE_PERMISSIONS, has_permission, login_only
-from app.services.audit import audit_query
+from app.platform.audit.service import audit_query
+from app.platform.extensions import db
+from app.platform.security.guard import login_only
+from app.platform.security.permissions import ROLE_PERMISSIONS, has_permission
 
 bp = Blueprint("dashboard", __name__)
 

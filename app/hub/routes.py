@@ -13,9 +13,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.database import utcnow
-from app.extensions import db, limiter
-from app.htmx import hx_trigger, toast, wants_fragment
 from app.hub import charts
 from app.hub.forms import INTERVAL_LABELS, SETTINGS_FORMS
 from app.models import IntegrationMapping
@@ -36,11 +33,16 @@ from app.models.integrations import (
     UNREACHABLE,
     WEBHOOK,
 )
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db, limiter
+from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES, webhook_source
-from app.security import current_actor, permission_required
-from app.services import ServiceError, integrations, proxy, sync
 from app.services import integration_mappings as mappings
 from app.services import integration_metrics as metrics
+from app.services import integrations, proxy, sync
 from app.services.integrations import IntegrationValidationError
 from app.services.practice_settings import BOOKING_URL_TEMPLATE
 from app.services.webhook_endpoints import endpoint_url, practice_endpoints

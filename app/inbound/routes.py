@@ -7,8 +7,8 @@ the limiter uses Redis), keyed by the endpoint, so webhook traffic never counts 
 
 from flask import Blueprint, current_app, jsonify, request
 
-from app.extensions import csrf, limiter
-from app.security import public
+from app.platform.extensions import csrf, limiter
+from app.platform.security.guard import public
 from app.services import webhook_ingest
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/webhooks")

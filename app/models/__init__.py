@@ -1,7 +1,6 @@
 """Models, one module per aggregate, re-exported here."""
 
 from app.models.appointments import Appointment, Call, PatientAccessLink
-from app.models.audit import AuditEntry
 from app.models.integrations import (
     IntegrationConfig,
     IntegrationMapping,
@@ -9,11 +8,12 @@ from app.models.integrations import (
     ProviderHealth,
     SyncRun,
 )
-from app.models.jobs import Job
 from app.models.patients import Patient, PatientImportJob, PatientImportRow
 from app.models.tenancy import Location, Practice
 from app.models.users import ApiToken, User
 from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.platform.audit.models import AuditEntry
+from app.platform.jobs.models import Job
 
 __all__ = [
     "ApiToken", "Appointment", "AuditEntry", "Call", "IntegrationConfig", "IntegrationMapping", "IntegrationMetric",

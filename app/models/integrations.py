@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import UTCDateTime, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, utcnow
+from app.platform.extensions import db
 
 # Health states (DESIGN.md §3), as shown on the status cards.
 OK = "ok"

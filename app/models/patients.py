@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime, make_sqlite_search_index, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, make_sqlite_search_index, utcnow
+from app.platform.extensions import db
 
 
 class Patient(db.Model):

@@ -7,8 +7,8 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, utcnow
+from app.platform.extensions import db
 
 
 class User(UserMixin, db.Model):

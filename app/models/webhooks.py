@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime, make_append_only, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, make_append_only, utcnow
+from app.platform.extensions import db
 
 # Outcome of an event at receipt.
 ACCEPTED = "accepted"

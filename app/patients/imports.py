@@ -8,13 +8,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import SelectChoice, SelectField
 
-from app.extensions import db
-from app.htmx import is_htmx, toast, wants_fragment
 from app.models import PatientImportJob, PatientImportRow
 from app.patients.forms import ImportQueueForm, ImportUploadForm
 from app.patients.routes import bp
-from app.security import current_actor, permission_required
-from app.services import ServiceError
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 from app.services.patient_fields import PATIENT_FIELDS
 from app.services.patient_import import (
     create_csv_import,

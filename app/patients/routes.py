@@ -7,14 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.database import utcnow
-from app.extensions import db
-from app.htmx import is_htmx, toast, wants_fragment
 from app.models import Patient
-from app.pagination import paginate
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.security import OWN, current_actor, has_permission, permission_required, permission_scope
-from app.services import ServiceError
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.pagination import paginate
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
+from app.platform.security.permissions import OWN, has_permission, permission_scope
 from app.services.patient_appointments import appointment_page, patient_calls, practice_zone
 from app.services.patient_fields import validate_patient_fields
 from app.services.patient_import import row_state_labels

@@ -2,9 +2,9 @@
 
 from flask import Blueprint, make_response, render_template
 
-from app.database import utcnow
-from app.extensions import limiter
-from app.security import public
+from app.platform.database import utcnow
+from app.platform.extensions import limiter
+from app.platform.security.guard import public
 from app.services.patient_appointments import practice_zone, therapist_label, upcoming_for_patient_page
 from app.services.patient_links import open_link
 

@@ -7,12 +7,13 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import User
-from app.security import ROLES, hash_password, verify_password
-from app.services import ServiceError
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.passwords import hash_password, verify_password
+from app.platform.security.permissions import ROLES
 
 # Verified against when the email is unknown, so a failed login takes as long whether or not the account exists.
 _DUMMY_HASH = None

@@ -6,12 +6,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import ApiToken
-from app.security import new_token
-from app.services import ServiceError
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.passwords import new_token
 
 TOKEN_PREFIX = "phk"  # noqa: S105 (a label, not a secret)
 # last_used_at is written at most this often per token, so API traffic does not turn every read into a write.

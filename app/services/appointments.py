@@ -8,13 +8,13 @@ attempt; the caller (app.services.webhook_ingest) commits or rolls back."""
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, or_, select, text, update
 
-from app.database import UTCDateTime, utcnow
-from app.extensions import db
 from app.models import Appointment, Call, Patient
 from app.models.appointments import RESCHEDULED
+from app.platform.audit.service import record as audit_record
+from app.platform.database import UTCDateTime, utcnow
+from app.platform.extensions import db
+from app.platform.security.crypto import encrypt_secret
 from app.providers.events import AppointmentRecord, CallRecord, PatientRecord
-from app.security import encrypt_secret
-from app.services.audit import record as audit_record
 from app.services.patient_fields import FieldError, normalise_email, normalise_phone
 from app.services.patient_import import apply_patient_record
 from app.services.practice_settings import default_therapist_id

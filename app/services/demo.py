@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import Appointment, Location, Patient, Practice, User
-from app.security import hash_password
+from app.platform.database import utcnow
+from app.platform.extensions import db
+from app.platform.security.passwords import hash_password
 
 DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import Appointment, Call, WebhookEvent, WebhookEventAttempt
 from app.models.integrations import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
 from app.models.webhooks import ERROR, REJECTED
+from app.platform.database import utcnow
+from app.platform.extensions import db
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
 from app.services.integrations import get_config

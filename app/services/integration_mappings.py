@@ -9,12 +9,12 @@ from dataclasses import replace
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import IntegrationMapping, User
 from app.models.integrations import MAP_EVENT_TYPE, MAP_USER
-from app.services import ServiceError
-from app.services.audit import record as audit_record
+from app.platform.audit.service import record as audit_record
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
 
 MAX_SERVICE_NAME = 200
 

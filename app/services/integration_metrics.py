@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Integer, case, delete, func, insert, select
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import IntegrationMetric
+from app.platform.database import utcnow
+from app.platform.extensions import db
 
 # Error-rate thresholds of the detailed health check (share of failed calls).
 ERROR_RATE_WARNING = 0.05

@@ -16,10 +16,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, func, literal, select, union_all
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import IntegrationConfig, Location, ProviderHealth, User
 from app.models.integrations import SYNC_INTERVALS, UNCONFIGURED
+from app.platform.audit.service import record as audit_record
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.base import (
     ProviderAuthError,
     ProviderError,
@@ -28,11 +31,8 @@ from app.providers.base import (
     clean_api_key,
 )
 from app.providers.registry import INTEGRATIONS, integration
-from app.security import decrypt_secret, encrypt_secret
-from app.services import ServiceError
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
-from app.services.audit import record as audit_record
 from app.services.practice_settings import BOOKING_URL_TEMPLATE, check_booking_url_template
 from app.services.webhook_endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
 from app.services.webhook_endpoints import rotate_secret as rotate_endpoint_secret

@@ -7,10 +7,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
 from app.models import Location
-from app.services import ServiceError, check_fields
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.validators import check_fields
 
 LOCATION_FIELDS = ("name", "address")
 MAX_NAME_LENGTH = 200

@@ -14,11 +14,11 @@ from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
-from app.extensions import db
 from app.models import Appointment, Call, ProviderHealth, WebhookEvent, WebhookEventAttempt
 from app.models.appointments import INACTIVE_STATUSES
 from app.models.integrations import AUTH_FAILED, PAUSED, UNREACHABLE
 from app.models.webhooks import ACCEPTED, IGNORED, PROCESSED
+from app.platform.extensions import db
 
 # Outside systems whose appointments are cached (local appointments need no synchronising).
 SYNCED_SOURCES = ("booking", "calcom")

@@ -52,13 +52,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from app.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
-from app.extensions import db
 from app.models import Patient, PatientImportJob, PatientImportRow, Practice
 from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
-from app.security import Actor
-from app.services import ServiceError
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.actor import Actor
 from app.services.patient_fields import PATIENT_FIELDS, validate_patient_fields
 from app.services.practice_settings import default_therapist_id
 
@@ -1108,7 +1108,7 @@ def queue_import(actor, job, valid_only: bool) -> PatientImportJob:
                              "valid rows.", count=invalid), code="invalid_rows")
     if sum(counts.values()) - invalid == 0:
         raise ServiceError(_("There are no valid rows to import."), code="no_valid_rows")
-    from app.services.jobs import enqueue
+    from app.platform.jobs.queue import enqueue
 
     job.valid_only = bool(valid_only)
     job.status, job.error, job.progress_done, job.finished_at = "queued", None, 0, None

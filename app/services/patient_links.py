@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import PatientAccessLink
-from app.services import ServiceError
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
 
 LINK_SIGNING_SALT = "praxis-hub.patient-access-link"
 LINKS_SHOWN = 20

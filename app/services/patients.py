@@ -8,13 +8,14 @@ from sqlalchemy import Select, exists, false, literal_column, or_, select
 from sqlalchemy import text as text_clause
 from sqlalchemy.orm import joinedload
 
-from app.database import utcnow
-from app.extensions import db
-from app.models import Appointment, AuditEntry, Patient, User
+from app.models import Appointment, Patient, User
 from app.models.patients import SQLITE_SEARCH_INDEX
-from app.security import OWN, permission_scope
-from app.services import ServiceError
-from app.services.audit import record
+from app.platform.audit.models import AuditEntry
+from app.platform.audit.service import record
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.security.permissions import OWN, permission_scope
 from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
 from app.services.practice_settings import default_therapist_id
 

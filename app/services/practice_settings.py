@@ -10,10 +10,11 @@ from zoneinfo import available_timezones
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import User
-from app.services import ServiceError, check_fields
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.validators import check_fields
 
 # Settings keys in Practice.settings (the time zone has its own column).
 DEFAULT_THERAPIST = "default_therapist_id"

@@ -17,10 +17,10 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import ProviderHealth
 from app.models.integrations import AUTH_FAILED, DEGRADED, OK, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.platform.database import utcnow
+from app.platform.extensions import db
 from app.providers.base import (
     ProviderAuthError,
     ProviderError,

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
-from app.extensions import cache, db
+from app.platform.errors import ServiceError
+from app.platform.extensions import cache, db
 from app.providers.base import ProviderAuthError, ProviderError, ProviderTimeout, ProviderUnreachable
 from app.providers.proxy import to_json
-from app.services import ServiceError
 from app.services.integrations import client_for, get_config, label, provider_module
 
 # How long a caller waits for a concurrent caller's answer before calling the provider itself.

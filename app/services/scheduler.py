@@ -10,11 +10,11 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from app.database import utcnow
-from app.extensions import db
 from app.models import IntegrationConfig, ProviderHealth
 from app.models.integrations import PAUSED, SCHEDULE
-from app.services import ServiceError
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
 from app.services import integration_metrics as metrics
 from app.services import sync as sync_service
 

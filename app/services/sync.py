@@ -20,9 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.database import utcnow
-from app.extensions import db
-from app.models import Job, Practice, SyncRun
+from app.models import Practice, SyncRun
 from app.models.integrations import (
     MANUAL,
     PAUSED,
@@ -32,16 +30,19 @@ from app.models.integrations import (
     SYNC_SUCCEEDED,
     SYNC_TRIGGERS,
 )
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.jobs.models import Job
+from app.platform.jobs.queue import enqueue
+from app.platform.security.actor import Actor
 from app.providers.base import ProviderError
 from app.providers.events import AppointmentRecord
-from app.security import Actor
-from app.services import ServiceError
 from app.services import integration_mappings as mappings
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
 from app.services.appointments import Ignored, apply_appointment, apply_call
 from app.services.integrations import client_for, get_config, label, provider_module
-from app.services.jobs import enqueue
 from app.services.webhook_endpoints import endpoint_url, practice_endpoints
 
 SYNC_JOB = "integration_sync"

@@ -23,8 +23,6 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app.database import sqlite_writer, utcnow
-from app.extensions import db
 from app.models import Practice, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.models.webhooks import (
     ACCEPTED,
@@ -37,13 +35,16 @@ from app.models.webhooks import (
     REPLAY,
     RETRY,
 )
+from app.platform.audit.service import record
+from app.platform.database import sqlite_writer, utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.jobs.queue import enqueue
+from app.platform.security.actor import Actor
+from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
-from app.security import Actor, decrypt_secret, encrypt_secret
-from app.services import ServiceError
 from app.services.appointments import Ignored, apply_record
-from app.services.audit import record
-from app.services.jobs import enqueue
 from app.services.redaction import preview
 from app.services.webhook_endpoints import valid_secrets
 

@@ -5,9 +5,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.extensions import db
-from app.htmx import hx_trigger, toast, wants_fragment
-from app.security import current_actor, permission_required
+from app.platform.extensions import db
+from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 from app.services import locations as location_service
 from app.services.locations import LOCATION_FIELDS, LocationInUseError, LocationValidationError
 from app.services.patients import practice_therapists

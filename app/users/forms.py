@@ -5,8 +5,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from app.templating import ROLE_LABELS
-from app.validators import EmailAddress
+from app.platform.security.permissions import ROLE_LABELS
+from app.platform.validators import EmailAddress
 
 
 def role_choices():

@@ -18,12 +18,14 @@ from flask_login import current_user
 from sqlalchemy import false
 from wtforms import SelectChoice
 
-from app.database import utcnow
-from app.htmx import is_htmx, toast, wants_fragment
 from app.models.webhooks import DUPLICATE, IGNORED, PROCESSED, REJECTED
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES, webhook_source
-from app.security import current_actor, permission_required
-from app.services import ServiceError, webhook_ingest
+from app.services import webhook_ingest
 from app.services.webhook_endpoints import (
     create_endpoint,
     endpoint_url,

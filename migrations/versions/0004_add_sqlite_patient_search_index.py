@@ -7,7 +7,7 @@ Create Date: 2026-11-22 12:40:00
 """
 from alembic import op
 
-from app.database import sqlite_search_index_statements
+from app.platform.database import sqlite_search_index_statements
 
 # revision identifiers, used by Alembic.
 revision = '0004'

@@ -8,7 +8,7 @@ Create Date: 2026-11-22 14:25:37.203501
 import sqlalchemy as sa
 from alembic import op
 
-from app.database import append_only_statements
+from app.platform.database import append_only_statements
 
 
 # revision identifiers, used by Alembic.

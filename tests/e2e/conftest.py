@@ -19,11 +19,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.extensions import db
 from app.models import Practice, User
-from app.security import hash_password
+from app.platform.extensions import db
+from app.platform.jobs.worker import run_worker
+from app.platform.security.passwords import hash_password
 from app.services.demo import DEMO_PASSWORD, load_demo
-from app.worker import run_worker
 from config import TestConfig
 
 CHROMIUM_ARGS = [

@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.extensions import db
 from app.models import User
+from app.platform.extensions import db
 
 pytestmark = pytest.mark.e2e
 

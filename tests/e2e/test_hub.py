@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
-from app.extensions import db
 from app.models import (
     Appointment,
     IntegrationConfig,
@@ -21,6 +20,7 @@ from app.models import (
     ProviderHealth,
     SyncRun,
 )
+from app.platform.extensions import db
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed
 

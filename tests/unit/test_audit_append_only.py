@@ -4,8 +4,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from app.security import Actor
-from app.services.audit import record
+from app.platform.audit.service import record
+from app.platform.security.actor import Actor
 
 
 @pytest.fixture

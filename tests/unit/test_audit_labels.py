@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask_babel import force_locale
 
-from app.services.audit import ACTION_LABELS, action_label
+from app.platform.audit.labels import ACTION_LABELS, action_label
 
 APP = Path(__file__).resolve().parents[2] / "app"
 # A call that writes an audit entry (record, the services' _audit helpers, appointments' audit_record); every

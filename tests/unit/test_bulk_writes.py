@@ -1,4 +1,4 @@
-"""bulk_insert and bulk_update (app.database): the import's write paths, COPY and unnest on PostgreSQL and
+"""bulk_insert and bulk_update (app.platform.database): the import's write paths, COPY and unnest on PostgreSQL and
 executemany elsewhere, must store exactly what an ordinary INSERT or UPDATE would."""
 
 from datetime import UTC, date, datetime
@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import StatementError
 
-from app.database import bulk_insert, bulk_update, reserve_ids
 from app.models import PatientImportJob, PatientImportRow
+from app.platform.database import bulk_insert, bulk_update, reserve_ids
 
 ROWS = PatientImportRow.__table__
 
@@ -121,9 +121,9 @@ def test_reserved_ids_are_fresh_and_never_handed_out_again(db, practice, make_pa
 def test_a_failed_bulk_insert_keeps_the_search_index_up_to_date(db, practice, make_user):
     """When a batch fails inside bulk_search_indexing, the rollback restores SQLite's per-row index trigger (pysqlite
     would otherwise have committed dropping it at once), so patients created later are still found."""
-    from app.database import bulk_search_indexing
     from app.models import Patient
     from app.models.patients import SQLITE_SEARCH_INDEX
+    from app.platform.database import bulk_search_indexing
     from app.services.patients import search_patients
 
     admin = make_user(role="admin")

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from app.models import ApiToken, Patient, Practice, User
-from app.security import verify_password
+from app.platform.security.passwords import verify_password
 from app.services.demo import DEMO_PASSWORD
 
 

@@ -5,8 +5,9 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.models import AuditEntry, WebhookEndpoint
+from app.models import WebhookEndpoint
+from app.platform.audit.models import AuditEntry
+from app.platform.database import utcnow
 from app.services.webhook_endpoints import valid_secrets
 
 

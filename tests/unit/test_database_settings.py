@@ -1,4 +1,4 @@
-"""Per-connection database settings (app.database): what every pooled connection is set up with."""
+"""Per-connection database settings (app.platform.database): what every pooled connection is set up with."""
 
 from sqlalchemy import text
 

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.extensions import cache
-from app.extensions import db as _db
 from app.models import IntegrationMetric
+from app.platform.extensions import cache
+from app.platform.extensions import db as _db
 from app.services.proxy import ProxyError, fetch
 from config import TestConfig
 from tests.fakes.calcom import CalcomFake

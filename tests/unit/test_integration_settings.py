@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app.database import utcnow
-from app.extensions import db as _db
-from app.models import AuditEntry, IntegrationConfig, Location, WebhookEndpoint
+from app.models import IntegrationConfig, Location, WebhookEndpoint
 from app.models.integrations import DEGRADED, OK, UNREACHABLE
+from app.platform.audit.models import AuditEntry
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db as _db
+from app.platform.security.actor import Actor
+from app.platform.security.crypto import decrypt_secret
 from app.providers.calcom.client import BOOKING_TRIGGERS
-from app.security import Actor, decrypt_secret
-from app.services import ServiceError, webhook_ingest
 from app.services import sync as sync_service
+from app.services import webhook_ingest
 from app.services.integrations import IntegrationValidationError, register_calcom_webhook, status_cards
 from app.services.webhook_endpoints import endpoint_url
 from tests.fakes.calcom import CalcomFake

@@ -6,16 +6,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.database import utcnow
-from app.extensions import db as _db
-from app.models import Appointment, AuditEntry, Call, IntegrationMapping, IntegrationMetric, Job, Patient, SyncRun
+from app.models import Appointment, Call, IntegrationMapping, IntegrationMetric, Patient, SyncRun
 from app.models.integrations import MAP_EVENT_TYPE, MAP_USER, OK, PAUSED, UNREACHABLE
+from app.platform.audit.models import AuditEntry
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db as _db
+from app.platform.jobs.models import Job
+from app.platform.jobs.worker import Schedule
+from app.platform.security.actor import Actor
 from app.providers.calcom.client import CalcomClient
-from app.security import Actor
-from app.services import ServiceError, integration_mappings, scheduler
+from app.services import integration_mappings, scheduler
 from app.services import sync as sync_service
 from app.services.integrations import status_cards
-from app.worker import Schedule
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
 from tests.fakes.retell import RetellFake
@@ -407,7 +410,7 @@ def test_the_worker_ticks_the_scheduler_once_per_interval(app, calcom, practice,
     _db.session.commit()
     schedule = Schedule(app)
 
-    assert schedule.maybe_tick()["probes"] == 1
+    assert schedule.maybe_tick()["integrations"]["probes"] == 1
     assert schedule.maybe_tick() is None
     assert _count(Job, Job.kind == "integration_probe") == 1
 

@@ -8,11 +8,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.database import utcnow
-from app.extensions import db as _db
-from app.models import Job, Practice
-from app.services import job_handlers, jobs
-from app.services.jobs import JobLost, claim_next, complete, enqueue, report_progress, run_job
+from app.models import Practice
+from app.platform.database import utcnow
+from app.platform.extensions import db as _db
+from app.platform.jobs import queue as jobs
+from app.platform.jobs.models import Job
+from app.platform.jobs.queue import JobLost, claim_next, complete, enqueue, report_progress, run_job
+from app.platform.jobs.registry import register_job_kind
 
 STALE = 120  # TestConfig's WORKER_STALE_SECONDS (the default)
 
@@ -48,12 +50,12 @@ SEEN = {}
 
 
 @pytest.fixture(autouse=True)
-def test_handlers(monkeypatch):
-    """Register this module's handlers under test kinds."""
+def test_handlers(app):
+    """Register this module's handlers under test kinds (each test has an app of its own)."""
     SEEN.clear()
-    monkeypatch.setitem(job_handlers.JOB_HANDLERS, "count", "tests.unit.test_jobs:count_to_three")
-    monkeypatch.setitem(job_handlers.JOB_HANDLERS, "explode", "tests.unit.test_jobs:explode")
-    monkeypatch.setitem(job_handlers.JOB_HANDLERS, "clean_up", "tests.unit.test_jobs:clean_up_on_error")
+    register_job_kind(app, "count", count_to_three)
+    register_job_kind(app, "explode", explode)
+    register_job_kind(app, "clean_up", clean_up_on_error)
 
 
 def reload(db, job_id):
@@ -96,13 +98,13 @@ def test_failing_handler_fails_the_job_and_rolls_its_work_back(db, practice, cap
     traceback is logged."""
     job_id = enqueue("explode", {"label": "Datei 7"}).id
     db.session.commit()
-    with caplog.at_level(logging.ERROR, logger="app.services.jobs"):
+    with caplog.at_level(logging.ERROR, logger="app.platform.jobs.queue"):
         run_job(claim_next("worker-a"))
     stored = reload(db, job_id)
     assert stored.status == "failed" and stored.error == "ValueError: boom in Datei 7"
     assert stored.finished_at is not None and stored.attempts == 1
     assert db.session.scalar(select(Practice).where(Practice.slug == "rolled-back")) is None
-    [record] = [r for r in caplog.records if r.name == "app.services.jobs"]
+    [record] = [r for r in caplog.records if r.name == "app.platform.jobs.queue"]
     assert record.exc_info is not None and f"job {job_id}" in record.getMessage()
 
 
@@ -187,7 +189,7 @@ def test_frozen_worker_stops_at_its_next_progress_report(app, db, caplog):
     make_stale(db, job_id, STALE + 1)
     with app.app_context():
         assert claim_next("worker-b").id == job_id
-    with caplog.at_level(logging.WARNING, logger="app.services.jobs"):
+    with caplog.at_level(logging.WARNING, logger="app.platform.jobs.queue"):
         run_job(frozen)
     assert "cleaned_up" not in SEEN
     assert "no longer holds it" in caplog.text
@@ -218,21 +220,22 @@ def test_job_that_keeps_killing_its_workers_is_given_up(db):
     assert stored.status == "failed" and "stopped sending heartbeats" in stored.error
 
 
-def test_unknown_kind_fails_with_a_clear_error(db, monkeypatch):
-    """A kind without a registered handler, or whose handler cannot be imported, fails the job and says why."""
+def test_unknown_kind_fails_with_a_clear_error(db):
+    """A kind without a registered handler (say, of a feature since removed) fails the job and says why."""
     unknown = enqueue("no_such_kind", {}).id
-    monkeypatch.setitem(job_handlers.JOB_HANDLERS, "broken", "tests.unit.no_such_module:handler")
-    broken = enqueue("broken", {}).id
-    missing = enqueue("missing", {}).id
-    monkeypatch.setitem(job_handlers.JOB_HANDLERS, "missing", "tests.unit.test_jobs:no_such_function")
     db.session.commit()
-    for _ in range(3):
-        run_job(claim_next("worker-a"))
+    run_job(claim_next("worker-a"))
     assert reload(db, unknown).status == "failed"
     assert reload(db, unknown).error == "JobHandlerError: no handler is registered for job kind 'no_such_kind'"
-    assert "tests.unit.no_such_module:handler for job kind 'broken' cannot be imported" in reload(db, broken).error
-    assert reload(db, missing).error.endswith("tests.unit.test_jobs:no_such_function for job kind 'missing' "
-                                              "does not exist")
+
+
+def test_every_job_kind_the_app_enqueues_is_registered(app):
+    """The kinds the domains enqueue resolve to a callable handler in a built app, as the worker builds it."""
+    from app.platform.jobs.registry import job_kinds
+
+    kinds = job_kinds(app)
+    assert {"patient_import", "webhook_retry", "integration_sync", "integration_probe"} <= set(kinds)
+    assert all(callable(handler) for handler in kinds.values())
 
 
 def test_claim_is_conditional_when_another_worker_wins_the_race(app, db, monkeypatch):

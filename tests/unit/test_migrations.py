@@ -8,8 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from app import create_app
-from app.database import autogenerate_filter
-from app.extensions import db
+from app.platform.database import autogenerate_filter
+from app.platform.extensions import db
 from config import TestConfig
 
 

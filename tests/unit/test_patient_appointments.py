@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.services import ServiceError
+from app.platform.errors import ServiceError
 from app.services.patient_appointments import SourceSync, is_stale, sync_state
 from app.services.practice_settings import booking_url, check_booking_url_template
 from tests.appointment_data import add_appointment, add_event

@@ -5,8 +5,6 @@ statements (which must not grow with the number of rows)."""
 import csv
 import io
 import logging
-import sys
-import types
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +12,10 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from app.models import AuditEntry, Patient, PatientImportJob, PatientImportRow
-from app.security import Actor
-from app.services import ServiceError
+from app.models import Patient, PatientImportJob, PatientImportRow
+from app.platform.audit.models import AuditEntry
+from app.platform.errors import ServiceError
+from app.platform.security.actor import Actor
 from app.services import patient_import as service
 from app.services.patient_import import (
     PATIENT_FIELDS,
@@ -77,18 +76,15 @@ def actor(admin):
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Record the worker jobs queue_import enqueues (the real jobs module when present, else a stand-in)."""
+    """Record the worker jobs queue_import enqueues ."""
     calls = []
 
     def enqueue(kind, payload, practice_id=None, **kwargs):
         calls.append((kind, payload, practice_id))
 
-    try:
-        import app.services.jobs as jobs
-    except ImportError:
-        jobs = types.ModuleType("app.services.jobs")
-        monkeypatch.setitem(sys.modules, "app.services.jobs", jobs)
-    monkeypatch.setattr(jobs, "enqueue", enqueue, raising=False)
+    from app.platform.jobs import queue
+
+    monkeypatch.setattr(queue, "enqueue", enqueue)
     return calls
 
 
@@ -354,7 +350,7 @@ def test_classification(db, actor, make_patient, existing, cells, action, reason
         existing.setdefault("last_name", "Muster")
         patient = make_patient(**existing)
         if archived:
-            from app.database import utcnow
+            from app.platform.database import utcnow
 
             patient.archived_at = utcnow()
             db.session.commit()
@@ -437,7 +433,7 @@ def test_queue_refuses_unresolved_flagged_and_invalid_rows(db, actor, messy_worl
 def test_queued_import_runs_in_the_worker(db, actor):
     """End to end through the real job queue: queue_import enqueues a "patient_import" job that a worker claims and
     runs with the registered handler; job progress and the import's status follow."""
-    from app.services.jobs import claim_next, run_job
+    from app.platform.jobs.queue import claim_next, run_job
 
     job = upload_and_preview(actor, csv_bytes([["Vorname", "Nachname"], ["Anna", "Muster"], ["Bert", "Muster"]]))
     queue_import(actor, job, valid_only=False)
@@ -522,7 +518,7 @@ def test_commit_replans_against_the_current_database(db, actor, make_patient):
 
 def test_flagged_resolutions_at_the_commit(db, actor, make_patient):
     """create makes a new patient, skip changes nothing, link to an archived patient restores it."""
-    from app.database import utcnow
+    from app.platform.database import utcnow
 
     make_patient(first_name="Anna", last_name="Muster", email="anna@alt.de", birth_date=date(1980, 1, 2))
     make_patient(first_name="Bert", last_name="Muster", email="bert@alt.de", birth_date=date(1981, 1, 2))
@@ -712,7 +708,7 @@ def app_overrides(request, tmp_path_factory):
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
 
-    from app.extensions import babel
+    from app.platform.extensions import babel
 
     directory = tmp_path_factory.mktemp("translations")
     (directory / "de" / "LC_MESSAGES").mkdir(parents=True)
@@ -811,8 +807,8 @@ def test_flagged_row_whose_patient_has_another_booking_id_cannot_be_linked(app, 
     from sqlalchemy import select
 
     from app.models import PatientImportRow
-    from app.security import Actor
-    from app.services import ServiceError
+    from app.platform.errors import ServiceError
+    from app.platform.security.actor import Actor
     from app.services.patient_import import create_csv_import, preview_import, resolve_flagged_row
 
     make_patient(first_name="Lena", last_name="Becker", email="lena@example.test", birth_date=date(1985, 4, 12),

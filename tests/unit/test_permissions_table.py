@@ -1,7 +1,7 @@
 """The role table in app.security is DESIGN.md §4, exactly (plus api_tokens.manage and patients.restore for
 admins, documented in the README)."""
 
-from app.security import ALL, OWN, ROLE_PERMISSIONS
+from app.platform.security.permissions import ALL, OWN, ROLE_PERMISSIONS
 
 # DESIGN.md §4, transcribed independently of the code: permission -> {role: scope}.
 DESIGN_TABLE = {

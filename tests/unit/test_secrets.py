@@ -5,8 +5,13 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
 from app import create_app
-from app.security import SecretDecryptionError, decrypt_secret, encrypt_secret
-from app.services.secrets import encrypted_columns, rotate_all_secrets
+from app.platform.security.crypto import (
+    SecretDecryptionError,
+    decrypt_secret,
+    encrypt_secret,
+    encrypted_columns,
+    rotate_all_secrets,
+)
 from config import Config, TestConfig
 
 

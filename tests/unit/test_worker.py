@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.extensions import db as _db
-from app.models import Job, Practice
-from app.services import job_handlers
-from app.services.jobs import enqueue
-from app.worker import run_worker
+from app.models import Practice
+from app.platform.database import utcnow
+from app.platform.extensions import db as _db
+from app.platform.jobs.models import Job
+from app.platform.jobs.queue import enqueue
+from app.platform.jobs.registry import register_job_kind
+from app.platform.jobs.worker import run_worker
 from config import BASE_DIR, TestConfig
 
 DONE = []
@@ -71,12 +72,12 @@ def app_overrides(tmp_path, request):
 
 
 @pytest.fixture(autouse=True)
-def test_handlers(monkeypatch):
+def test_handlers(app):
     """Register this module's handlers under test kinds."""
     DONE.clear()
     for kind, function in (("record", "record"), ("break", "break_the_session"),
                            ("heartbeat", "wait_for_heartbeat"), ("slow", "wait_for_release")):
-        monkeypatch.setitem(job_handlers.JOB_HANDLERS, kind, f"tests.unit.test_worker:{function}")
+        register_job_kind(app, kind, globals()[function])
 
 
 def statuses(db, ids):
@@ -138,12 +139,13 @@ def test_stop_event_ends_an_idle_worker_promptly(app):
 WORKER_SCRIPT = """
 import sys
 from app import create_app
-from app.services import job_handlers
-from app.worker import run_worker
+from app.platform.jobs.registry import register_job_kind
+from app.platform.jobs.worker import run_worker
 from config import TestConfig
+from tests.unit.test_worker import wait_for_release
 
-job_handlers.JOB_HANDLERS["slow"] = "tests.unit.test_worker:wait_for_release"
 app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1], WORKER_POLL_SECONDS=60)
+register_job_kind(app, "slow", wait_for_release)
 print("ran", run_worker(app, "worker-sub"), flush=True)
 """
 
@@ -179,15 +181,16 @@ def test_sigterm_finishes_the_current_job_then_exits(app, db, tmp_path):
 
 
 def test_schedule_ticks_at_most_once_per_interval_and_prunes_hourly(app, monkeypatch):
-    """The worker asks the scheduler for due syncs and probes between jobs, but not more often than
-    WORKER_SCHEDULE_SECONDS, and asks it to prune old metrics only on the first tick of each hour."""
-    from app.services import scheduler
-    from app.worker import Schedule
+    """The worker runs the registered periodic tasks between jobs, but not more often than
+    WORKER_SCHEDULE_SECONDS, and asks them to prune old data only on the first tick of each hour."""
+    from app.platform.jobs.registry import periodic_tasks, register_periodic
+    from app.platform.jobs.worker import Schedule
 
+    assert "integrations" in periodic_tasks(app)
     calls = []
-    monkeypatch.setattr(scheduler, "tick", lambda prune=False: calls.append(prune) or {"syncs": 0, "probes": 0})
+    register_periodic(app, "integrations", lambda prune=False: calls.append(prune) or {"syncs": 0, "probes": 0})
     clock = iter([100.0, 101.0, 116.0, 3700.0]).__next__
-    monkeypatch.setattr("app.worker.time.monotonic", clock)
+    monkeypatch.setattr("app.platform.jobs.worker.time.monotonic", clock)
     app.config["WORKER_SCHEDULE_SECONDS"] = 15
     schedule = Schedule(app)
     for _ in range(4):

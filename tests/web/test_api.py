@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.database import utcnow
 from app.models import ApiToken
+from app.platform.database import utcnow
 from config import TestConfig
 from tests.helpers import bearer
 

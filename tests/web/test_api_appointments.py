@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.database import utcnow
+from app.platform.database import utcnow
 from tests.appointment_data import add_appointment, add_event
 from tests.helpers import bearer
 

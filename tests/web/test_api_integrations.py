@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.database import utcnow
-from app.extensions import db as _db
 from app.models import IntegrationMetric
+from app.platform.database import utcnow
+from app.platform.extensions import db as _db
 from app.services import integration_metrics
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from app.database import utcnow
+from app.platform.database import utcnow
 from tests.helpers import PASSWORD, audit_actions, htmx
 
 
@@ -140,7 +140,7 @@ def test_login_is_rate_limited_per_address(make_user):
     import uuid
 
     from app import create_app
-    from app.extensions import db as _db
+    from app.platform.extensions import db as _db
     from config import TestConfig
 
     app = create_app(TestConfig, RATELIMIT_ENABLED=True, AUTH_LOGIN_RATE_LIMIT="3 per minute",

@@ -3,7 +3,7 @@
 import pytest
 from flask import abort
 
-from app.security import public
+from app.platform.security.guard import public
 from tests.helpers import PASSWORD, htmx
 
 
@@ -77,8 +77,8 @@ def test_csrf_required_for_posts(app, client, make_user):
 
 def test_audit_page_filters_and_paginates(app, client, auth, make_user, db):
     """Admins filter the audit log by user, action and date, in pages."""
-    from app.security import Actor
-    from app.services.audit import record
+    from app.platform.audit.service import record
+    from app.platform.security.actor import Actor
 
     admin = auth.login()
     other = make_user(role="therapist")
@@ -100,8 +100,8 @@ def test_audit_page_filters_and_paginates(app, client, auth, make_user, db):
 
 def test_audit_page_never_shows_other_practice(client, auth, make_user, other_practice, db):
     """Another practice's audit entries are not listed, even when filtering by that practice's user id."""
-    from app.security import Actor
-    from app.services.audit import record
+    from app.platform.audit.service import record
+    from app.platform.security.actor import Actor
 
     auth.login()
     stranger = make_user(practice=other_practice)

@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
 from app.models import IntegrationConfig, IntegrationMapping, Location, ProviderHealth, SyncRun
-from app.security import decrypt_secret
+from app.platform.database import utcnow
+from app.platform.jobs.queue import claim_next, run_job
+from app.platform.security.crypto import decrypt_secret
 from app.services import integration_metrics as metrics
-from app.services.jobs import claim_next, run_job
 from app.services.webhook_endpoints import practice_endpoints, valid_secrets
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.models import AuditEntry, PatientAccessLink
-from app.security import encrypt_secret
+from app.models import PatientAccessLink
+from app.platform.audit.models import AuditEntry
+from app.platform.database import utcnow
+from app.platform.security.crypto import encrypt_secret
 from app.services.patient_appointments import PAGE_SIZE
 from tests.appointment_data import add_appointment, add_call, add_event
 from tests.helpers import htmx

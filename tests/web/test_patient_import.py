@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Patient, PatientImportJob, PatientImportRow
-from app.models.jobs import Job
-from app.security import ROLE_PERMISSIONS, Actor
-from app.services.jobs import claim_next
+from app.platform.jobs.models import Job
+from app.platform.jobs.queue import claim_next
+from app.platform.security.actor import Actor
+from app.platform.security.permissions import ROLE_PERMISSIONS
 from app.services.patient_import import create_csv_import, run_import_job
 from tests.helpers import PASSWORD, audit_actions, htmx
 

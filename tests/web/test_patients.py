@@ -197,7 +197,7 @@ def test_edit_patient(client, auth, make_patient, db):
 
 def patient_entries(db, patient, action):
     """Audit entries of one action about a patient."""
-    from app.models import AuditEntry
+    from app.platform.audit.models import AuditEntry
 
     query = select(AuditEntry).where(AuditEntry.patient_id == patient.id, AuditEntry.action == action)
     return db.session.scalars(query).all()

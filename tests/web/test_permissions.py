@@ -6,7 +6,6 @@ test also fails when a route declares no access rule at all (the guard refuses t
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
 from app.models import (
     ApiToken,
     IntegrationMapping,
@@ -16,7 +15,8 @@ from app.models import (
     PatientImportRow,
     SyncRun,
 )
-from app.security import ROLE_PERMISSIONS, ROLES
+from app.platform.database import utcnow
+from app.platform.security.permissions import ROLE_PERMISSIONS, ROLES
 from tests.helpers import PASSWORD, bearer
 
 # Routes that are not part of the walk, with the reason.

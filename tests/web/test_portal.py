@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from app.database import utcnow
 from app.models import PatientAccessLink
-from app.security import Actor
+from app.platform.database import utcnow
+from app.platform.security.actor import Actor
 from app.services.patient_links import LINK_SIGNING_SALT, create_link, link_token, revoke_link
 from tests.appointment_data import add_appointment
 

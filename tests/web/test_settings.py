@@ -4,7 +4,7 @@ half-saved), checked inline, audited, and open to admins only."""
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEntry
+from app.platform.audit.models import AuditEntry
 from app.services.practice_settings import default_therapist_id
 from tests.helpers import htmx
 

@@ -6,7 +6,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models import AuditEntry, Location
+from app.models import Location
+from app.platform.audit.models import AuditEntry
 from tests.helpers import audit_actions, htmx
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.models import WebhookEvent
-from app.security import Actor
+from app.platform.security.actor import Actor
 from app.services import webhook_endpoints
 from tests.signers import compact, sign_booking, sign_calcom, sign_retell
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app.models import Appointment, Call, Job, Patient, PatientImportJob, WebhookEvent, WebhookEventAttempt
-from app.security import Actor, decrypt_secret
+from app.models import Appointment, Call, Patient, PatientImportJob, WebhookEvent, WebhookEventAttempt
+from app.platform.jobs.models import Job
+from app.platform.jobs.queue import claim_next, run_job
+from app.platform.security.actor import Actor
+from app.platform.security.crypto import decrypt_secret
 from app.services import webhook_endpoints, webhook_ingest
-from app.services.jobs import claim_next, run_job
 from tests.signers import booking_event, compact, sign_booking, sign_calcom, sign_retell
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"

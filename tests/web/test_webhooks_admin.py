@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.database import utcnow
-from app.models import AuditEntry, Patient, WebhookEndpoint
+from app.models import Patient, WebhookEndpoint
+from app.platform.audit.models import AuditEntry
+from app.platform.database import utcnow
 from app.services.webhook_endpoints import valid_secrets
 from tests.helpers import PASSWORD, audit_actions, htmx
 from tests.webhook_factories import make_endpoint, make_event

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.database import UTCDateTime, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, utcnow
+from app.platform.extensions import db
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -16,7 +16,7 @@ JOB_STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED)
 
 
 class Job(db.Model):
-    """One unit of background work. ``kind`` selects the handler (app.services.job_handlers), ``payload`` is its
+    """One unit of background work. ``kind`` selects the handler (app.platform.jobs.registry), ``payload`` is its
     input. A worker claims a due job (queued and ``run_after`` passed, or running with a stale heartbeat because its
     worker died), counts the attempt, keeps ``heartbeat_at`` fresh while it runs and records progress and outcome.
     A failed attempt is queued again after ``retry_delays[attempt - 1]`` seconds until ``max_attempts`` is spent."""
@@ -45,7 +45,7 @@ class Job(db.Model):
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    # Not a column: the app.services.jobs.Lease under which this process holds the job, set by claim_next. Writes
+    # Not a column: the app.platform.jobs.queue.Lease under which this process holds the job, set by claim_next. Writes
     # to a running job are conditional on it, so they must not depend on values re-read from the row.
     lease = None
 

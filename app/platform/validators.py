@@ -4,6 +4,8 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from wtforms import ValidationError
 
+from app.platform.errors import ServiceError
+
 
 class EmailAddress:
     """Email syntax check (no DNS lookup). Reserved test domains such as ``.test`` are accepted, because demo
@@ -19,3 +21,16 @@ class EmailAddress:
             validate_email(field.data, check_deliverability=False, test_environment=True)
         except EmailNotValidError:
             raise ValidationError(self.message) from None
+
+
+def check_fields(checks, data, fields):
+    """Run ``checks[name](data.get(name))`` for each name in ``fields``: the cleaned values, and by field the
+    message of each ServiceError raised, so a form shows every problem at once (the caller raises its validation
+    error when there are any)."""
+    values, errors = {}, {}
+    for name in fields:
+        try:
+            values[name] = checks[name](data.get(name))
+        except ServiceError as error:
+            errors[name] = error.message
+    return values, errors

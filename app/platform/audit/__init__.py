@@ -1,5 +1,5 @@
 """The audit log viewer for admins."""
 
-from app.audit.routes import bp
+from app.platform.audit.routes import bp
 
 __all__ = ["bp"]

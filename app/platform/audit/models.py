@@ -3,8 +3,8 @@
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import UTCDateTime, make_append_only, utcnow
-from app.extensions import db
+from app.platform.database import UTCDateTime, make_append_only, utcnow
+from app.platform.extensions import db
 
 
 class AuditEntry(db.Model):

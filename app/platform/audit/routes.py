@@ -6,13 +6,13 @@ from flask_login import current_user
 from sqlalchemy import false
 from wtforms import SelectChoice
 
-from app.audit.forms import AuditFilterForm
-from app.htmx import wants_fragment
-from app.models import AuditEntry
-from app.pagination import paginate
-from app.security import permission_required
-from app.services.accounts import practice_users
-from app.services.audit import action_label, audit_query, known_actions
+from app.platform.audit.forms import AuditFilterForm
+from app.platform.audit.labels import action_label
+from app.platform.audit.models import AuditEntry
+from app.platform.audit.service import audit_query, known_actions, known_users
+from app.platform.htmx import wants_fragment
+from app.platform.pagination import paginate
+from app.platform.security.guard import permission_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -22,8 +22,9 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 def index():
     """Page (or #audit-table fragment): the practice's audit entries, newest first, filtered and paged."""
     form = AuditFilterForm(request.args)
-    users = practice_users(current_user.practice_id)
-    form.user.choices = [SelectChoice("", _("All users"))] + [SelectChoice(str(u.id), u.name) for u in users]
+    form.user.choices = [SelectChoice("", _("All users"))] + [
+        SelectChoice(str(user_id), name) for user_id, name in known_users(current_user.practice)
+    ]
     form.action.choices = [SelectChoice("", _("All actions"))] + [
         SelectChoice(action, f"{action_label(action)} ({action})") for action in known_actions(current_user.practice)
     ]

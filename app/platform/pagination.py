@@ -10,7 +10,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select
 from sqlalchemy.sql.util import ClauseAdapter
 
-from app.extensions import db
+from app.platform.extensions import db
 
 
 class Page(Pagination):

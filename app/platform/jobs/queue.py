@@ -26,10 +26,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from app.database import utcnow
-from app.extensions import db
-from app.models.jobs import FAILED, QUEUED, RUNNING, SUCCEEDED, Job
-from app.services.job_handlers import resolve_handler
+from app.platform.database import utcnow
+from app.platform.extensions import db
+from app.platform.jobs.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Job
+from app.platform.jobs.registry import resolve_handler
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class JobLost(BaseException):
 
 
 def enqueue(kind, payload, *, practice_id=None, run_after=None, max_attempts=1, retry_delays=None):
-    """Add a queued job of ``kind`` (see app.services.job_handlers) to the current transaction and flush it so it
+    """Add a queued job of ``kind`` (see app.platform.jobs.registry) to the current transaction and flush it so it
     has an id; the caller commits. ``run_after`` delays the first attempt; a failed attempt n is retried after
     ``retry_delays[n - 1]`` seconds (the last delay repeats, none means at once) while attempts < ``max_attempts``."""
     if max_attempts < 1:

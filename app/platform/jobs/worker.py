@@ -1,7 +1,7 @@
 """The background worker behind ``flask hub worker``: claims due jobs one at a time, runs them, and sleeps when
 there is nothing to do. SIGTERM and SIGINT stop it gracefully: the job in hand is finished, then it exits. While a
 job runs, a heartbeat thread keeps the job's ``heartbeat_at`` fresh, so a long handler that reports no progress is
-not mistaken for the job of a dead worker (app.services.jobs explains claims, leases and crash recovery)."""
+not mistaken for the job of a dead worker (app.platform.jobs.queue explains claims, leases and crash recovery)."""
 
 import logging
 import os
@@ -10,8 +10,9 @@ import socket
 import threading
 import time
 
-from app.extensions import db
-from app.services.jobs import claim_next, heartbeat, run_job
+from app.platform.extensions import db
+from app.platform.jobs.queue import claim_next, heartbeat, run_job
+from app.platform.jobs.registry import periodic_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ def run_worker(app, worker_id, *, once=False, poll_seconds=None, stop=None):
 
 
 class Schedule:
-    """Runs the scheduler (app.services.scheduler: due syncs and probes) at most every WORKER_SCHEDULE_SECONDS
-    between jobs, and asks it to prune old metrics once an hour."""
+    """Runs the periodic tasks the domains registered (say, queueing due integration syncs and probes) at most
+    every WORKER_SCHEDULE_SECONDS between jobs, and asks them to prune old data once an hour."""
 
     PRUNE_SECONDS = 3600
 
@@ -71,9 +72,8 @@ class Schedule:
         self.next_prune = 0.0
 
     def maybe_tick(self):
-        """Tick if the interval has passed (in a fresh app context); errors propagate to the loop's handler."""
-        from app.services.scheduler import tick
-
+        """Tick if the interval has passed (in a fresh app context): every periodic task once, each returning
+        counts of what it did. Errors propagate to the loop's handler."""
         now = time.monotonic()
         if now < self.next_tick:
             return None
@@ -81,10 +81,12 @@ class Schedule:
         prune = now >= self.next_prune
         if prune:
             self.next_prune = now + self.PRUNE_SECONDS
+        done = {}
         with self.app.app_context():
-            done = tick(prune=prune)
-        if done["syncs"] or done["probes"]:
-            logger.info("scheduler queued %s syncs and %s probes", done["syncs"], done["probes"])
+            for name, task in periodic_tasks(self.app).items():
+                done[name] = task(prune=prune)
+                if any(done[name].values()):
+                    logger.info("periodic task %s: %s", name, done[name])
         return done
 
 

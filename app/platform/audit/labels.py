@@ -1,12 +1,8 @@
-"""Writing and reading the audit log."""
-
+"""What each audited action means, in words, for the people who read the audit log and a patient's history. Each
+domain registers the labels of the actions it records (``register_action_labels`` in its ``init_app``); a test
+checks that every action the app records is named."""
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-
-from app.database import within_days
-from app.extensions import db
-from app.models import AuditEntry
 
 # What each recorded action means, for the people who read the audit log and a patient's history; the code stays
 # the filter key and is shown beside the name in the audit log. A test checks that every action the app records
@@ -62,36 +58,6 @@ def action_label(action):
     return ACTION_LABELS.get(action, action)
 
 
-def record(action, actor, *, practice_id=None, object_type=None, object_id=None, patient_id=None, meta=None):
-    """Add an audit entry for ``action`` by ``actor`` to the current transaction (the caller commits, so the
-    entry and the change it describes land together or not at all)."""
-    entry = AuditEntry(
-        practice_id=practice_id if practice_id is not None else actor.practice_id,
-        user_id=actor.user.id if actor.user is not None else None,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
-        patient_id=patient_id,
-        meta=meta or {},
-        ip=actor.ip,
-        user_agent=actor.user_agent,
-    )
-    db.session.add(entry)
-    return entry
-
-
-def audit_query(practice, *, user_id=None, action=None, date_from=None, date_to=None):
-    """A select of the practice's audit entries, newest first, filtered; dates are days in the practice's zone."""
-    query = select(AuditEntry).where(AuditEntry.practice_id == practice.id,
-                                     *within_days(AuditEntry.created_at, practice.timezone, date_from, date_to))
-    if user_id:
-        query = query.where(AuditEntry.user_id == user_id)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-
-
-def known_actions(practice):
-    """The distinct actions recorded for a practice, for the filter dropdown."""
-    query = select(AuditEntry.action).where(AuditEntry.practice_id == practice.id).distinct()
-    return sorted(db.session.scalars(query))
+def register_action_labels(labels):
+    """Name the actions of ``labels`` (action code -> lazy string)."""
+    ACTION_LABELS.update(labels)

@@ -5,8 +5,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.extensions import db
-from app.htmx import is_htmx, toast
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast
 
 
 def _messages():
@@ -105,3 +105,14 @@ def _retry_after(error):
     if response is not None:
         return response.headers.get("Retry-After")
     return None
+
+
+class ServiceError(Exception):
+    """A domain error with a message a person can act on; ``field`` names the form field it belongs to. Services
+    raise it (or a subclass); views turn it into a 422, a toast or a flash."""
+
+    def __init__(self, message, field=None, code="invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code

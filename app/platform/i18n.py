@@ -3,7 +3,7 @@
 from flask import current_app, has_request_context, session
 from flask_login import current_user
 
-from app.extensions import babel
+from app.platform.extensions import babel
 
 
 def select_locale():

@@ -1,0 +1,137 @@
+"""The access guard every request passes. Access is deny-by-default: every view declares what it needs with
+``@permission_required``, ``@login_only`` or ``@public``, and one ``before_request`` hook enforces it. A view that
+declares nothing is refused with 403, so a forgotten decorator fails closed instead of exposing data.
+
+Who a session or an API token belongs to is the accounts domain's business: it plugs its user loader and token
+check in with ``use_authentication``; until it has, no token authenticates anybody."""
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, url_for
+from flask_login import current_user
+
+from app.platform.errors import render_error, wants_json
+from app.platform.extensions import login_manager
+from app.platform.htmx import is_htmx
+from app.platform.security.headers import security_headers
+from app.platform.security.permissions import PERMISSIONS, has_permission
+
+BEARER_AUTH = "praxis.bearer_auth"
+
+
+def permission_required(permission):
+    """Declare that a view needs ``permission``; enforced by the access guard."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    def decorate(view):
+        view.access = ("permission", permission)
+        return view
+
+    return decorate
+
+
+def login_only(view):
+    """Declare that a view needs a signed-in user but no particular permission (own account, dashboard)."""
+    view.access = ("login", None)
+    return view
+
+
+def public(view):
+    """Declare that a view is open to anonymous requests (login page, health check, signed webhooks)."""
+    view.access = ("public", None)
+    return view
+
+
+def session_allowed(view):
+    """Let a read-only (GET) JSON API view also be used with the browser session, for the hub's own pages; without
+    an ``Authorization`` header the session's user is checked instead of a token. Only for GET views: the API is
+    exempt from CSRF."""
+    view.session_allowed = True
+    return view
+
+
+def view_access(endpoint):
+    """The access declaration of ``endpoint`` as (kind, permission), or None when it declared nothing."""
+    if endpoint == "static":
+        return ("public", None)
+    view = current_app.view_functions.get(endpoint)
+    return getattr(view, "access", None)
+
+
+def _token_user():
+    """The user of the request's bearer token, through the authenticator the accounts domain installed (None
+    without one: fail closed)."""
+    authenticate = current_app.extensions.get(BEARER_AUTH)
+    return authenticate(request.headers.get("Authorization")) if authenticate else None
+
+
+def _guard():
+    """before_request: authenticate API tokens, then enforce the view's access declaration (deny by default)."""
+    if request.endpoint is None:
+        return None  # 404/405: let routing answer
+    access = view_access(request.endpoint)
+    if access is None:
+        current_app.logger.error("view %s declares no access rule; refusing", request.endpoint)
+        abort(403)
+    kind, permission = access
+    if kind == "public":
+        return None
+    view = current_app.view_functions[request.endpoint]
+    browser = (getattr(view, "session_allowed", False) and request.method == "GET"
+               and "Authorization" not in request.headers)
+    if request.blueprint == "api" and not browser:
+        g.api_user = _token_user()
+        user = g.api_user
+    else:
+        user = current_user
+    if not getattr(user, "is_authenticated", False):
+        return login_manager.unauthorized()
+    if kind == "permission" and not has_permission(user, permission):
+        abort(403)
+    return None
+
+
+def init_app(app):
+    """Install the unauthorized handler, the access guard and the security headers."""
+    login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(_guard)
+    app.after_request(security_headers)
+
+
+def use_authentication(app, *, load_user, authenticate_token):
+    """Plug in who a session belongs to (``load_user(session_id)``) and who an ``Authorization`` header belongs
+    to (``authenticate_token(header)``, raising or returning None when nobody)."""
+    login_manager.user_loader(load_user)
+    app.extensions[BEARER_AUTH] = authenticate_token
+
+
+def is_safe_next(target) -> bool:
+    """True for a local path (``/users?page=2``); refuses absolute URLs, ``//host`` and backslash tricks."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _unauthorized():
+    """No valid session or token: JSON 401 under /api, 401 + HX-Redirect for htmx, else the login page."""
+    if wants_json():
+        return render_error(401, headers={"WWW-Authenticate": 'Bearer realm="praxis-hub"'})
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else request.headers.get(
+        "HX-Current-URL", "/")
+    login_url = url_for("auth.login", next=_local_part(next_path))
+    if is_htmx() or request.headers.get("HX-Request") == "true":
+        response = render_error(401)
+        response.headers["HX-Redirect"] = login_url
+        return response
+    return redirect(login_url)
+
+
+def _local_part(url):
+    """The path and query of ``url`` when it is local to this app, else the dashboard."""
+    parts = urlsplit(url or "/")
+    local = parts.path + (f"?{parts.query}" if parts.query else "")
+    if parts.netloc and parts.netloc != request.host:
+        return "/"
+    return local if is_safe_next(local) else "/"
