@@ -4,7 +4,6 @@ no migrations here; the only I/O is creating the instance folder and, in the emb
 from pathlib import Path
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import BASE_DIR, config_from_env
 
@@ -23,45 +22,24 @@ def create_app(config_class=None, **overrides):
     _check_required_settings(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from app.platform.keys import ensure_instance_keys
+    from app import cli, platform
 
-    ensure_instance_keys(app)
-    if app.config["PROXY_FIX_X_FOR"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1, x_host=1)
-
-    from app import cli
-    from app.platform import errors, i18n, templating
-    from app.platform.extensions import cache, csrf, db, limiter, login_manager, migrate
-    from app.platform.security import guard
-
-    db.init_app(app)
-    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"))
-    login_manager.init_app(app)
-    csrf.init_app(app)
-    limiter.init_app(app)
-    cache.init_app(app)
-    i18n.init_app(app)
-    guard.init_app(app)
-    templating.init_app(app)
-    errors.register_error_handlers(app)
+    platform.init_app(app, migrations_dir=BASE_DIR / "migrations")
     cli.init_app(app)
     _wire(app)
 
-    from app.account import bp as account_bp
+    from app import accounts, tenancy
     from app.api import bp as api_bp
-    from app.auth import bp as auth_bp
-    from app.dashboard import bp as dashboard_bp
     from app.hub import bp as hub_bp
     from app.inbound import bp as inbound_bp
     from app.patients import bp as patients_bp
     from app.platform.audit import bp as audit_bp
     from app.portal import bp as portal_bp
-    from app.settings import bp as settings_bp
-    from app.users import bp as users_bp
     from app.webhooks import bp as webhooks_bp
 
-    for blueprint in (auth_bp, dashboard_bp, patients_bp, users_bp, account_bp, audit_bp, api_bp, inbound_bp,
-                      webhooks_bp, settings_bp, portal_bp, hub_bp):
+    for domain in (tenancy, accounts):
+        domain.init_app(app)
+    for blueprint in (patients_bp, audit_bp, api_bp, inbound_bp, webhooks_bp, portal_bp, hub_bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -83,28 +61,20 @@ def _wire(app):
     from flask_login import current_user
 
     from app.platform.jobs.registry import register_job_kind, register_periodic
-    from app.platform.security.guard import use_authentication
     from app.platform.templating import add_navigation
     from app.services import patient_import, scheduler, sync, webhook_ingest
-    from app.services.accounts import load_session_user
-    from app.services.api_tokens import authenticate_bearer
     from app.services.patient_fields import format_phone
 
-    use_authentication(app, load_user=load_session_user, authenticate_token=authenticate_bearer)
     register_job_kind(app, "patient_import", patient_import.run_import_job)
     register_job_kind(app, "webhook_retry", webhook_ingest.run_retry_job)
     register_job_kind(app, "integration_sync", sync.run_sync_job)
     register_job_kind(app, "integration_probe", sync.run_probe_job)
     register_periodic(app, "integrations", scheduler.tick)
     for position, endpoint, label, permission in (
-        (10, "dashboard.index", _l("Dashboard"), None),
         (20, "patients.index", _l("Patients"), "patients.read"),
-        (30, "users.index", _l("Users"), "users.manage"),
         (40, "hub.index", _l("Integrations"), "integrations.view"),
         (50, "webhooks.events", _l("Webhooks"), "webhooks.log"),
         (60, "audit.index", _l("Audit log"), "audit.read"),
-        (70, "settings.index", _l("Settings"), "integrations.manage"),
-        (80, "account.index", _l("My account"), None),
     ):
         add_navigation(app, position, endpoint, label, permission)
 

@@ -13,12 +13,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app import create_app  # noqa: E402
-from app.models import Practice, User  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
-from app.platform.security.actor import Actor  # noqa: E402
-from app.services.api_tokens import create_token  # noqa: E402
-from config import TestConfig  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.accounts.tokens import create_token
+from app.platform.extensions import db
+from app.platform.security.actor import Actor
+from app.tenancy.models import Practice
+from config import TestConfig
 
 
 def measure(client, path, headers, count):

@@ -37,25 +37,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, inspect, select, text  # noqa: E402
+from flask_migrate import upgrade
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, inspect, select, text
 
-from app import create_app  # noqa: E402
-from app.models import (  # noqa: E402
-    Appointment,
-    Patient,
-    PatientAccessLink,
-    Practice,
-    User,
-    WebhookEvent,
-)
-from app.models.patients import build_search_text  # noqa: E402
-from app.platform.database import bulk_insert as insert_rows  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.models import Appointment, Patient, PatientAccessLink, WebhookEvent
+from app.models.patients import build_search_text
+from app.platform.database import bulk_insert as insert_rows
+from app.platform.extensions import db
 from app.platform.security.actor import Actor
-from app.platform.security.passwords import hash_password  # noqa: E402
-from app.services.webhook_endpoints import create_endpoint  # noqa: E402
-from config import TestConfig  # noqa: E402
+from app.platform.security.passwords import hash_password
+from app.services.webhook_endpoints import create_endpoint
+from app.tenancy.models import Practice
+from config import TestConfig
 
 FIRST = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hanna", "Jonas", "Lena", "Mia", "Noah"]
 LAST = ["Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz", "Hoffmann"]

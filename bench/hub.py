@@ -44,34 +44,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests.adapters  # noqa: E402
-from flask import url_for  # noqa: E402
-from sqlalchemy import event, func, insert, select  # noqa: E402
+import requests.adapters
+from flask import url_for
+from sqlalchemy import event, func, insert, select
 
-from app import create_app  # noqa: E402
-from app.models import (  # noqa: E402
-    Appointment,
-    IntegrationMetric,
-    Location,
-    Practice,
-    SyncRun,
-    User,
-)
-from app.platform.extensions import cache, db  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.accounts.tokens import create_token
+from app.models import Appointment, IntegrationMetric, SyncRun
+from app.platform.extensions import cache, db
 from app.platform.security.actor import Actor
-from app.platform.security.passwords import hash_password  # noqa: E402
-from app.services import integrations  # noqa: E402
-from app.services import provider_health as health  # noqa: E402
-from app.services.api_tokens import create_token  # noqa: E402
+from app.platform.security.passwords import hash_password
+from app.services import integrations
+from app.services import provider_health as health
+from app.tenancy.models import Location, Practice
 
 # The patients, appointments and bulk insert of the appointments-tab bench: the same data, written once.
-from bench.appointments_tab import bulk_insert, fill_appointments, fill_patients, migrate_fresh, p95  # noqa: E402
-from config import TestConfig  # noqa: E402
-from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS  # noqa: E402
-from tests.fakes.calcom import CalcomFake, demo_seed  # noqa: E402
-from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY  # noqa: E402
-from tests.fakes.retell import RetellFake  # noqa: E402
-from tests.fakes.retell import demo_seed as retell_demo_seed  # noqa: E402
+from bench.appointments_tab import bulk_insert, fill_appointments, fill_patients, migrate_fresh, p95
+from config import TestConfig
+from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS
+from tests.fakes.calcom import CalcomFake, demo_seed
+from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY
+from tests.fakes.retell import RetellFake
+from tests.fakes.retell import demo_seed as retell_demo_seed
 
 # The calls each provider's client makes, weighted roughly as a month of syncs, probes and proxy reads does.
 ACTIONS = {

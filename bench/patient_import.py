@@ -29,16 +29,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, select
 
-from app import create_app  # noqa: E402
-from app.models import Patient, Practice, User  # noqa: E402
-from app.models.patients import SQLITE_SEARCH_INDEX  # noqa: E402
-from app.platform.database import bulk_insert, bulk_search_indexing  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
-from app.platform.security.actor import Actor  # noqa: E402
-from app.services.patient_import import create_csv_import, preview_import, run_import_job  # noqa: E402
-from config import TestConfig  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.models import Patient
+from app.models.patients import SQLITE_SEARCH_INDEX
+from app.platform.database import bulk_insert, bulk_search_indexing
+from app.platform.extensions import db
+from app.platform.security.actor import Actor
+from app.services.patient_import import create_csv_import, preview_import, run_import_job
+from app.tenancy.models import Practice
+from config import TestConfig
 
 FIRST_NAMES = ("Anna", "Lena", "Jörg", "Jürgen", "Sophie", "Lukas", "Maximilian", "Marie", "Günther", "Paul",
                "Hannah", "Felix", "Renée", "Ömer", "Zoë", "Karl-Heinz", "Ursula", "Björn", "Mia", "Leon")

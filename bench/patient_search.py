@@ -20,14 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from app import create_app  # noqa: E402
-from app.models import Patient, Practice, User  # noqa: E402
-from app.models.patients import build_search_text  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
-from app.platform.security.passwords import hash_password  # noqa: E402
-from config import TestConfig  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.models import Patient
+from app.models.patients import build_search_text
+from app.platform.extensions import db
+from app.platform.security.passwords import hash_password
+from app.tenancy.models import Practice
+from config import TestConfig
 
 FIRST = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hanna", "Jonas", "Lena", "Mia", "Noah", "Paul",
          "Sophie", "Tim", "Lea", "Lukas", "Marie", "Finn", "Lina"]

@@ -41,18 +41,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import requests  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
-from standardwebhooks.webhooks import Webhook  # noqa: E402
+import requests
+from sqlalchemy import func, select, text
+from standardwebhooks.webhooks import Webhook
 
-from app import create_app  # noqa: E402
-from app.models import Practice, User, WebhookEvent, WebhookEventAttempt  # noqa: E402
-from app.models.webhooks import ACCEPTED, PROCESSED  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
-from app.platform.security.actor import Actor  # noqa: E402
-from app.services.webhook_endpoints import create_endpoint  # noqa: E402
-from bench.webhooks_app import BARE_EVENTS  # noqa: E402
-from config import Config  # noqa: E402
+from app import create_app
+from app.accounts.models import User
+from app.models import WebhookEvent, WebhookEventAttempt
+from app.models.webhooks import ACCEPTED, PROCESSED
+from app.platform.extensions import db
+from app.platform.security.actor import Actor
+from app.services.webhook_endpoints import create_endpoint
+from app.tenancy.models import Practice
+from bench.webhooks_app import BARE_EVENTS
+from config import Config
 
 SECRET_KEY = "bench-secret-key-" + "x" * 32
 ENCRYPTION_KEY = "q2nqZ0fM3o0hG8m0m3wT0Yl5sSx0p8Jb1m7T3d0G9kU="  # a fixed Fernet key, for benchmarks only

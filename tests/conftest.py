@@ -12,9 +12,10 @@ from flask_babel import force_locale
 from sqlalchemy import event
 
 from app import create_app
-from app.models import Practice, User
+from app.accounts.models import User
 from app.platform.extensions import db as _db
 from app.platform.security.passwords import hash_password
+from app.tenancy.models import Practice
 from config import TestConfig
 from tests.helpers import PASSWORD
 
@@ -197,8 +198,8 @@ def auth(client, make_user):
 @pytest.fixture
 def make_token(db):
     """Factory: an API token for a user; returns the plaintext."""
+    from app.accounts.tokens import create_token
     from app.platform.security.actor import Actor
-    from app.services.api_tokens import create_token
 
     def make(user, name="script"):
         _token, plaintext = create_token(Actor(user), user, name)

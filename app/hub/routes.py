@@ -44,8 +44,8 @@ from app.services import integration_mappings as mappings
 from app.services import integration_metrics as metrics
 from app.services import integrations, proxy, sync
 from app.services.integrations import IntegrationValidationError
-from app.services.practice_settings import BOOKING_URL_TEMPLATE
 from app.services.webhook_endpoints import endpoint_url, practice_endpoints
+from app.tenancy.settings import BOOKING_URL_TEMPLATE
 from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm
 
 bp = Blueprint("hub", __name__, url_prefix="/integrations")

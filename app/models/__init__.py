@@ -1,5 +1,6 @@
 """Models, one module per aggregate, re-exported here."""
 
+from app.accounts.models import ApiToken, User
 from app.models.appointments import Appointment, Call, PatientAccessLink
 from app.models.integrations import (
     IntegrationConfig,
@@ -9,11 +10,10 @@ from app.models.integrations import (
     SyncRun,
 )
 from app.models.patients import Patient, PatientImportJob, PatientImportRow
-from app.models.tenancy import Location, Practice
-from app.models.users import ApiToken, User
 from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.platform.audit.models import AuditEntry
 from app.platform.jobs.models import Job
+from app.tenancy.models import Location, Practice
 
 __all__ = [
     "ApiToken", "Appointment", "AuditEntry", "Call", "IntegrationConfig", "IntegrationMapping", "IntegrationMetric",

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from app.accounts.service import practice_therapists
 from app.models import Patient
 from app.patients.forms import BookingLinkForm, PatientForm
 from app.platform.database import utcnow
@@ -28,14 +29,13 @@ from app.services.patients import (
     get_patient,
     link_booking,
     patient_history,
-    practice_therapists,
     record_view,
     restore_patient,
     search_patients,
     unlink_booking,
     update_patient,
 )
-from app.services.practice_settings import booking_url, booking_url_template
+from app.tenancy.settings import booking_url, booking_url_template
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 

@@ -17,7 +17,7 @@ from app.platform.security.crypto import encrypt_secret
 from app.providers.events import AppointmentRecord, CallRecord, PatientRecord
 from app.services.patient_fields import FieldError, normalise_email, normalise_phone
 from app.services.patient_import import apply_patient_record
-from app.services.practice_settings import default_therapist_id
+from app.tenancy.settings import default_therapist_id
 
 
 class Ignored(Exception):

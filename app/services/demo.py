@@ -6,10 +6,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.models import Appointment, Location, Patient, Practice, User
+from app.accounts.models import User
+from app.models import Appointment, Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password
+from app.tenancy.models import Location, Practice
 
 DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 
-from app.models import IntegrationMapping, User
+from app.accounts.models import User
+from app.models import IntegrationMapping
 from app.models.integrations import MAP_EVENT_TYPE, MAP_USER
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow

@@ -16,7 +16,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, func, literal, select, union_all
 
-from app.models import IntegrationConfig, Location, ProviderHealth, User
+from app.accounts.models import User
+from app.models import IntegrationConfig, ProviderHealth
 from app.models.integrations import SYNC_INTERVALS, UNCONFIGURED
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
@@ -33,9 +34,10 @@ from app.providers.base import (
 from app.providers.registry import INTEGRATIONS, integration
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
-from app.services.practice_settings import BOOKING_URL_TEMPLATE, check_booking_url_template
 from app.services.webhook_endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
 from app.services.webhook_endpoints import rotate_secret as rotate_endpoint_secret
+from app.tenancy.models import Location
+from app.tenancy.settings import BOOKING_URL_TEMPLATE, check_booking_url_template
 
 _TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 # The settings each provider's form saves (besides the key and the sync switch and interval).

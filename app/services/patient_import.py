@@ -52,7 +52,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from app.models import Patient, PatientImportJob, PatientImportRow, Practice
+from app.models import Patient, PatientImportJob, PatientImportRow
 from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
 from app.platform.audit.service import record
 from app.platform.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
@@ -60,7 +60,8 @@ from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
 from app.services.patient_fields import PATIENT_FIELDS, validate_patient_fields
-from app.services.practice_settings import default_therapist_id
+from app.tenancy.models import Practice
+from app.tenancy.settings import default_therapist_id
 
 __all__ = [
     "PATIENT_FIELDS", "ImportFileError", "create_csv_import", "guess_mapping", "import_records", "import_report",

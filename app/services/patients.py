@@ -8,7 +8,8 @@ from sqlalchemy import Select, exists, false, literal_column, or_, select
 from sqlalchemy import text as text_clause
 from sqlalchemy.orm import joinedload
 
-from app.models import Appointment, Patient, User
+from app.accounts.models import User
+from app.models import Appointment, Patient
 from app.models.patients import SQLITE_SEARCH_INDEX
 from app.platform.audit.models import AuditEntry
 from app.platform.audit.service import record
@@ -17,7 +18,7 @@ from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.permissions import OWN, permission_scope
 from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
-from app.services.practice_settings import default_therapist_id
+from app.tenancy.settings import default_therapist_id
 
 TRIGRAM = 3  # words this long are served by the trigram index; shorter ones only by LIKE over the practice
 
@@ -103,12 +104,6 @@ def _search_words(text):
         else:
             words.append(word)
     return words
-
-
-def practice_therapists(practice_id):
-    """Active therapists of a practice, for the therapist choice."""
-    query = select(User).where(User.practice_id == practice_id, User.role == "therapist", User.active)
-    return db.session.scalars(query.order_by(User.name)).all()
 
 
 def _check_therapist(practice_id, therapist_id):

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.models import Practice, SyncRun
+from app.models import SyncRun
 from app.models.integrations import (
     MANUAL,
     PAUSED,
@@ -44,6 +44,7 @@ from app.services import provider_health as health
 from app.services.appointments import Ignored, apply_appointment, apply_call
 from app.services.integrations import client_for, get_config, label, provider_module
 from app.services.webhook_endpoints import endpoint_url, practice_endpoints
+from app.tenancy.models import Practice
 
 SYNC_JOB = "integration_sync"
 PROBE_JOB = "integration_probe"

@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app.models import Practice, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.models.webhooks import (
     ACCEPTED,
     DUPLICATE,
@@ -47,6 +47,7 @@ from app.providers.registry import webhook_source
 from app.services.appointments import Ignored, apply_record
 from app.services.redaction import preview
 from app.services.webhook_endpoints import valid_secrets
+from app.tenancy.models import Practice
 
 RETRY_JOB = "webhook_retry"
 # Constant Core statements, so SQLAlchemy compiles each once and never rebuilds them per event.

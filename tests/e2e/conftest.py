@@ -19,11 +19,12 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app import create_app
-from app.models import Practice, User
+from app.accounts.models import User
 from app.platform.extensions import db
 from app.platform.jobs.worker import run_worker
 from app.platform.security.passwords import hash_password
 from app.services.demo import DEMO_PASSWORD, load_demo
+from app.tenancy.models import Practice
 from config import TestConfig
 
 CHROMIUM_ARGS = [

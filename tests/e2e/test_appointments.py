@@ -15,10 +15,12 @@ import pytest
 from babel.dates import format_datetime, format_time
 from playwright.sync_api import expect
 
-from app.models import Patient, Practice, User
+from app.accounts.models import User
+from app.models import Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password
+from app.tenancy.models import Practice
 from tests.appointment_data import add_appointment, add_event
 from tests.e2e.conftest import E2E_PASSWORD
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import User
+from app.accounts.models import User
 from app.platform.extensions import db
 
 pytestmark = pytest.mark.e2e

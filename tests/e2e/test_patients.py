@@ -8,8 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Patient, Practice
+from app.models import Patient
 from app.platform.extensions import db
+from app.tenancy.models import Practice
 
 pytestmark = pytest.mark.e2e
 

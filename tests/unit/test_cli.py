@@ -2,9 +2,11 @@
 
 from sqlalchemy import func, select
 
-from app.models import ApiToken, Patient, Practice, User
+from app.accounts.models import ApiToken, User
+from app.models import Patient
 from app.platform.security.passwords import verify_password
 from app.services.demo import DEMO_PASSWORD
+from app.tenancy.models import Practice
 
 
 def test_demo_is_idempotent(runner, db):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app.models import IntegrationConfig, Location, WebhookEndpoint
+from app.models import IntegrationConfig, WebhookEndpoint
 from app.models.integrations import DEGRADED, OK, UNREACHABLE
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
@@ -21,6 +21,7 @@ from app.services import sync as sync_service
 from app.services import webhook_ingest
 from app.services.integrations import IntegrationValidationError, register_calcom_webhook, status_cards
 from app.services.webhook_endpoints import endpoint_url
+from app.tenancy.models import Location
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.retell import RetellFake
 from tests.fakes.retell import demo_seed as retell_seed

@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.models import Practice
 from app.platform.database import utcnow
 from app.platform.extensions import db as _db
 from app.platform.jobs import queue as jobs
 from app.platform.jobs.models import Job
 from app.platform.jobs.queue import JobLost, claim_next, complete, enqueue, report_progress, run_job
 from app.platform.jobs.registry import register_job_kind
+from app.tenancy.models import Practice
 
 STALE = 120  # TestConfig's WORKER_STALE_SECONDS (the default)
 

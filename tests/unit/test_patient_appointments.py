@@ -8,7 +8,7 @@ import pytest
 
 from app.platform.errors import ServiceError
 from app.services.patient_appointments import SourceSync, is_stale, sync_state
-from app.services.practice_settings import booking_url, check_booking_url_template
+from app.tenancy.settings import booking_url, check_booking_url_template
 from tests.appointment_data import add_appointment, add_event
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import Practice
 from app.platform.database import utcnow
 from app.platform.extensions import db as _db
 from app.platform.jobs.models import Job
 from app.platform.jobs.queue import enqueue
 from app.platform.jobs.registry import register_job_kind
 from app.platform.jobs.worker import run_worker
+from app.tenancy.models import Practice
 from config import BASE_DIR, TestConfig
 
 DONE = []

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from app.models import ApiToken
+from app.accounts.models import ApiToken
 from tests.helpers import PASSWORD, audit_actions, bearer, htmx
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.models import ApiToken
+from app.accounts.models import ApiToken
 from app.platform.database import utcnow
 from config import TestConfig
 from tests.helpers import bearer

@@ -6,17 +6,11 @@ test also fails when a route declares no access rule at all (the guard refuses t
 import pytest
 from sqlalchemy import select
 
-from app.models import (
-    ApiToken,
-    IntegrationMapping,
-    Location,
-    Patient,
-    PatientImportJob,
-    PatientImportRow,
-    SyncRun,
-)
+from app.accounts.models import ApiToken
+from app.models import IntegrationMapping, Patient, PatientImportJob, PatientImportRow, SyncRun
 from app.platform.database import utcnow
 from app.platform.security.permissions import ROLE_PERMISSIONS, ROLES
+from app.tenancy.models import Location
 from tests.helpers import PASSWORD, bearer
 
 # Routes that are not part of the walk, with the reason.

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.platform.audit.models import AuditEntry
-from app.services.practice_settings import default_therapist_id
+from app.tenancy.settings import default_therapist_id
 from tests.helpers import htmx
 
 

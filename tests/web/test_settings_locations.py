@@ -6,8 +6,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models import Location
 from app.platform.audit.models import AuditEntry
+from app.tenancy.models import Location
 from tests.helpers import audit_actions, htmx
 
 

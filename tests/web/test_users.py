@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from app.models import User
+from app.accounts.models import User
 from tests.helpers import PASSWORD, audit_actions, htmx
 
 

@@ -65,8 +65,8 @@ def test_concurrent_deliveries_of_one_event_apply_it_exactly_once(app, db, booki
 
 def test_the_rate_limit_is_per_endpoint_and_spares_the_ui(tmp_path):
     from app import create_app
-    from app.models import Practice
     from app.platform.extensions import db as _db
+    from app.tenancy.models import Practice
     from config import TestConfig
 
     overrides = {} if os.environ.get("TEST_DATABASE_URL") else {

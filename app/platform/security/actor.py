@@ -29,3 +29,8 @@ def current_actor():
     if user is not None and hasattr(user, "_get_current_object"):
         user = user._get_current_object()
     return Actor(user=user, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+def cli_actor(user=None, practice_id=None):
+    """The Actor of a command run with ``flask`` on the server (recorded as such in the audit log)."""
+    return Actor(user, user_agent="flask-cli", practice_id=practice_id)

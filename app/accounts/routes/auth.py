@@ -4,13 +4,13 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from app.auth.forms import LanguageForm, LoginForm, SetPasswordForm
+from app.accounts.forms import LanguageForm, LoginForm, SetPasswordForm
+from app.accounts.service import LoginFailed, authenticate, set_password_from_invite, user_for_invite
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db, limiter
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import is_safe_next, login_only, public
-from app.services.accounts import LoginFailed, authenticate, set_password_from_invite, user_for_invite
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 

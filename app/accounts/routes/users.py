@@ -4,14 +4,14 @@ from flask import Blueprint, abort, make_response, redirect, render_template, ur
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.models import User
+from app.accounts.forms import UserCreateForm, UserEditForm
+from app.accounts.models import User
+from app.accounts.service import create_user, email_taken, practice_users, reset_password, update_user
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.htmx import hx_trigger, is_htmx, toast, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
-from app.services.accounts import create_user, email_taken, practice_users, reset_password, update_user
-from app.users.forms import UserCreateForm, UserEditForm
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 

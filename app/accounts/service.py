@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
-from app.models import User
+from app.accounts.models import User
 from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -221,3 +221,16 @@ def load_session_user(user_id):
     if user is None or not user.active or str(user.session_version) != raw_version:
         return None
     return user
+
+
+def practice_therapists(practice_id):
+    """Active therapists of a practice, by name, for the therapist choices."""
+    query = select(User).where(User.practice_id == practice_id, User.role == "therapist", User.active)
+    return db.session.scalars(query.order_by(User.name)).all()
+
+
+def is_active_therapist(practice_id, user_id):
+    """True when ``user_id`` is an active therapist of the practice (one indexed lookup)."""
+    query = select(User.id).where(User.id == user_id, User.practice_id == practice_id,
+                                  User.role == "therapist", User.active)
+    return db.session.scalar(query) is not None

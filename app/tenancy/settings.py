@@ -7,10 +7,9 @@ from functools import cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import available_timezones
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from app.models import User
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
@@ -35,6 +34,28 @@ class SettingsValidationError(ServiceError):
         self.errors = errors
 
 
+STAFF_DIRECTORY = "praxis.staff_directory"
+
+
+def use_staff_directory(app, *, therapists, is_therapist):
+    """Plug in who a practice's staff are, for the default therapist setting: ``therapists(practice_id)`` lists
+    the active therapists (with ``id`` and ``name``, by name), ``is_therapist(practice_id, user_id)`` says whether
+    a user is one of them. The accounts domain supplies both; practices sit below accounts and never import it."""
+    app.extensions[STAFF_DIRECTORY] = (therapists, is_therapist)
+
+
+def practice_therapists(practice_id):
+    """The practice's active therapists, by name, for the therapist choices."""
+    therapists, _is_therapist = current_app.extensions[STAFF_DIRECTORY]
+    return therapists(practice_id)
+
+
+def _is_therapist(practice_id, user_id):
+    """True when ``user_id`` is an active therapist of the practice."""
+    _therapists, is_therapist = current_app.extensions[STAFF_DIRECTORY]
+    return is_therapist(practice_id, user_id)
+
+
 @cache
 def time_zones():
     """The IANA time zone names this system knows, sorted (for the form's suggestions and the validation)."""
@@ -45,11 +66,9 @@ def default_therapist_id(practice):
     """The id of the practice's default therapist for new patients, or None when none is set or the stored user is
     no longer an active therapist of this practice (so a deleted or demoted user is never assigned)."""
     therapist_id = (practice.settings or {}).get(DEFAULT_THERAPIST)
-    if not therapist_id:
+    if not therapist_id or not _is_therapist(practice.id, therapist_id):
         return None
-    query = select(User.id).where(User.id == therapist_id, User.practice_id == practice.id,
-                                  User.role == "therapist", User.active)
-    return db.session.scalar(query)
+    return therapist_id
 
 
 def booking_url_template(practice):
@@ -123,9 +142,7 @@ def check_default_therapist(practice, value):
         therapist_id = int(value)
     except (TypeError, ValueError):
         therapist_id = None
-    query = select(User.id).where(User.id == therapist_id, User.practice_id == practice.id,
-                                  User.role == "therapist", User.active)
-    if therapist_id is None or db.session.scalar(query) is None:
+    if therapist_id is None or not _is_therapist(practice.id, therapist_id):
         raise ServiceError(_("Please choose a therapist of this practice."), field=DEFAULT_THERAPIST)
     return therapist_id
 

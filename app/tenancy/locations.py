@@ -7,11 +7,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import Location
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.validators import check_fields
+from app.tenancy.models import Location
 
 LOCATION_FIELDS = ("name", "address")
 MAX_NAME_LENGTH = 200

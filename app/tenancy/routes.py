@@ -9,18 +9,18 @@ from app.platform.extensions import db
 from app.platform.htmx import hx_trigger, toast, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
-from app.services import locations as location_service
-from app.services.locations import LOCATION_FIELDS, LocationInUseError, LocationValidationError
-from app.services.patients import practice_therapists
-from app.services.practice_settings import (
+from app.tenancy import locations as location_service
+from app.tenancy.forms import LocationForm, PracticeSettingsForm
+from app.tenancy.locations import LOCATION_FIELDS, LocationInUseError, LocationValidationError
+from app.tenancy.settings import (
     SETTINGS_FIELDS,
     SettingsValidationError,
     current_settings,
+    practice_therapists,
     time_zones,
     update_settings,
     validate_settings,
 )
-from app.settings.forms import LocationForm, PracticeSettingsForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -1,11 +1,11 @@
-"""Forms of the settings blueprint. The rules live in app.services.practice_settings and app.services.locations
+"""Forms of the settings blueprint. The rules live in app.tenancy.settings and app.tenancy.locations
 (shared with inline validation); the forms carry the fields, CSRF and labels."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, URLField
 
-from app.services.locations import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH
+from app.tenancy.locations import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH
 
 
 class PracticeSettingsForm(FlaskForm):
@@ -22,7 +22,7 @@ class PracticeSettingsForm(FlaskForm):
 
 class LocationForm(FlaskForm):
     """Name and address of one of the practice's locations, for adding or editing it. The rules live in
-    app.services.locations (shared with inline validation); the page prefixes each instance (``location`` for the
+    app.tenancy.locations (shared with inline validation); the page prefixes each instance (``location`` for the
     add form, ``location-<id>`` for an edited row) so several forms can share it without clashing ids."""
 
     name = StringField(_l("Name"), render_kw={"maxlength": MAX_NAME_LENGTH, "autocomplete": "off",

@@ -4,16 +4,16 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
-from app.account.forms import ApiTokenCreateForm, PasswordChangeForm
-from app.models import ApiToken
+from app.accounts.forms import ApiTokenCreateForm, PasswordChangeForm
+from app.accounts.models import ApiToken
+from app.accounts.service import change_own_password
+from app.accounts.tokens import create_token, revoke_token, user_tokens
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.htmx import is_htmx, toast
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import login_only, permission_required
 from app.platform.security.permissions import has_permission
-from app.services.accounts import change_own_password
-from app.services.api_tokens import create_token, revoke_token, user_tokens
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.models import ApiToken
+from app.accounts.models import ApiToken
 from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError

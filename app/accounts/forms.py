@@ -1,0 +1,88 @@
+"""Forms of the accounts blueprints: signing in and invites (auth), user management (users), one's own account."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from app.platform.security.permissions import ROLE_LABELS
+from app.platform.validators import EmailAddress
+
+
+class LoginForm(FlaskForm):
+    """Email and password."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True})
+    password = PasswordField(_l("Password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})
+    next = HiddenField()
+
+
+class SetPasswordForm(FlaskForm):
+    """Choose a password (from an invite or reset link)."""
+
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class LanguageForm(FlaskForm):
+    """Switch the interface language."""
+
+    lang = SelectField(_l("Language"), choices=[SelectChoice("de", "Deutsch"), SelectChoice("en", "English")])
+    next = HiddenField()
+
+
+def role_choices():
+    """Roles with their translated labels."""
+    return [SelectChoice(role, label) for role, label in ROLE_LABELS.items()]
+
+
+class UserCreateForm(FlaskForm):
+    """A new user; without a password an invite link is created instead."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), EmailAddress(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=role_choices)
+    password = PasswordField(_l("Initial password (leave empty to create an invite link)"),
+                             validators=[Optional()], render_kw={"autocomplete": "new-password"})
+
+
+class UserEditForm(FlaskForm):
+    """Name, role and whether the account is active."""
+
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    role = SelectField(_l("Role"), choices=role_choices)
+    active = BooleanField(_l("Active (can sign in)"))
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change one's own password."""
+
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords do not match."))],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class ApiTokenCreateForm(FlaskForm):
+    """Name and optional expiry of a new personal API token."""
+
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)],
+                       render_kw={"placeholder": _l("e.g. booking tool export")})
+    expires_on = DateField(_l("Valid until (optional)"), validators=[Optional()])

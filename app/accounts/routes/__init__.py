@@ -1,0 +1,1 @@
+"""The accounts blueprints, one module each: auth, users, account and the dashboard."""

@@ -1,5 +1,0 @@
-"""The landing page after sign-in."""
-
-from app.dashboard.routes import bp
-
-__all__ = ["bp"]

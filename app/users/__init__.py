@@ -1,5 +1,0 @@
-"""User management for practice admins."""
-
-from app.users.routes import bp
-
-__all__ = ["bp"]
