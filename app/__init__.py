@@ -28,19 +28,17 @@ def create_app(config_class=None, **overrides):
     cli.init_app(app)
     _wire(app)
 
-    from app import accounts, tenancy
-    from app.api import bp as api_bp
+    from app import accounts, api, appointments, patients, tenancy
     from app.hub import bp as hub_bp
     from app.inbound import bp as inbound_bp
-    from app.patients import bp as patients_bp
-    from app.platform.audit import bp as audit_bp
-    from app.portal import bp as portal_bp
+    from app.platform import audit
     from app.webhooks import bp as webhooks_bp
 
-    for domain in (tenancy, accounts):
+    for domain in (audit, tenancy, accounts, patients, appointments):
         domain.init_app(app)
-    for blueprint in (patients_bp, audit_bp, api_bp, inbound_bp, webhooks_bp, portal_bp, hub_bp):
+    for blueprint in (inbound_bp, webhooks_bp, hub_bp):
         app.register_blueprint(blueprint)
+    api.init_app(app)
     return app
 
 
@@ -58,28 +56,15 @@ def _check_required_settings(app):
 def _wire(app):
     """Plug the domains into the platform's registries (moves into each domain's init_app)."""
     from flask_babel import lazy_gettext as _l
-    from flask_login import current_user
 
+    from app.api import admin, integrations  # noqa: F401 (attach their endpoints to the /api blueprint)
     from app.platform.jobs.registry import register_job_kind, register_periodic
     from app.platform.templating import add_navigation
-    from app.services import patient_import, scheduler, sync, webhook_ingest
-    from app.services.patient_fields import format_phone
+    from app.services import scheduler, sync, webhook_ingest
 
-    register_job_kind(app, "patient_import", patient_import.run_import_job)
     register_job_kind(app, "webhook_retry", webhook_ingest.run_retry_job)
     register_job_kind(app, "integration_sync", sync.run_sync_job)
     register_job_kind(app, "integration_probe", sync.run_probe_job)
     register_periodic(app, "integrations", scheduler.tick)
-    for position, endpoint, label, permission in (
-        (20, "patients.index", _l("Patients"), "patients.read"),
-        (40, "hub.index", _l("Integrations"), "integrations.view"),
-        (50, "webhooks.events", _l("Webhooks"), "webhooks.log"),
-        (60, "audit.index", _l("Audit log"), "audit.read"),
-    ):
-        add_navigation(app, position, endpoint, label, permission)
-
-    @app.template_filter("phone")
-    def phone_filter(e164):
-        """An E.164 number formatted for the signed-in user's practice (see format_phone)."""
-        practice = getattr(current_user, "practice", None)
-        return format_phone(e164, practice.country if practice is not None else "DE")
+    add_navigation(app, 40, "hub.index", _l("Integrations"), "integrations.view")
+    add_navigation(app, 50, "webhooks.events", _l("Webhooks"), "webhooks.log")

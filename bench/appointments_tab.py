@@ -42,8 +42,9 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, i
 
 from app import create_app
 from app.accounts.models import User
-from app.models import Appointment, Patient, PatientAccessLink, WebhookEvent
-from app.models.patients import build_search_text
+from app.appointments.models import Appointment
+from app.models import WebhookEvent
+from app.patients.models import Patient, PatientAccessLink, build_search_text
 from app.platform.database import bulk_insert as insert_rows
 from app.platform.extensions import db
 from app.platform.security.actor import Actor

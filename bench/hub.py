@@ -51,7 +51,8 @@ from sqlalchemy import event, func, insert, select
 from app import create_app
 from app.accounts.models import User
 from app.accounts.tokens import create_token
-from app.models import Appointment, IntegrationMetric, SyncRun
+from app.appointments.models import Appointment
+from app.models import IntegrationMetric, SyncRun
 from app.platform.extensions import cache, db
 from app.platform.security.actor import Actor
 from app.platform.security.passwords import hash_password

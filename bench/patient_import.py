@@ -33,12 +33,11 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.accounts.models import User
-from app.models import Patient
-from app.models.patients import SQLITE_SEARCH_INDEX
+from app.patients.importing.service import create_csv_import, preview_import, run_import_job
+from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.database import bulk_insert, bulk_search_indexing
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
-from app.services.patient_import import create_csv_import, preview_import, run_import_job
 from app.tenancy.models import Practice
 from config import TestConfig
 

@@ -24,8 +24,7 @@ from sqlalchemy import insert
 
 from app import create_app
 from app.accounts.models import User
-from app.models import Patient
-from app.models.patients import build_search_text
+from app.patients.models import Patient, build_search_text
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password
 from app.tenancy.models import Practice

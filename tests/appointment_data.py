@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.models import Appointment, Call, WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.appointments.models import Appointment, Call
+from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.crypto import encrypt_secret

@@ -212,7 +212,7 @@ def make_token(db):
 @pytest.fixture
 def make_patient(db, practice):
     """Factory: a patient of ``practice`` (search text kept in step)."""
-    from app.models import Patient
+    from app.patients.models import Patient
 
     def make(practice=practice, **fields):
         number = next(_counter)

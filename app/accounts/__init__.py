@@ -10,6 +10,7 @@ from app.platform.templating import add_navigation
 
 def init_app(app):
     """Register the accounts blueprints, commands, navigation entries, audit labels and hooks."""
+    from app.accounts import api  # noqa: F401 (attaches /api/me to the /api blueprint)
     from app.accounts.cli import tokens_cli, users_cli
     from app.accounts.routes import account, auth, dashboard, users
     from app.accounts.service import is_active_therapist, load_session_user, practice_therapists

@@ -5,8 +5,7 @@ from datetime import date
 from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from app.api.patients import json_body
-from app.api.routes import bp
+from app.api.routes import bp, json_body
 from app.models.webhooks import RECEIPT_OUTCOMES
 from app.platform.errors import ServiceError, json_error
 from app.platform.security.actor import current_actor

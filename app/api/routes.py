@@ -1,13 +1,15 @@
-"""JSON API: health and the calling user. Authenticated with ``Authorization: Bearer <token>`` only (no
-cookies), so it is exempt from CSRF; errors are ``{"error": {"code", "message"}}``."""
+"""The JSON API blueprint, its health check and the helpers every domain's api module shares. Authenticated
+with ``Authorization: Bearer <token>`` only (no cookies), so it is exempt from CSRF; errors are
+``{"error": {"code", "message"}}``."""
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.platform.errors import json_error
 from app.platform.extensions import csrf, db, limiter
-from app.platform.security.guard import login_only, public
-from app.platform.security.permissions import ROLE_PERMISSIONS
+from app.platform.security.guard import public
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
@@ -31,14 +33,14 @@ def health():
     return {"status": "ok", "database": "ok"}
 
 
-@bp.get("/me")
-@login_only
-def me():
-    """JSON: the token's user, their practice and their permissions (with scope)."""
-    user = g.api_user
-    return {
-        "user": {"id": user.id, "email": user.email, "name": user.name, "role": user.role},
-        "practice": {"id": user.practice.id, "slug": user.practice.slug, "name": user.practice.name,
-                     "timezone": user.practice.timezone},
-        "permissions": dict(sorted(ROLE_PERMISSIONS[user.role].items())),
-    }
+def json_body(expected_type):
+    """The request's JSON body of ``expected_type``, or a JSON error response (415, 400) to return."""
+    if not request.is_json:
+        return None, json_error(415, "unsupported_media_type", _("Send the body as application/json."))
+    body = request.get_json(silent=True)
+    if body is None:
+        return None, json_error(400, "malformed_json", _("The body is not valid JSON."))
+    if not isinstance(body, expected_type):
+        kind = _("an object") if expected_type is dict else _("an array or an object")
+        return None, json_error(400, "wrong_type", _("The body must be %(kind)s.", kind=kind))
+    return body, None

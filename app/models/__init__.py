@@ -1,7 +1,7 @@
 """Models, one module per aggregate, re-exported here."""
 
 from app.accounts.models import ApiToken, User
-from app.models.appointments import Appointment, Call, PatientAccessLink
+from app.appointments.models import Appointment, Call
 from app.models.integrations import (
     IntegrationConfig,
     IntegrationMapping,
@@ -9,8 +9,9 @@ from app.models.integrations import (
     ProviderHealth,
     SyncRun,
 )
-from app.models.patients import Patient, PatientImportJob, PatientImportRow
 from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.models import Patient, PatientAccessLink
 from app.platform.audit.models import AuditEntry
 from app.platform.jobs.models import Job
 from app.tenancy.models import Location, Practice

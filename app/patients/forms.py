@@ -1,4 +1,4 @@
-"""Forms of the patients blueprint. Field rules live in app.services.patient_fields (shared with the API and the
+"""Forms of the patients blueprint. Field rules live in app.patients.fields (shared with the API and the
 import); these forms only carry the fields, CSRF and labels."""
 
 from flask_babel import lazy_gettext as _l

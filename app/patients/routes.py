@@ -8,21 +8,12 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.accounts.service import practice_therapists
-from app.models import Patient
+from app.patients.fields import validate_patient_fields
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.platform.database import utcnow
-from app.platform.errors import ServiceError
-from app.platform.extensions import db
-from app.platform.htmx import is_htmx, toast, wants_fragment
-from app.platform.pagination import paginate
-from app.platform.security.actor import current_actor
-from app.platform.security.guard import permission_required
-from app.platform.security.permissions import OWN, has_permission, permission_scope
-from app.services.patient_appointments import appointment_page, patient_calls, practice_zone
-from app.services.patient_fields import validate_patient_fields
-from app.services.patient_import import row_state_labels
-from app.services.patient_links import create_link, link_status, link_token, patient_links, revoke_link
-from app.services.patients import (
+from app.patients.importing.service import row_state_labels
+from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link
+from app.patients.models import Patient
+from app.patients.service import (
     PatientValidationError,
     archive_patient,
     create_patient,
@@ -35,7 +26,15 @@ from app.services.patients import (
     unlink_booking,
     update_patient,
 )
-from app.tenancy.settings import booking_url, booking_url_template
+from app.patients.tabs import patient_tab
+from app.platform.database import utcnow
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.pagination import paginate
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
+from app.platform.security.permissions import OWN, permission_scope
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -158,35 +157,14 @@ def detail(patient_id, tab):
     context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None, obj=patient)}
     if tab == "verlauf":
         context["history"] = patient_history(patient)
-    elif tab == "termine":
-        context.update(_appointments_context(patient))
-        if wants_fragment("patient-appointments"):
-            return render_template("patients/_appointments.html", **context)
-    elif tab == "anrufe":
-        context.update(calls=patient_calls(patient), zone=practice_zone(patient.practice))
+    elif (registered := patient_tab(tab)) is not None:
+        context.update(registered.context(patient))
+        if registered.fragment and wants_fragment(registered.fragment[0]):
+            return render_template(registered.fragment[1], **context)
     if wants_fragment("patient-tab"):
         return render_template("patients/_tab.html", **context)
     record_view(current_actor(), patient)
     return render_template("patients/detail.html", **context)
-
-
-def _appointments_context(patient):
-    """What the Termine tab shows: a page of appointments (``?past=1`` for earlier ones, ``?page=``), the booking
-    page URL and the patient's "Meine Termine" links. Reading appointments needs appointments.read."""
-    if not has_permission(current_user, "appointments.read"):
-        abort(403)
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
-    now = utcnow()
-    can_book = has_permission(current_user, "appointments.book")
-    return {
-        "appointments": appointment_page(patient, now, past=request.args.get("past") == "1", page=page),
-        "booking_url": booking_url(booking_url_template(patient.practice), patient) if can_book else None,
-        "access_links": patient_links(patient) if can_book else [],
-        "now": now,
-    }
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -1,10 +1,22 @@
 """The domain events a provider's webhook is parsed into, and the errors of verification and parsing.
 
 A provider package turns its own payloads into these plain records; the core (app.services.webhook_ingest and
-app.services.appointments) applies them without knowing which provider sent them."""
+app.appointments.service) applies them without knowing which provider sent them."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+
+# The statuses an appointment can have, in every source (providers map their own to these).
+SCHEDULED = "scheduled"
+CANCELLED = "cancelled"
+RESCHEDULED = "rescheduled"
+COMPLETED = "completed"
+NO_SHOW = "no_show"
+PENDING = "pending"
+REJECTED = "rejected"
+APPOINTMENT_STATUSES = (SCHEDULED, PENDING, CANCELLED, RESCHEDULED, REJECTED, COMPLETED, NO_SHOW)
+# Statuses of appointments that no longer take place; they stay visible, marked as such.
+INACTIVE_STATUSES = (CANCELLED, RESCHEDULED, REJECTED)
 
 
 class SignatureError(Exception):
@@ -32,7 +44,7 @@ class PatientRecord:
 @dataclass(frozen=True)
 class AppointmentRecord:
     """An appointment as its source last described it. ``status`` is one of
-    app.models.appointments.APPOINTMENT_STATUSES. The patient is named by the source's patient id
+    APPOINTMENT_STATUSES above. The patient is named by the source's patient id
     (``patient_external_id``, booking tool) or by the attendee (name, email; Cal.com). ``replaces_external_id`` is
     set by a reschedule: that appointment becomes ``rescheduled`` and this one is new."""
 

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.models import Appointment, Patient
+from app.appointments.models import Appointment
+from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password

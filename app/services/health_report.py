@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
-from app.models import Appointment, Call, WebhookEvent, WebhookEventAttempt
+from app.appointments.models import Appointment, Call
+from app.models import WebhookEvent, WebhookEventAttempt
 from app.models.integrations import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
 from app.models.webhooks import ERROR, REJECTED
 from app.platform.database import utcnow

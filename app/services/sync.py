@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.appointments.service import Ignored, apply_appointment, apply_call
 from app.models import SyncRun
 from app.models.integrations import (
     MANUAL,
@@ -41,7 +42,6 @@ from app.providers.events import AppointmentRecord
 from app.services import integration_mappings as mappings
 from app.services import integration_metrics as metrics
 from app.services import provider_health as health
-from app.services.appointments import Ignored, apply_appointment, apply_call
 from app.services.integrations import client_for, get_config, label, provider_module
 from app.services.webhook_endpoints import endpoint_url, practice_endpoints
 from app.tenancy.models import Practice

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from app.appointments.service import Ignored, apply_record
 from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.models.webhooks import (
     ACCEPTED,
@@ -44,7 +45,6 @@ from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
-from app.services.appointments import Ignored, apply_record
 from app.services.redaction import preview
 from app.services.webhook_endpoints import valid_secrets
 from app.tenancy.models import Practice

@@ -16,7 +16,7 @@ from babel.dates import format_datetime, format_time
 from playwright.sync_api import expect
 
 from app.accounts.models import User
-from app.models import Patient
+from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password

@@ -11,15 +11,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
-from app.models import (
-    Appointment,
-    IntegrationConfig,
-    IntegrationMapping,
-    IntegrationMetric,
-    Patient,
-    ProviderHealth,
-    SyncRun,
-)
+from app.appointments.models import Appointment
+from app.models import IntegrationConfig, IntegrationMapping, IntegrationMetric, ProviderHealth, SyncRun
+from app.patients.models import Patient
 from app.platform.extensions import db
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Patient
+from app.patients.models import Patient
 from app.platform.extensions import db
 from app.tenancy.models import Practice
 from tests.e2e.conftest import open_from_nav

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.models import Patient
+from app.patients.models import Patient
 from app.platform.extensions import db
 from app.tenancy.models import Practice
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import StatementError
 
-from app.models import PatientImportJob, PatientImportRow
+from app.patients.importing.models import PatientImportJob, PatientImportRow
 from app.platform.database import bulk_insert, bulk_update, reserve_ids
 
 ROWS = PatientImportRow.__table__
@@ -53,7 +53,7 @@ def test_bulk_insert_stores_what_an_insert_stores(db, practice, make_patient):
 
 def test_bulk_insert_converts_timestamps_like_the_column_type(db, practice):
     """UTC timestamps go through the column type (UTCDateTime), and a naive one is refused as in an INSERT."""
-    from app.models import Patient
+    from app.patients.models import Patient
 
     moment = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
     values = {"practice_id": practice.id, "first_name": "Ada", "last_name": "Lovelace", "source": "import",
@@ -90,7 +90,7 @@ def test_bulk_update_changes_the_given_rows_and_columns_only(db, practice, make_
 
 def _patient_values(practice, last_name, patient_id=None):
     """The columns of a new patient for bulk_insert, with ``patient_id`` as its id when given."""
-    from app.models.patients import build_search_text
+    from app.patients.models import build_search_text
 
     moment = datetime(2026, 11, 22, 8, 30, tzinfo=UTC)
     values = {"practice_id": practice.id, "first_name": "Ada", "last_name": last_name, "source": "import",
@@ -102,7 +102,7 @@ def _patient_values(practice, last_name, patient_id=None):
 def test_reserved_ids_are_fresh_and_never_handed_out_again(db, practice, make_patient):
     """reserve_ids gives ids no patient has; a bulk insert under them stores them, and the next ordinary insert
     and the next reservation get other ids."""
-    from app.models import Patient
+    from app.patients.models import Patient
 
     existing = make_patient()
     connection = db.session.connection()
@@ -121,10 +121,9 @@ def test_reserved_ids_are_fresh_and_never_handed_out_again(db, practice, make_pa
 def test_a_failed_bulk_insert_keeps_the_search_index_up_to_date(db, practice, make_user):
     """When a batch fails inside bulk_search_indexing, the rollback restores SQLite's per-row index trigger (pysqlite
     would otherwise have committed dropping it at once), so patients created later are still found."""
-    from app.models import Patient
-    from app.models.patients import SQLITE_SEARCH_INDEX
+    from app.patients.models import SQLITE_SEARCH_INDEX, Patient
+    from app.patients.service import search_patients
     from app.platform.database import bulk_search_indexing
-    from app.services.patients import search_patients
 
     admin = make_user(role="admin")
     connection = db.session.connection()

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.models.appointments import CANCELLED, PENDING, REJECTED, RESCHEDULED, SCHEDULED
 from app.providers.base import (
     ProviderAuthError,
     ProviderBadResponse,
@@ -33,6 +32,7 @@ from app.providers.calcom.client import (
     appointment_record,
 )
 from app.providers.calcom.webhooks import TRIGGER_STATUS
+from app.providers.events import CANCELLED, PENDING, REJECTED, RESCHEDULED, SCHEDULED
 from tests.fakes.calcom import CalcomFake, demo_seed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Appointment, Call, IntegrationMapping, IntegrationMetric, Patient, SyncRun
+from app.appointments.models import Appointment, Call
+from app.models import IntegrationMapping, IntegrationMetric, SyncRun
 from app.models.integrations import MAP_EVENT_TYPE, MAP_USER, OK, PAUSED, UNREACHABLE
+from app.patients.models import Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError

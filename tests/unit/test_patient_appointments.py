@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from app.appointments.reading import SourceSync, is_stale, sync_state
 from app.platform.errors import ServiceError
-from app.services.patient_appointments import SourceSync, is_stale, sync_state
 from app.tenancy.settings import booking_url, check_booking_url_template
 from tests.appointment_data import add_appointment, add_event
 

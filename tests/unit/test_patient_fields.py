@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services.patient_fields import format_phone, normalise_phone
+from app.patients.fields import format_phone, normalise_phone
 
 
 @pytest.mark.parametrize(("stored", "country", "shown"), [

@@ -12,12 +12,9 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from app.models import Patient, PatientImportJob, PatientImportRow
-from app.platform.audit.models import AuditEntry
-from app.platform.errors import ServiceError
-from app.platform.security.actor import Actor
-from app.services import patient_import as service
-from app.services.patient_import import (
+from app.patients.importing import service
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.importing.service import (
     PATIENT_FIELDS,
     ImportFileError,
     create_csv_import,
@@ -30,6 +27,10 @@ from app.services.patient_import import (
     resolve_flagged_row,
     run_import_job,
 )
+from app.patients.models import Patient
+from app.platform.audit.models import AuditEntry
+from app.platform.errors import ServiceError
+from app.platform.security.actor import Actor
 from tests.helpers import audit_actions
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -806,10 +807,10 @@ def test_flagged_row_whose_patient_has_another_booking_id_cannot_be_linked(app, 
 
     from sqlalchemy import select
 
-    from app.models import PatientImportRow
+    from app.patients.importing.models import PatientImportRow
+    from app.patients.importing.service import create_csv_import, preview_import, resolve_flagged_row
     from app.platform.errors import ServiceError
     from app.platform.security.actor import Actor
-    from app.services.patient_import import create_csv_import, preview_import, resolve_flagged_row
 
     make_patient(first_name="Lena", last_name="Becker", email="lena@example.test", birth_date=date(1985, 4, 12),
                  booking_system_id="DEMO-001")

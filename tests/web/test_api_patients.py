@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.models import Patient
+from app.patients.models import Patient
 from tests.helpers import bearer
 
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from app.models import PatientAccessLink
+from app.appointments.reading import PAGE_SIZE
+from app.patients.models import PatientAccessLink
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.security.crypto import encrypt_secret
-from app.services.patient_appointments import PAGE_SIZE
 from tests.appointment_data import add_appointment, add_call, add_event
 from tests.helpers import htmx
 

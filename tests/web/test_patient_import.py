@@ -12,12 +12,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Patient, PatientImportJob, PatientImportRow
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.importing.service import create_csv_import, run_import_job
+from app.patients.models import Patient
 from app.platform.jobs.models import Job
 from app.platform.jobs.queue import claim_next
 from app.platform.security.actor import Actor
 from app.platform.security.permissions import ROLE_PERMISSIONS
-from app.services.patient_import import create_csv_import, run_import_job
 from tests.helpers import PASSWORD, audit_actions, htmx
 
 HEADER = ["Patienten-ID", "Vorname", "Nachname", "E-Mail", "Handy", "Geburtsdatum"]

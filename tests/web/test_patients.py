@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.models import Patient
+from app.patients.models import Patient
 from tests.helpers import audit_actions, bearer, htmx
 
 

@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from app.accounts.models import ApiToken
-from app.models import IntegrationMapping, Patient, PatientImportJob, PatientImportRow, SyncRun
+from app.models import IntegrationMapping, SyncRun
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.security.permissions import ROLE_PERMISSIONS, ROLES
 from app.tenancy.models import Location

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from app.models import PatientAccessLink
+from app.patients.links import LINK_SIGNING_SALT, create_link, link_token, revoke_link
+from app.patients.models import PatientAccessLink
 from app.platform.database import utcnow
 from app.platform.security.actor import Actor
-from app.services.patient_links import LINK_SIGNING_SALT, create_link, link_token, revoke_link
 from tests.appointment_data import add_appointment
 
 INVALID = "This link is no longer valid."

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Appointment, WebhookEvent, WebhookEventAttempt
+from app.appointments.models import Appointment
+from app.models import WebhookEvent, WebhookEventAttempt
 from app.platform.security.actor import Actor
 from app.services import webhook_endpoints
 from tests.signers import booking_event, compact, sign_booking

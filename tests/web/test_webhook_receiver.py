@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app.models import Appointment, Call, Patient, PatientImportJob, WebhookEvent, WebhookEventAttempt
+from app.appointments.models import Appointment, Call
+from app.models import WebhookEvent, WebhookEventAttempt
+from app.patients.importing.models import PatientImportJob
+from app.patients.models import Patient
 from app.platform.jobs.models import Job
 from app.platform.jobs.queue import claim_next, run_job
 from app.platform.security.actor import Actor

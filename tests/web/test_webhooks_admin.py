@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import Patient, WebhookEndpoint
+from app.models import WebhookEndpoint
+from app.patients.models import Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.services.webhook_endpoints import valid_secrets

@@ -1,5 +1,13 @@
-"""The audit log viewer for admins."""
+"""The audit log: an append-only record of who did what (models, service), what each action means (labels, filled
+by the domains) and the admins' viewer (routes)."""
 
-from app.platform.audit.routes import bp
+from flask_babel import lazy_gettext as _l
 
-__all__ = ["bp"]
+
+def init_app(app):
+    """Register the audit log viewer and its navigation entry."""
+    from app.platform.audit.routes import bp
+    from app.platform.templating import add_navigation
+
+    app.register_blueprint(bp)
+    add_navigation(app, 60, "audit.index", _l("Audit log"), "audit.read")

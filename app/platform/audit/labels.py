@@ -8,20 +8,6 @@ from flask_babel import lazy_gettext as _l
 # the filter key and is shown beside the name in the audit log. A test checks that every action the app records
 # is named here.
 ACTION_LABELS = {
-    "patient.create": _l("Patient created"),
-    "patient.update": _l("Patient data changed"),
-    "patient.view": _l("Record opened"),
-    "patient.archive": _l("Patient archived"),
-    "patient.restore": _l("Patient restored"),
-    "patient.link": _l("Linked to the booking tool"),
-    "patient.unlink": _l("Link to the booking tool removed"),
-    "patient_access_link.create": _l("Link for the patient created"),
-    "patient_access_link.revoke": _l("Link for the patient revoked"),
-    "patients.import_upload": _l("Patient file uploaded"),
-    "patients.import_resolve": _l("Import row decided"),
-    "patients.import_queue": _l("Patient import started"),
-    "patients.import": _l("Patient import run"),
-    "patients.import_flagged": _l("Patient from the booking tool held for review"),
     "integration.update": _l("Integration settings changed"),
     "integration.mapping.update": _l("Integration mapping changed"),
     "integration.webhook.register": _l("Webhook registered with the provider"),

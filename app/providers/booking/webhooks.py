@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
-from app.models.appointments import (
+from app.providers.events import (
     APPOINTMENT_STATUSES,
     CANCELLED,
     COMPLETED,
@@ -21,8 +21,12 @@ from app.models.appointments import (
     PENDING,
     REJECTED,
     SCHEDULED,
+    AppointmentRecord,
+    ParsedEvent,
+    PatientRecord,
+    PayloadError,
+    SignatureError,
 )
-from app.providers.events import AppointmentRecord, ParsedEvent, PatientRecord, PayloadError, SignatureError
 from app.providers.fields import optional_text, utc_datetime
 
 LABEL = _l("Booking tool")

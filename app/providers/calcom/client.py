@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from app.models.appointments import CANCELLED, PENDING, REJECTED, RESCHEDULED, SCHEDULED
 from app.providers.base import (
     ProviderBadResponse,
     ProviderClient,
@@ -25,7 +24,7 @@ from app.providers.base import (
     ProviderTimeout,
     ProviderUnreachable,
 )
-from app.providers.events import AppointmentRecord
+from app.providers.events import CANCELLED, PENDING, REJECTED, RESCHEDULED, SCHEDULED, AppointmentRecord
 
 SOURCE = "calcom"
 DEFAULT_BASE_URL = "https://api.cal.com"

@@ -11,8 +11,16 @@ import re
 
 from flask_babel import lazy_gettext as _l
 
-from app.models.appointments import CANCELLED, PENDING, REJECTED, SCHEDULED
-from app.providers.events import AppointmentRecord, ParsedEvent, PayloadError, SignatureError
+from app.providers.events import (
+    CANCELLED,
+    PENDING,
+    REJECTED,
+    SCHEDULED,
+    AppointmentRecord,
+    ParsedEvent,
+    PayloadError,
+    SignatureError,
+)
 from app.providers.fields import header, hex_hmac_version, optional_text, utc_datetime
 
 LABEL = _l("Cal.com")

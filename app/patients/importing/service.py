@@ -52,14 +52,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 
-from app.models import Patient, PatientImportJob, PatientImportRow
-from app.models.patients import SQLITE_SEARCH_INDEX, build_search_text
+from app.patients.fields import PATIENT_FIELDS, validate_patient_fields
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.models import SQLITE_SEARCH_INDEX, Patient, build_search_text
 from app.platform.audit.service import record
 from app.platform.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
-from app.services.patient_fields import PATIENT_FIELDS, validate_patient_fields
 from app.tenancy.models import Practice
 from app.tenancy.settings import default_therapist_id
 
@@ -395,7 +395,7 @@ import json, sys
 from datetime import date
 from flask import Flask
 from flask_babel import Babel, force_locale
-from app.services.patient_fields import validate_patient_fields
+from app.patients.fields import validate_patient_fields
 job = json.load(sys.stdin)
 app = Flask("patient_import_validation")
 app.config["BABEL_TRANSLATION_DIRECTORIES"] = job["translations"]

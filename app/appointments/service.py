@@ -8,15 +8,15 @@ attempt; the caller (app.services.webhook_ingest) commits or rolls back."""
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, or_, select, text, update
 
-from app.models import Appointment, Call, Patient
-from app.models.appointments import RESCHEDULED
+from app.appointments.models import Appointment, Call
+from app.patients.fields import FieldError, normalise_email, normalise_phone
+from app.patients.importing.service import apply_patient_record
+from app.patients.models import Patient
 from app.platform.audit.service import record as audit_record
 from app.platform.database import UTCDateTime, utcnow
 from app.platform.extensions import db
 from app.platform.security.crypto import encrypt_secret
-from app.providers.events import AppointmentRecord, CallRecord, PatientRecord
-from app.services.patient_fields import FieldError, normalise_email, normalise_phone
-from app.services.patient_import import apply_patient_record
+from app.providers.events import RESCHEDULED, AppointmentRecord, CallRecord, PatientRecord
 from app.tenancy.settings import default_therapist_id
 
 

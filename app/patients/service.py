@@ -9,15 +9,15 @@ from sqlalchemy import text as text_clause
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
-from app.models import Appointment, Patient
-from app.models.patients import SQLITE_SEARCH_INDEX
+from app.appointments.models import Appointment
+from app.patients.fields import clean_text, normalise_email, validate_patient_fields
+from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.permissions import OWN, permission_scope
-from app.services.patient_fields import clean_text, normalise_email, validate_patient_fields
 from app.tenancy.settings import default_therapist_id
 
 TRIGRAM = 3  # words this long are served by the trigram index; shorter ones only by LIKE over the practice

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from app.models import PatientAccessLink
+from app.patients.models import PatientAccessLink
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db

@@ -5,11 +5,11 @@ from flask import g, request
 from flask_babel import gettext as _
 
 from app.api.routes import bp
+from app.appointments.reading import appointment_page
+from app.patients.service import get_patient
 from app.platform.database import utcnow
 from app.platform.errors import json_error
 from app.platform.security.guard import permission_required
-from app.services.patient_appointments import appointment_page
-from app.services.patients import get_patient
 
 MAX_PER_PAGE = 100
 

@@ -4,15 +4,15 @@ The same field rules, scoping and permissions as the UI (a therapist's token see
 from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from app.api.routes import bp
-from app.models import Patient
+from app.api.routes import bp, json_body
+from app.patients.importing.service import import_records
+from app.patients.models import Patient
+from app.patients.service import PatientValidationError, create_patient, get_patient, search_patients, update_patient
 from app.platform.errors import ServiceError, json_error
 from app.platform.extensions import db
 from app.platform.pagination import paginate
 from app.platform.security.actor import Actor
 from app.platform.security.guard import permission_required
-from app.services.patient_import import import_records
-from app.services.patients import PatientValidationError, create_patient, get_patient, search_patients, update_patient
 
 MAX_PER_PAGE = 100
 WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
@@ -40,19 +40,6 @@ def patient_json(patient):
 def _actor():
     """The token's user as an Actor, with the client address for the audit log."""
     return Actor(g.api_user, request.remote_addr, request.headers.get("User-Agent"))
-
-
-def json_body(expected_type):
-    """The request's JSON body of ``expected_type``, or a JSON error response (415, 400) to return."""
-    if not request.is_json:
-        return None, json_error(415, "unsupported_media_type", _("Send the body as application/json."))
-    body = request.get_json(silent=True)
-    if body is None:
-        return None, json_error(400, "malformed_json", _("The body is not valid JSON."))
-    if not isinstance(body, expected_type):
-        kind = _("an object") if expected_type is dict else _("an array or an object")
-        return None, json_error(400, "wrong_type", _("The body must be %(kind)s.", kind=kind))
-    return body, None
 
 
 def _validation_error(error):

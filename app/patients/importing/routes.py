@@ -8,16 +8,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import SelectChoice, SelectField
 
-from app.models import PatientImportJob, PatientImportRow
+from app.patients.fields import PATIENT_FIELDS
 from app.patients.forms import ImportQueueForm, ImportUploadForm
-from app.patients.routes import bp
-from app.platform.errors import ServiceError
-from app.platform.extensions import db
-from app.platform.htmx import is_htmx, toast, wants_fragment
-from app.platform.security.actor import current_actor
-from app.platform.security.guard import permission_required
-from app.services.patient_fields import PATIENT_FIELDS
-from app.services.patient_import import (
+from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.importing.service import (
     create_csv_import,
     format_size,
     preview_import,
@@ -25,6 +19,12 @@ from app.services.patient_import import (
     queue_import,
     resolve_flagged_row,
 )
+from app.patients.routes import bp
+from app.platform.errors import ServiceError
+from app.platform.extensions import db
+from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.security.actor import current_actor
+from app.platform.security.guard import permission_required
 
 PROBLEM_ROWS_SHOWN = 200
 RECENT_IMPORTS = 20

@@ -7,17 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.platform.database import UTCDateTime, utcnow
 from app.platform.extensions import db
-
-SCHEDULED = "scheduled"
-CANCELLED = "cancelled"
-RESCHEDULED = "rescheduled"
-COMPLETED = "completed"
-NO_SHOW = "no_show"
-PENDING = "pending"
-REJECTED = "rejected"
-APPOINTMENT_STATUSES = (SCHEDULED, PENDING, CANCELLED, RESCHEDULED, REJECTED, COMPLETED, NO_SHOW)
-# Statuses of appointments that no longer take place; they stay visible, marked as such.
-INACTIVE_STATUSES = (CANCELLED, RESCHEDULED, REJECTED)
+from app.providers.events import INACTIVE_STATUSES, SCHEDULED
 
 
 class Appointment(db.Model):
@@ -110,25 +100,3 @@ class Call(db.Model):
 
     def __repr__(self):
         return f"<Call {self.external_id} {self.status}>"
-
-
-class PatientAccessLink(db.Model):
-    """A personal, expiring, revocable link that shows one patient their upcoming appointments without an account
-    ("Meine Termine"). The URL carries a signed token naming this row; revoking sets ``revoked_at``."""
-
-    __tablename__ = "patient_access_links"
-    __table_args__ = (Index("ix_patient_access_links_patient_id", "patient_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    # A random value in the signed token, so a token cannot be forged from the row id alone.
-    nonce: Mapped[str] = mapped_column(String(32))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
-
-    patient = relationship("Patient")
-    created_by = relationship("User")

@@ -1,6 +1,6 @@
 """Reading a patient's cached appointments and calls for the record's tabs, the API and the patient's own page.
 
-The cache is filled by the webhook pipeline (app.services.appointments); here it is only read. Each source's "last
+The cache is filled by the webhook pipeline (app.appointments.service); here it is only read. Each source's "last
 synchronised" time tells staff how fresh the cache is: when a source has not been heard from for
 APPOINTMENTS_STALE_HOURS the list stays visible with a warning. Every read is a bounded, indexed query (the
 patient's appointments by (patient_id, starts_at) with LIMIT, one query for all sync times), so the tab stays fast
@@ -14,11 +14,12 @@ from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
-from app.models import Appointment, Call, ProviderHealth, WebhookEvent, WebhookEventAttempt
-from app.models.appointments import INACTIVE_STATUSES
+from app.appointments.models import Appointment, Call
+from app.models import ProviderHealth, WebhookEvent, WebhookEventAttempt
 from app.models.integrations import AUTH_FAILED, PAUSED, UNREACHABLE
 from app.models.webhooks import ACCEPTED, IGNORED, PROCESSED
 from app.platform.extensions import db
+from app.providers.events import INACTIVE_STATUSES
 
 # Outside systems whose appointments are cached (local appointments need no synchronising).
 SYNCED_SOURCES = ("booking", "calcom")

@@ -2,11 +2,11 @@
 
 from flask import Blueprint, make_response, render_template
 
+from app.appointments.reading import practice_zone, therapist_label, upcoming_for_patient_page
+from app.patients.links import open_link
 from app.platform.database import utcnow
 from app.platform.extensions import limiter
 from app.platform.security.guard import public
-from app.services.patient_appointments import practice_zone, therapist_label, upcoming_for_patient_page
-from app.services.patient_links import open_link
 
 bp = Blueprint("portal", __name__, url_prefix="/meine-termine")
 
