@@ -43,14 +43,14 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, i
 from app import create_app
 from app.accounts.models import User
 from app.appointments.models import Appointment
-from app.models import WebhookEvent
 from app.patients.models import Patient, PatientAccessLink, build_search_text
 from app.platform.database import bulk_insert as insert_rows
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
 from app.platform.security.passwords import hash_password
-from app.services.webhook_endpoints import create_endpoint
 from app.tenancy.models import Practice
+from app.webhooks.endpoints import create_endpoint
+from app.webhooks.models import WebhookEvent
 from config import TestConfig
 
 FIRST = ["Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hanna", "Jonas", "Lena", "Mia", "Noah"]

@@ -6,7 +6,7 @@ admin, ten therapists, two locations, 500 patients with 5,000 appointments, 300,
 last 30 days for both providers (Cal.com and Retell, about 3 % failed), and the sync_runs history of those 30 days
 (Cal.com every 15 minutes, Retell every hour; a few failed). Then it starts the Cal.com and Retell fakes
 (tests/fakes, real HTTP servers on 127.0.0.1) and saves both integrations with a valid key through
-app.services.integrations.save (the key is checked with the fake, the health row written; PROVIDER_MAX_RETRIES=0),
+app.integrations.service.save (the key is checked with the fake, the health row written; PROVIDER_MAX_RETRIES=0),
 and records a last sync on each health row. The rate limiter is on, as in production (the API limit raised so the
 bench is never refused; its storage is Redis when CACHE_REDIS_URL is set). With the Flask test client (full stack,
 no network) it then times, in rounds of one request each (so load changes on the machine touch all alike):
@@ -52,12 +52,12 @@ from app import create_app
 from app.accounts.models import User
 from app.accounts.tokens import create_token
 from app.appointments.models import Appointment
-from app.models import IntegrationMetric, SyncRun
+from app.integrations import health
+from app.integrations import service as integrations
+from app.integrations.models import IntegrationMetric, SyncRun
 from app.platform.extensions import cache, db
 from app.platform.security.actor import Actor
 from app.platform.security.passwords import hash_password
-from app.services import integrations
-from app.services import provider_health as health
 from app.tenancy.models import Location, Practice
 
 # The patients, appointments and bulk insert of the appointments-tab bench: the same data, written once.

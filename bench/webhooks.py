@@ -47,12 +47,11 @@ from standardwebhooks.webhooks import Webhook
 
 from app import create_app
 from app.accounts.models import User
-from app.models import WebhookEvent, WebhookEventAttempt
-from app.models.webhooks import ACCEPTED, PROCESSED
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
-from app.services.webhook_endpoints import create_endpoint
 from app.tenancy.models import Practice
+from app.webhooks.endpoints import create_endpoint
+from app.webhooks.models import ACCEPTED, PROCESSED, WebhookEvent, WebhookEventAttempt
 from bench.webhooks_app import BARE_EVENTS
 from config import Config
 

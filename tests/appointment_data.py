@@ -9,10 +9,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.appointments.models import Appointment, Call
-from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.crypto import encrypt_secret
+from app.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 _numbers = itertools.count(1)
 

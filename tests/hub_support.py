@@ -4,11 +4,11 @@ fakes. Fixtures stay in the test modules; these are plain functions."""
 
 from sqlalchemy import select
 
-from app.models import IntegrationConfig, ProviderHealth
+from app.integrations import service as integrations
+from app.integrations.models import IntegrationConfig, ProviderHealth
 from app.platform.extensions import db
 from app.platform.jobs.worker import run_worker
 from app.platform.security.actor import Actor
-from app.services import integrations
 from config import TestConfig
 from tests.fakes.calcom import DEFAULT_KEYS as CALCOM_KEYS
 from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY

@@ -2,10 +2,10 @@
 
 import json
 
-from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.crypto import encrypt_secret
+from app.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 BOOKING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -12,7 +12,8 @@ from app.platform.extensions import db
 
 
 class User(UserMixin, db.Model):
-    """A person who signs in to Praxis Hub. ``role`` selects a permission set (app.security.ROLE_PERMISSIONS)."""
+    """A person who signs in to Praxis Hub. ``role`` selects a permission set
+    (app.platform.security.permissions.ROLE_PERMISSIONS)."""
 
     __tablename__ = "users"
 

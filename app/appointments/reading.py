@@ -15,11 +15,10 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
 from app.appointments.models import Appointment, Call
-from app.models import ProviderHealth, WebhookEvent, WebhookEventAttempt
-from app.models.integrations import AUTH_FAILED, PAUSED, UNREACHABLE
-from app.models.webhooks import ACCEPTED, IGNORED, PROCESSED
+from app.integrations.models import AUTH_FAILED, PAUSED, UNREACHABLE, ProviderHealth
 from app.platform.extensions import db
 from app.providers.events import INACTIVE_STATUSES
+from app.webhooks.models import ACCEPTED, IGNORED, PROCESSED, WebhookEvent, WebhookEventAttempt
 
 # Outside systems whose appointments are cached (local appointments need no synchronising).
 SYNCED_SOURCES = ("booking", "calcom")
@@ -27,7 +26,7 @@ PAGE_SIZE = 20
 CALLS_SHOWN = 50
 
 
-# Provider states in which the cached appointments of a source cannot be refreshed (app.services.provider_health).
+# Provider states in which the cached appointments of a source cannot be refreshed (app.integrations.health).
 UNAVAILABLE_STATES = (UNREACHABLE, AUTH_FAILED, PAUSED)
 
 

@@ -3,7 +3,7 @@ booking tool, the appointment cache, and the call log. Provider-agnostic: the re
 app.providers.<name>.webhooks, already parsed.
 
 Each function adds to the current transaction and returns a short, PHI-free text of what it did for the event's
-attempt; the caller (app.services.webhook_ingest) commits or rolls back."""
+attempt; the caller (app.webhooks.ingest) commits or rolls back."""
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, or_, select, text, update

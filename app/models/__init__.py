@@ -2,19 +2,13 @@
 
 from app.accounts.models import ApiToken, User
 from app.appointments.models import Appointment, Call
-from app.models.integrations import (
-    IntegrationConfig,
-    IntegrationMapping,
-    IntegrationMetric,
-    ProviderHealth,
-    SyncRun,
-)
-from app.models.webhooks import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
+from app.integrations.models import IntegrationConfig, IntegrationMapping, IntegrationMetric, ProviderHealth, SyncRun
 from app.patients.importing.models import PatientImportJob, PatientImportRow
 from app.patients.models import Patient, PatientAccessLink
 from app.platform.audit.models import AuditEntry
 from app.platform.jobs.models import Job
 from app.tenancy.models import Location, Practice
+from app.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
 
 __all__ = [
     "ApiToken", "Appointment", "AuditEntry", "Call", "IntegrationConfig", "IntegrationMapping", "IntegrationMetric",

@@ -1,6 +1,6 @@
 """The domain events a provider's webhook is parsed into, and the errors of verification and parsing.
 
-A provider package turns its own payloads into these plain records; the core (app.services.webhook_ingest and
+A provider package turns its own payloads into these plain records; the core (app.webhooks.ingest and
 app.appointments.service) applies them without knowing which provider sent them."""
 
 from dataclasses import dataclass, field

@@ -20,7 +20,7 @@ WEBHOOK_SOURCES = {
 }
 
 
-# The integrations the hub configures, syncs and probes (app.services.integrations). Each module provides:
+# The integrations the hub configures, syncs and probes (app.integrations.service). Each module provides:
 #
 # - ``LABEL`` and ``SANDBOX_LABEL``: names shown to people; ``WEBHOOK_SOURCE``: its webhook source, if any;
 # - ``PREREQUISITES``: what the practice needs first, a tuple of "location" and "therapist";

@@ -1,5 +1,33 @@
-"""Webhook endpoints and the event log for admins."""
+"""Webhooks in: the endpoints a sender posts to (with their secrets), the receiver that verifies, dedupes, stores
+and applies each delivery, the append-only event log with redacted previews, retries and replays; the admins'
+pages, the JSON API and ``flask webhooks create``."""
 
-from app.webhooks.routes import bp
+from flask_babel import lazy_gettext as _l
 
-__all__ = ["bp"]
+from app.platform.audit.labels import register_action_labels
+from app.platform.templating import add_navigation
+
+
+def init_app(app):
+    """Register the receiver and the admin blueprints, the API endpoints, the command, the retry job, the
+    navigation entry, the audit labels and when each source was last heard from (for the Termine tab)."""
+    from app.platform.jobs.registry import register_job_kind
+    from app.webhooks import api  # noqa: F401 (attaches the endpoints to the /api blueprint)
+    from app.webhooks.cli import webhooks_cli
+    from app.webhooks.ingest import run_retry_job
+    from app.webhooks.receiver import bp as receiver_bp
+    from app.webhooks.routes import bp
+
+    app.register_blueprint(receiver_bp)
+    app.register_blueprint(bp)
+    app.cli.add_command(webhooks_cli)
+    register_job_kind(app, "webhook_retry", run_retry_job)
+    add_navigation(app, 50, "webhooks.events", _l("Webhooks"), "webhooks.log")
+    register_action_labels({
+        "webhook.endpoint.create": _l("Webhook endpoint created"),
+        "webhook.endpoint.enable": _l("Webhook endpoint enabled"),
+        "webhook.endpoint.disable": _l("Webhook endpoint disabled"),
+        "webhook.secret.rotate": _l("Webhook secret rotated"),
+        "webhook.replay": _l("Webhook event replayed"),
+        "payload.reveal": _l("Webhook payload revealed"),
+    })

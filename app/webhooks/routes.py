@@ -18,15 +18,14 @@ from flask_login import current_user
 from sqlalchemy import false
 from wtforms import SelectChoice
 
-from app.models.webhooks import DUPLICATE, IGNORED, PROCESSED, REJECTED
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.htmx import is_htmx, toast, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES, webhook_source
-from app.services import webhook_ingest
-from app.services.webhook_endpoints import (
+from app.webhooks import ingest as webhook_ingest
+from app.webhooks.endpoints import (
     create_endpoint,
     endpoint_url,
     get_endpoint,
@@ -34,7 +33,8 @@ from app.services.webhook_endpoints import (
     rotate_secret,
     set_active,
 )
-from app.services.webhook_log import (
+from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
+from app.webhooks.log import (
     FAILED,
     PENDING,
     RETRYING,
@@ -45,7 +45,7 @@ from app.services.webhook_log import (
     log_query,
     reveal_payload,
 )
-from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
+from app.webhooks.models import DUPLICATE, IGNORED, PROCESSED, REJECTED
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 

@@ -20,10 +20,10 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.accounts.models import User
+from app.demo import DEMO_PASSWORD, load_demo
 from app.platform.extensions import db
 from app.platform.jobs.worker import run_worker
 from app.platform.security.passwords import hash_password
-from app.services.demo import DEMO_PASSWORD, load_demo
 from app.tenancy.models import Practice
 from config import TestConfig
 

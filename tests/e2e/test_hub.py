@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from app.appointments.models import Appointment
-from app.models import IntegrationConfig, IntegrationMapping, IntegrationMetric, ProviderHealth, SyncRun
+from app.integrations.models import IntegrationConfig, IntegrationMapping, IntegrationMetric, ProviderHealth, SyncRun
 from app.patients.models import Patient
 from app.platform.extensions import db
 from tests.fakes.calcom import CalcomFake
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 BERLIN = ZoneInfo("Europe/Berlin")
 VALID_KEY = "cal_test_valid"
-# A demo patient (app/services/demo.py) and a demo therapist, so the sync matches both and creates no one.
+# A demo patient (app/demo.py) and a demo therapist, so the sync matches both and creates no one.
 PATIENT_EMAIL = "lena.becker@example.test"
 THERAPIST = {"id": 21, "name": "Thomas Therapeut", "email": "therapeut@demo.test", "username": "thomas",
              "timeZone": "Europe/Berlin"}

@@ -3,9 +3,9 @@
 from sqlalchemy import func, select
 
 from app.accounts.models import ApiToken, User
+from app.demo import DEMO_PASSWORD
 from app.patients.models import Patient
 from app.platform.security.passwords import verify_password
-from app.services.demo import DEMO_PASSWORD
 from app.tenancy.models import Practice
 
 

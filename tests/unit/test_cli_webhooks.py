@@ -5,10 +5,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models import WebhookEndpoint
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
-from app.services.webhook_endpoints import valid_secrets
+from app.webhooks.endpoints import valid_secrets
+from app.webhooks.models import WebhookEndpoint
 
 
 def _create(runner, *args):

@@ -1,4 +1,4 @@
-"""The outbound proxy of the Integration Hub (app.services.proxy): only allowed reads with valid parameters, the
+"""The outbound proxy of the Integration Hub (app.integrations.proxy): only allowed reads with valid parameters, the
 practice's stored key, answers cached so that many open tabs cost one provider call, and provider failures mapped
 to gateway errors.
 
@@ -13,10 +13,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import IntegrationMetric
+from app.integrations.models import IntegrationMetric
+from app.integrations.proxy import ProxyError, fetch
 from app.platform.extensions import cache
 from app.platform.extensions import db as _db
-from app.services.proxy import ProxyError, fetch
 from config import TestConfig
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from app.models import IntegrationConfig, WebhookEndpoint
-from app.models.integrations import DEGRADED, OK, UNREACHABLE
+from app.integrations import sync as sync_service
+from app.integrations.models import DEGRADED, OK, UNREACHABLE, IntegrationConfig
+from app.integrations.service import IntegrationValidationError, register_calcom_webhook, status_cards
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -17,11 +18,10 @@ from app.platform.extensions import db as _db
 from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret
 from app.providers.calcom.client import BOOKING_TRIGGERS
-from app.services import sync as sync_service
-from app.services import webhook_ingest
-from app.services.integrations import IntegrationValidationError, register_calcom_webhook, status_cards
-from app.services.webhook_endpoints import endpoint_url
 from app.tenancy.models import Location
+from app.webhooks import ingest as webhook_ingest
+from app.webhooks.endpoints import endpoint_url
+from app.webhooks.models import WebhookEndpoint
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.retell import RetellFake
 from tests.fakes.retell import demo_seed as retell_seed

@@ -7,8 +7,20 @@ import pytest
 from sqlalchemy import func, select
 
 from app.appointments.models import Appointment, Call
-from app.models import IntegrationMapping, IntegrationMetric, SyncRun
-from app.models.integrations import MAP_EVENT_TYPE, MAP_USER, OK, PAUSED, UNREACHABLE
+from app.integrations import mappings as integration_mappings
+from app.integrations import scheduler
+from app.integrations import sync as sync_service
+from app.integrations.models import (
+    MAP_EVENT_TYPE,
+    MAP_USER,
+    OK,
+    PAUSED,
+    UNREACHABLE,
+    IntegrationMapping,
+    IntegrationMetric,
+    SyncRun,
+)
+from app.integrations.service import status_cards
 from app.patients.models import Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
@@ -18,9 +30,6 @@ from app.platform.jobs.models import Job
 from app.platform.jobs.worker import Schedule
 from app.platform.security.actor import Actor
 from app.providers.calcom.client import CalcomClient
-from app.services import integration_mappings, scheduler
-from app.services import sync as sync_service
-from app.services.integrations import status_cards
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
 from tests.fakes.retell import RetellFake

@@ -1,5 +1,5 @@
-"""The role table in app.security is DESIGN.md §4, exactly (plus api_tokens.manage and patients.restore for
-admins, documented in the README)."""
+"""The role table in app.platform.security.permissions is DESIGN.md §4, exactly (plus api_tokens.manage and
+patients.restore for admins, documented in the README)."""
 
 from app.platform.security.permissions import ALL, OWN, ROLE_PERMISSIONS
 

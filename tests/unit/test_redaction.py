@@ -1,4 +1,4 @@
-"""The redacted preview of webhook payloads (app.services.redaction): PHI masked by key name, everything needed
+"""The redacted preview of webhook payloads (app.webhooks.redaction): PHI masked by key name, everything needed
 for debugging kept, applied to the providers' own example payloads."""
 
 import copy
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.redaction import mask_email, mask_name, mask_phone, preview, redact
+from app.webhooks.redaction import mask_email, mask_name, mask_phone, preview, redact
 
 CONTRACTS = Path(__file__).parents[1] / "fixtures" / "contracts"
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from app.models import WebhookEventAttempt
 from app.platform.database import utcnow
 from app.platform.security.actor import Actor
-from app.services.webhook_log import get_event_row, log_page, log_query, reveal_payload
+from app.webhooks.log import get_event_row, log_page, log_query, reveal_payload
+from app.webhooks.models import WebhookEventAttempt
 from tests.helpers import audit_actions
 from tests.webhook_factories import make_endpoint, make_event
 

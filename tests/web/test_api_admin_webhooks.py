@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.platform.database import utcnow
-from app.services.webhook_endpoints import valid_secrets
+from app.webhooks.endpoints import valid_secrets
 from tests.helpers import audit_actions, bearer
 from tests.webhook_factories import make_endpoint, make_event
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from app.models import IntegrationMetric
+from app.integrations import metrics as integration_metrics
+from app.integrations.models import IntegrationMetric
 from app.platform.database import utcnow
 from app.platform.extensions import db as _db
-from app.services import integration_metrics
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
 from tests.fakes.retell import RetellFake

@@ -7,13 +7,13 @@ import json
 import pytest
 from sqlalchemy import select
 
-from app.models import IntegrationConfig, IntegrationMapping, ProviderHealth, SyncRun
+from app.integrations import metrics
+from app.integrations.models import IntegrationConfig, IntegrationMapping, ProviderHealth, SyncRun
 from app.platform.database import utcnow
 from app.platform.jobs.queue import claim_next, run_job
 from app.platform.security.crypto import decrypt_secret
-from app.services import integration_metrics as metrics
-from app.services.webhook_endpoints import practice_endpoints, valid_secrets
 from app.tenancy.models import Location
+from app.webhooks.endpoints import practice_endpoints, valid_secrets
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed
 from tests.fakes.retell import RetellFake

@@ -366,7 +366,7 @@ def test_cal_com_unavailable_keeps_the_list_with_a_warning(client, auth, make_pa
                                                            state, warned):
     """A fresh Cal.com cache still warns while the hub finds Cal.com unreachable (or refusing its key, or paused):
     the appointments stay listed and the notice says why they may be out of date."""
-    from app.models import ProviderHealth
+    from app.integrations.models import ProviderHealth
 
     auth.login()
     patient = make_patient()

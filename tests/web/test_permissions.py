@@ -1,13 +1,14 @@
 """Every route, every role: who gets through, who gets 403, and another practice's records answer 404.
 
-The expected outcome is derived from each view's access declaration and the role table in app.security, and the
-test also fails when a route declares no access rule at all (the guard refuses those, but the route is a bug)."""
+The expected outcome is derived from each view's access declaration and the role table in
+app.platform.security.permissions, and the test also fails when a route declares no access rule at all (the guard
+refuses those, but the route is a bug)."""
 
 import pytest
 from sqlalchemy import select
 
 from app.accounts.models import ApiToken
-from app.models import IntegrationMapping, SyncRun
+from app.integrations.models import IntegrationMapping, SyncRun
 from app.patients.importing.models import PatientImportJob, PatientImportRow
 from app.patients.models import Patient
 from app.platform.database import utcnow

@@ -299,7 +299,7 @@ def test_delete_is_refused_while_an_integration_config_refers_to_it(client, auth
                                                                      english):
     """A location that an integration's settings point at stays; the answer (422, inline and as an error toast)
     says why, and no deletion is audited. Once the reference is gone, deleting works."""
-    from app.models.integrations import IntegrationConfig
+    from app.integrations.models import IntegrationConfig
 
     location = make_location()
     config = IntegrationConfig(practice_id=practice.id, location_id=location.id, provider="calcom")

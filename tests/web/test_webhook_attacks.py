@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from app.appointments.models import Appointment
-from app.models import WebhookEvent, WebhookEventAttempt
 from app.platform.security.actor import Actor
-from app.services import webhook_endpoints
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks.models import WebhookEvent, WebhookEventAttempt
 from tests.signers import booking_event, compact, sign_booking
 
 CONCURRENT_DELIVERIES = 32

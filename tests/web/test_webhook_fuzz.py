@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from app.models import WebhookEvent
 from app.platform.security.actor import Actor
-from app.services import webhook_endpoints
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks.models import WebhookEvent
 from tests.signers import compact, sign_booking, sign_calcom, sign_retell
 
 

@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.appointments.models import Appointment, Call
-from app.models import WebhookEvent, WebhookEventAttempt
 from app.patients.importing.models import PatientImportJob
 from app.patients.models import Patient
 from app.platform.jobs.models import Job
 from app.platform.jobs.queue import claim_next, run_job
 from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret
-from app.services import webhook_endpoints, webhook_ingest
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks import ingest as webhook_ingest
+from app.webhooks.models import WebhookEvent, WebhookEventAttempt
 from tests.signers import booking_event, compact, sign_booking, sign_calcom, sign_retell
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"

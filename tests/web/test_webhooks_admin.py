@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from app.models import WebhookEndpoint
 from app.patients.models import Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
-from app.services.webhook_endpoints import valid_secrets
+from app.webhooks.endpoints import valid_secrets
+from app.webhooks.models import WebhookEndpoint
 from tests.helpers import PASSWORD, audit_actions, htmx
 from tests.webhook_factories import make_endpoint, make_event
 

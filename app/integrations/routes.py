@@ -13,10 +13,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from app.hub import charts
-from app.hub.forms import INTERVAL_LABELS, SETTINGS_FORMS
-from app.models import IntegrationMapping
-from app.models.integrations import (
+from app.integrations import charts, mappings, metrics, proxy, sync
+from app.integrations import service as integrations
+from app.integrations.forms import INTERVAL_LABELS, SETTINGS_FORMS
+from app.integrations.models import (
     AUTH_FAILED,
     DEGRADED,
     MANUAL,
@@ -32,7 +32,9 @@ from app.models.integrations import (
     UNCONFIGURED,
     UNREACHABLE,
     WEBHOOK,
+    IntegrationMapping,
 )
+from app.integrations.service import IntegrationValidationError
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db, limiter
@@ -40,12 +42,8 @@ from app.platform.htmx import hx_trigger, toast, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES, webhook_source
-from app.services import integration_mappings as mappings
-from app.services import integration_metrics as metrics
-from app.services import integrations, proxy, sync
-from app.services.integrations import IntegrationValidationError
-from app.services.webhook_endpoints import endpoint_url, practice_endpoints
 from app.tenancy.settings import BOOKING_URL_TEMPLATE
+from app.webhooks.endpoints import endpoint_url, practice_endpoints
 from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm
 
 bp = Blueprint("hub", __name__, url_prefix="/integrations")

@@ -73,7 +73,7 @@ def _bar(index, slot, bucket, fraction):
 
 
 def build(buckets):
-    """The Chart of ``buckets`` (app.services.integration_metrics.hourly, oldest first)."""
+    """The Chart of ``buckets`` (app.integrations.metrics.hourly, oldest first)."""
     buckets = list(buckets)
     slot = WIDTH / max(len(buckets), 1)
     calls = sum(bucket.calls for bucket in buckets)

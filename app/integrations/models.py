@@ -41,7 +41,7 @@ class IntegrationConfig(db.Model):
     """One provider's settings for a practice (or one of its locations). The API key is stored encrypted with a
     short hint (its last four characters) for "set, ends in …". A provider that signs its webhooks with the API
     key (Retell) also gets the key as its webhook endpoint's secret, whose rotation keeps the previous key valid
-    for a grace period (app.services.webhook_endpoints). ``settings`` holds the provider's own choices
+    for a grace period (app.webhooks.endpoints). ``settings`` holds the provider's own choices
     (team slug, default event type or agent, booking page URL, the id of our webhook registration).
     ``next_sync_at`` and ``next_probe_at`` are when the worker's scheduler queues the next automatic sync and
     health probe (indexed: the scheduler reads the due ones). One row per (practice, location, provider); a

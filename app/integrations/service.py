@@ -17,8 +17,8 @@ from flask_babel import gettext as _
 from sqlalchemy import String, and_, func, literal, select, union_all
 
 from app.accounts.models import User
-from app.models import IntegrationConfig, ProviderHealth
-from app.models.integrations import SYNC_INTERVALS, UNCONFIGURED
+from app.integrations import health, metrics
+from app.integrations.models import SYNC_INTERVALS, UNCONFIGURED, IntegrationConfig, ProviderHealth
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -32,12 +32,10 @@ from app.providers.base import (
     clean_api_key,
 )
 from app.providers.registry import INTEGRATIONS, integration
-from app.services import integration_metrics as metrics
-from app.services import provider_health as health
-from app.services.webhook_endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
-from app.services.webhook_endpoints import rotate_secret as rotate_endpoint_secret
 from app.tenancy.models import Location
 from app.tenancy.settings import BOOKING_URL_TEMPLATE, check_booking_url_template
+from app.webhooks.endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
+from app.webhooks.endpoints import rotate_secret as rotate_endpoint_secret
 
 _TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 # The settings each provider's form saves (besides the key and the sync switch and interval).
@@ -200,7 +198,7 @@ def save(actor, practice, provider, data):
     """Validate and save ``provider``'s settings for the practice (see the module docstring for the flow).
     ``data["api_key"]`` empty keeps the stored key. Returns a SaveOutcome; raises IntegrationValidationError
     (nothing saved) for invalid fields or a key the provider rejects."""
-    from app.services import sync as sync_service
+    from app.integrations import sync as sync_service
 
     provider_module(provider)
     values = _clean_settings(practice, provider, data)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Integer, case, delete, func, insert, select
 
-from app.models import IntegrationMetric
+from app.integrations.models import IntegrationMetric
 from app.platform.database import utcnow
 from app.platform.extensions import db
 

@@ -6,15 +6,14 @@ from flask import request
 from flask_babel import gettext as _
 
 from app.api.routes import bp
+from app.integrations import health, metrics
+from app.integrations.health_report import detailed
+from app.integrations.proxy import ProxyError, fetch
+from app.integrations.service import providers
+from app.integrations.sync import probe
 from app.platform.errors import json_error
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required, session_allowed
-from app.services import integration_metrics as metrics
-from app.services import provider_health as health
-from app.services.health_report import detailed
-from app.services.integrations import providers
-from app.services.proxy import ProxyError, fetch
-from app.services.sync import probe
 
 
 def _unknown(provider):

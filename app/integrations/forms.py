@@ -1,12 +1,12 @@
 """Forms of the Integration Hub: one settings form per provider. They carry the fields, labels and CSRF; the rules
-(key check, interval choices, slug and URL formats) live in app.services.integrations, which validates everything
+(key check, interval choices, slug and URL formats) live in app.integrations.service, which validates everything
 before anything is saved, so the forms declare no validators of their own."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, URLField
 
-from app.models.integrations import SYNC_INTERVALS
+from app.integrations.models import SYNC_INTERVALS
 
 INTERVAL_LABELS = {
     15: _l("every 15 minutes"),

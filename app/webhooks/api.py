@@ -6,13 +6,13 @@ from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
 from app.api.routes import bp, json_body
-from app.models.webhooks import RECEIPT_OUTCOMES
 from app.platform.errors import ServiceError, json_error
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES
-from app.services.webhook_endpoints import get_endpoint, rotate_secret
-from app.services.webhook_log import STATUSES, log_page, log_query
+from app.webhooks.endpoints import get_endpoint, rotate_secret
+from app.webhooks.log import STATUSES, log_page, log_query
+from app.webhooks.models import RECEIPT_OUTCOMES
 
 MAX_PER_PAGE = 100
 

@@ -2,7 +2,7 @@
 metrics. Due work is found by the indexed ``next_sync_at`` / ``next_probe_at`` of the integration configs; each is
 claimed with a conditional update of that column before it is queued, so two workers ticking at once never queue
 the same sync or probe twice (and a sync already queued or running is never queued again, see
-app.services.sync.request_sync). Paused integrations are skipped until an admin resumes them."""
+app.integrations.sync.request_sync). Paused integrations are skipped until an admin resumes them."""
 
 import logging
 from datetime import timedelta
@@ -10,13 +10,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from app.models import IntegrationConfig, ProviderHealth
-from app.models.integrations import PAUSED, SCHEDULE
+from app.integrations import metrics
+from app.integrations import sync as sync_service
+from app.integrations.models import PAUSED, SCHEDULE, IntegrationConfig, ProviderHealth
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.services import integration_metrics as metrics
-from app.services import sync as sync_service
 
 logger = logging.getLogger(__name__)
 

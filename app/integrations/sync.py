@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.appointments.service import Ignored, apply_appointment, apply_call
-from app.models import SyncRun
-from app.models.integrations import (
+from app.integrations import health, mappings, metrics
+from app.integrations.models import (
     MANUAL,
     PAUSED,
     SYNC_FAILED,
@@ -30,7 +30,9 @@ from app.models.integrations import (
     SYNC_RUNNING,
     SYNC_SUCCEEDED,
     SYNC_TRIGGERS,
+    SyncRun,
 )
+from app.integrations.service import client_for, get_config, label, provider_module
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
@@ -39,12 +41,8 @@ from app.platform.jobs.queue import enqueue
 from app.platform.security.actor import Actor
 from app.providers.base import ProviderError
 from app.providers.events import AppointmentRecord
-from app.services import integration_mappings as mappings
-from app.services import integration_metrics as metrics
-from app.services import provider_health as health
-from app.services.integrations import client_for, get_config, label, provider_module
-from app.services.webhook_endpoints import endpoint_url, practice_endpoints
 from app.tenancy.models import Practice
+from app.webhooks.endpoints import endpoint_url, practice_endpoints
 
 SYNC_JOB = "integration_sync"
 PROBE_JOB = "integration_probe"

@@ -10,8 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 
 from app.accounts.models import User
-from app.models import IntegrationMapping
-from app.models.integrations import MAP_EVENT_TYPE, MAP_USER
+from app.integrations.models import MAP_EVENT_TYPE, MAP_USER, IntegrationMapping
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError

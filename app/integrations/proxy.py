@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
+from app.integrations.service import client_for, get_config, label, provider_module
 from app.platform.errors import ServiceError
 from app.platform.extensions import cache, db
 from app.providers.base import ProviderAuthError, ProviderError, ProviderTimeout, ProviderUnreachable
 from app.providers.proxy import to_json
-from app.services.integrations import client_for, get_config, label, provider_module
 
 # How long a caller waits for a concurrent caller's answer before calling the provider itself.
 WAIT_SECONDS = 5.0

@@ -8,14 +8,12 @@ from datetime import timedelta
 from sqlalchemy import case, func, select
 
 from app.appointments.models import Appointment, Call
-from app.models import WebhookEvent, WebhookEventAttempt
-from app.models.integrations import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
-from app.models.webhooks import ERROR, REJECTED
+from app.integrations import health, metrics
+from app.integrations.models import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.integrations.service import get_config
 from app.platform.database import utcnow
 from app.platform.extensions import db
-from app.services import integration_metrics as metrics
-from app.services import provider_health as health
-from app.services.integrations import get_config
+from app.webhooks.models import ERROR, REJECTED, WebhookEvent, WebhookEventAttempt
 
 # A webhook failure rate from this share on is a warning (the "under 10 %").
 WEBHOOK_FAILURE_WARNING = 0.10

@@ -11,14 +11,13 @@ health API. The state follows the last outcome:
 - ``unconfigured``: no key saved.
 
 ``consecutive_failures`` counts failed probes and syncs in a row (shown on the card); the pause and the backoff
-count failed sync runs only (app.services.sync.failed_syncs_in_a_row)."""
+count failed sync runs only (app.integrations.sync.failed_syncs_in_a_row)."""
 
 from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import ProviderHealth
-from app.models.integrations import AUTH_FAILED, DEGRADED, OK, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.integrations.models import AUTH_FAILED, DEGRADED, OK, PAUSED, UNCONFIGURED, UNREACHABLE, ProviderHealth
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.providers.base import (

@@ -7,13 +7,21 @@ import json
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import aliased
 
-from app.models import WebhookEvent, WebhookEventAttempt
-from app.models.webhooks import ACCEPTED, DUPLICATE, ERROR, IGNORED, PROCESSED, REJECTED
 from app.platform.audit.service import record
 from app.platform.database import within_days
 from app.platform.extensions import db
 from app.platform.pagination import Page
 from app.platform.security.crypto import decrypt_secret
+from app.webhooks.models import (
+    ACCEPTED,
+    DUPLICATE,
+    ERROR,
+    IGNORED,
+    PROCESSED,
+    REJECTED,
+    WebhookEvent,
+    WebhookEventAttempt,
+)
 
 # Derived statuses. An accepted event is "pending" until its first attempt is recorded; an attempt that ended in an
 # error is "retrying" while a retry is scheduled (next_retry_at set) and "failed" once none is.

@@ -10,13 +10,13 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.models import WebhookEndpoint
 from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.registry import WEBHOOK_SOURCES
+from app.webhooks.models import WebhookEndpoint
 
 
 def generate_secret(source):

@@ -24,18 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from app.appointments.service import Ignored, apply_record
-from app.models import WebhookEndpoint, WebhookEvent, WebhookEventAttempt
-from app.models.webhooks import (
-    ACCEPTED,
-    DUPLICATE,
-    ERROR,
-    IGNORED,
-    PROCESSED,
-    RECEIPT,
-    REJECTED,
-    REPLAY,
-    RETRY,
-)
 from app.platform.audit.service import record
 from app.platform.database import sqlite_writer, utcnow
 from app.platform.errors import ServiceError
@@ -45,9 +33,23 @@ from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
-from app.services.redaction import preview
-from app.services.webhook_endpoints import valid_secrets
 from app.tenancy.models import Practice
+from app.webhooks.endpoints import valid_secrets
+from app.webhooks.models import (
+    ACCEPTED,
+    DUPLICATE,
+    ERROR,
+    IGNORED,
+    PROCESSED,
+    RECEIPT,
+    REJECTED,
+    REPLAY,
+    RETRY,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventAttempt,
+)
+from app.webhooks.redaction import preview
 
 RETRY_JOB = "webhook_retry"
 # Constant Core statements, so SQLAlchemy compiles each once and never rebuilds them per event.

@@ -1,7 +1,7 @@
 """The webhook receiver: signed events from the booking tool, Cal.com and Retell (/api/webhooks/...).
 
 Public (the signature is the authentication) and exempt from CSRF. The view only checks what the HTTP layer
-knows (endpoint, size, media type) and hands the raw bytes to app.services.webhook_ingest; answers are JSON as
+knows (endpoint, size, media type) and hands the raw bytes to app.webhooks.ingest; answers are JSON as
 DESIGN.md §5 lists them. Each endpoint has its own rate limit (WEBHOOK_RATE_LIMIT, shared by all workers when
 the limiter uses Redis), keyed by the endpoint, so webhook traffic never counts against the UI or the API."""
 
@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.platform.extensions import csrf, limiter
 from app.platform.security.guard import public
-from app.services import webhook_ingest
+from app.webhooks import ingest as webhook_ingest
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/webhooks")
 csrf.exempt(bp)

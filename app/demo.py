@@ -1,9 +1,12 @@
-"""Demo data: the practice "Praxis am Park" with its staff, and a second practice to show tenant isolation.
+"""``flask demo``: the practice "Praxis am Park" with its staff, and a second practice to show tenant isolation.
 Idempotent: running it again adds what is missing and changes nothing else. Demo passwords exist only here."""
 
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import click
+from flask import current_app
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
 from app.accounts.models import User
@@ -139,3 +142,21 @@ def _load_appointments(practice, appointments):
         ))
         created += 1
     return created
+
+
+@click.command("demo")
+@click.option("--reset", is_flag=True, help="Drop every table, migrate afresh and load the demo data again.")
+def demo_command(reset):
+    """Load the demo practices and users (idempotent); --reset rebuilds the whole database first."""
+    if reset:
+        if current_app.config["ENV_NAME"] == "production":
+            raise click.ClickException("--reset drops the whole database and is refused in production.")
+        downgrade(revision="base")
+        upgrade()
+    created = load_demo()
+    click.echo(f"Demo data ready ({created} records created). Sign in as admin@demo.test / {DEMO_PASSWORD}.")
+
+
+def init_app(app):
+    """Register ``flask demo``."""
+    app.cli.add_command(demo_command)

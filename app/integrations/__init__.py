@@ -1,0 +1,28 @@
+"""The Integration Hub: each provider's configuration per practice (and location), scheduled syncs, health probes,
+call metrics, id mappings and the read-only outbound proxy; the hub's pages and the JSON API."""
+
+from flask_babel import lazy_gettext as _l
+
+from app.platform.audit.labels import register_action_labels
+from app.platform.templating import add_navigation
+
+
+def init_app(app):
+    """Register the hub blueprint, the API endpoints, the sync and probe jobs, the scheduler's periodic task, the
+    navigation entry and the audit labels."""
+    from app.integrations import api  # noqa: F401 (attaches the endpoints to the /api blueprint)
+    from app.integrations.routes import bp
+    from app.integrations.scheduler import tick
+    from app.integrations.sync import run_probe_job, run_sync_job
+    from app.platform.jobs.registry import register_job_kind, register_periodic
+
+    app.register_blueprint(bp)
+    register_job_kind(app, "integration_sync", run_sync_job)
+    register_job_kind(app, "integration_probe", run_probe_job)
+    register_periodic(app, "integrations", tick)
+    add_navigation(app, 40, "hub.index", _l("Integrations"), "integrations.view")
+    register_action_labels({
+        "integration.update": _l("Integration settings changed"),
+        "integration.mapping.update": _l("Integration mapping changed"),
+        "integration.webhook.register": _l("Webhook registered with the provider"),
+    })
