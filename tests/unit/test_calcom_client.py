@@ -427,7 +427,7 @@ def test_metrics_count_records(calcom, metrics):
 ])
 def test_ill_typed_answers_name_the_field(calcom, data, field):
     """Strict parsing: the message names the field and what was expected."""
-    from app.providers.calcom import client as module
+    from app.providers.calcom import parsing as module
 
     with pytest.raises(ProviderBadResponse, match=field.replace(".", r"\.")):
         module._profile(data)
@@ -435,7 +435,7 @@ def test_ill_typed_answers_name_the_field(calcom, data, field):
 
 def test_booking_parsing_is_strict():
     """A booking with an unknown status, a naive time or no attendees list is refused, naming the field."""
-    from app.providers.calcom import client as module
+    from app.providers.calcom import parsing as module
 
     good = CalcomFake(**demo_seed()).bookings["demo-bk-erst-mueller"]
     assert module._booking(good, "data").uid == "demo-bk-erst-mueller"
@@ -447,7 +447,7 @@ def test_booking_parsing_is_strict():
 
 def test_webhook_id_must_be_a_string():
     """The OpenAPI number id is wrong (CALCOM.md §10); a number is not accepted silently."""
-    from app.providers.calcom import client as module
+    from app.providers.calcom import parsing as module
 
     with pytest.raises(ProviderBadResponse, match=r"data\.id"):
         module._webhook({"id": 5, "subscriberUrl": HUB_URL, "active": True, "triggers": []}, "data")
@@ -465,7 +465,7 @@ def test_appointment_record_status(status, rescheduled_to, expected):
     seeded = {**fake.bookings["demo-bk-erst-mueller"], "status": status}
     if rescheduled_to:
         seeded["rescheduledToUid"] = rescheduled_to
-    from app.providers.calcom import client as module
+    from app.providers.calcom import parsing as module
 
     assert appointment_record(module._booking(seeded, "data")).status == expected
 
