@@ -5,6 +5,7 @@ statements (which must not grow with the number of rows)."""
 import csv
 import io
 import logging
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,17 +13,16 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from app.patients.importing import service
+from app.patients.fields import PATIENT_FIELDS
+from app.patients.importing import service, validate
+from app.patients.importing.decode import ImportFileError
+from app.patients.importing.headers import guess_mapping
 from app.patients.importing.models import PatientImportJob, PatientImportRow
+from app.patients.importing.report import import_report, problem_rows_csv
 from app.patients.importing.service import (
-    PATIENT_FIELDS,
-    ImportFileError,
     create_csv_import,
-    guess_mapping,
     import_records,
-    import_report,
     preview_import,
-    problem_rows_csv,
     queue_import,
     resolve_flagged_row,
     run_import_job,
@@ -561,13 +561,13 @@ def test_failed_commit_is_recorded_and_reraised(db, actor, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    original = service._apply
-    monkeypatch.setattr(service, "_apply", broken)
+    original = service.apply_rows
+    monkeypatch.setattr(service, "apply_rows", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         run(job)
     assert (job.status, job.error) == ("failed", "disk full") and job.finished_at is not None
     assert audit_actions(db)[-1] == "patients.import"
-    monkeypatch.setattr(service, "_apply", original)
+    monkeypatch.setattr(service, "apply_rows", original)
     run_import_job(WorkerJob(job), Progress())
     assert job.status == "succeeded" and patient_count(db, actor.user.practice) == 1
 
@@ -742,10 +742,10 @@ def planned_rows(db, job):
 def test_helper_processes_validate_exactly_like_this_process(app, db, actor, monkeypatch, caplog):
     """Large files are validated by helper processes; the plan is the same row for row as when validated here, and
     the helpers' messages are in the caller's language."""
-    monkeypatch.setattr(service, "_ROWS_PER_PROCESS", 10)
+    monkeypatch.setattr(validate, "_ROWS_PER_PROCESS", 10)
     started = []
-    popen = service.subprocess.Popen
-    monkeypatch.setattr(service.subprocess, "Popen", lambda *args, **kwargs: started.append(args) or popen(
+    popen = validate.subprocess.Popen
+    monkeypatch.setattr(validate.subprocess, "Popen", lambda *args, **kwargs: started.append(args) or popen(
         *args, **kwargs))
     content = mixed_rows_file(60)
     plans = {}
@@ -763,8 +763,8 @@ def test_helper_processes_validate_exactly_like_this_process(app, db, actor, mon
 
 def test_a_failing_helper_is_replaced_by_validating_here(app, db, actor, monkeypatch, caplog):
     """When a helper process cannot do its share, this process validates it: the preview is still complete."""
-    monkeypatch.setattr(service, "_ROWS_PER_PROCESS", 10)
-    monkeypatch.setattr(service, "_VALIDATION_PROGRAM", "import sys; sys.exit('helper broke')")
+    monkeypatch.setattr(validate, "_ROWS_PER_PROCESS", 10)
+    monkeypatch.setattr(validate, "_HELPER_COMMAND", (sys.executable, "-c", "import sys; sys.exit('helper broke')"))
     app.config.update(PATIENT_IMPORT_PROCESSES=2, PATIENT_IMPORT_PARALLEL_MIN_ROWS=20)
     with caplog.at_level(logging.WARNING, logger=app.logger.name):
         job = upload_and_preview(actor, mixed_rows_file(30))

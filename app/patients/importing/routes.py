@@ -1,7 +1,7 @@
 """Patient import from the booking tool's CSV export: upload, column mapping and dry-run report, resolution of
 flagged rows, the background commit with a progress bar, and the report with its problem rows as CSV."""
 
-from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -10,19 +10,14 @@ from wtforms import SelectChoice, SelectField
 
 from app.patients.fields import PATIENT_FIELDS
 from app.patients.forms import ImportQueueForm, ImportUploadForm
+from app.patients.importing.decode import format_size
 from app.patients.importing.models import PatientImportJob, PatientImportRow
-from app.patients.importing.service import (
-    create_csv_import,
-    format_size,
-    preview_import,
-    problem_rows_csv,
-    queue_import,
-    resolve_flagged_row,
-)
+from app.patients.importing.report import problem_rows_csv
+from app.patients.importing.service import create_csv_import, preview_import, queue_import, resolve_flagged_row
 from app.patients.routes import bp
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.htmx import fragment_response, redirect_response, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
@@ -151,11 +146,10 @@ def resolve_row(job_id, row_id):
         resolve_flagged_row(current_actor(), job, row, resolution)
     except ServiceError as error:
         db.session.rollback()
-        response = make_response(render_template("patients/_import_row.html", job=job, row=row), 422)
-        return toast(response, error.message, level="error")
-    response = make_response(render_template("patients/_import_row.html", job=job, row=row))
-    response.headers["HX-Trigger"] = '{"import-changed": {}}'
-    return response
+        return fragment_response(render_template("patients/_import_row.html", job=job, row=row), error.message,
+                                 level="error", status=422)
+    return fragment_response(render_template("patients/_import_row.html", job=job, row=row),
+                             events=("import-changed",))
 
 
 @bp.get("/import/<int:job_id>/summary")
@@ -179,14 +173,9 @@ def start_import(job_id):
         db.session.rollback()
         body = render_template("patients/_import_summary.html", job=job, unresolved=_unresolved(job),
                                queue_form=form, error=error.message)
-        return toast(make_response(body, 422), error.message, level="error")
-    target = url_for("patients.import_detail", job_id=job.id)
-    if is_htmx():
-        # The whole page changes (mapping and preview give way to the progress), so reload it rather than swap.
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)
+        return fragment_response(body, error.message, level="error", status=422)
+    # The whole page changes (mapping and preview give way to the progress), so reload it rather than swap.
+    return redirect_response(url_for("patients.import_detail", job_id=job.id))
 
 
 @bp.get("/import/<int:job_id>/progress")

@@ -1,0 +1,102 @@
+"""Patient import, the report: counts and problem rows for the UI and the API, the problem rows as a CSV file for
+Excel, and the words a person reads for each row's action and outcome.
+
+Kept apart from the use cases because the report only reads what an import stored; the CSV's cells are made
+formula-safe, since they hold whatever the uploaded file contained.
+"""
+
+import csv
+import io
+import json
+import re
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from app.patients.importing.models import PatientImportRow
+from app.platform.extensions import db
+
+REPORT_ROW_LIMIT = 1000
+PROBLEM_ACTIONS = ("flagged", "invalid")
+PROBLEM_OUTCOMES = ("skipped", "invalid")
+
+
+def report_row(row):
+    """One problem row of a report."""
+    return {"row": row.number, "action": row.action, "reason": row.reason, "patient_id": row.patient_id,
+            "outcome": row.outcome, "resolution": row.resolution}
+
+
+def is_problem(row):
+    """Flagged, invalid or skipped rows are the ones a person has to look at."""
+    return row.action in PROBLEM_ACTIONS or row.outcome in PROBLEM_OUTCOMES
+
+
+
+def flagged_note(count):
+    """The API report's note that flagged rows were not applied."""
+    return _("%(count)d rows resemble an existing patient and were not imported; an admin must link or create "
+             "them by hand.", count=count)
+
+
+def _problem_rows_query(job):
+    """A select of the job's flagged, invalid and skipped rows in row order."""
+    return (
+        select(PatientImportRow)
+        .where(PatientImportRow.job_id == job.id,
+               PatientImportRow.action.in_(PROBLEM_ACTIONS) | PatientImportRow.outcome.in_(PROBLEM_OUTCOMES))
+        .order_by(PatientImportRow.row_number)
+    )
+
+
+def import_report(job) -> dict:
+    """The report of an import for the UI and the API: id, status, counts, the error of a failed run, and the
+    problem rows (flagged, invalid, skipped) with row number, action, reason, patient, resolution and outcome,
+    at most REPORT_ROW_LIMIT of them (``rows_truncated`` says when there are more; the CSV has all)."""
+    stored = db.session.scalars(_problem_rows_query(job).limit(REPORT_ROW_LIMIT + 1)).all()
+    rows = [{"row": row.row_number, "action": row.action, "reason": row.reason, "patient_id": row.patient_id,
+             "outcome": row.outcome, "resolution": row.resolution} for row in stored[:REPORT_ROW_LIMIT]]
+    return {"id": job.id, "status": job.status, "counts": dict(job.counts or {}), "error": job.error,
+            "rows": rows, "rows_truncated": len(stored) > REPORT_ROW_LIMIT}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?[\d ()./-]+$")
+
+
+def _safe_cell(value):
+    """A cell that a spreadsheet will not run as a formula: text starting with =, +, -, @ or a control character
+    gets a leading apostrophe, except plain numbers such as "+49 170 1234567"."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def row_state_labels():
+    """What a person reads for each row action and outcome (and "total" for the row count), in the current
+    language: for the import's counts, its table and the problem-rows CSV, which never show the codes."""
+    return {"total": _("rows"), "create": _("new"), "link": _("link"), "update": _("update"),
+            "unchanged": _("unchanged"), "flagged": _("to check"), "invalid": _("invalid"), "created": _("created"),
+            "linked": _("linked"), "updated": _("updated"), "skipped": _("skipped")}
+
+
+def problem_rows_csv(job) -> str:
+    """The flagged, invalid and skipped rows as CSV for Excel (semicolons, UTF-8 with BOM; encode the string as
+    UTF-8): row number, action and outcome (as row_state_labels words), reason, then the row's raw cells under the
+    file's headers."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    headers = list(job.headers or [])
+    stored = db.session.scalars(_problem_rows_query(job)).all()
+    extra = list(dict.fromkeys(key for row in stored for key in (row.raw or {}) if key not in headers))
+    writer.writerow([_("Row"), _("Action"), _("Outcome"), _("Reason"), *headers, *extra])
+    labels = row_state_labels()
+    for row in stored:
+        raw = row.raw or {}
+        writer.writerow([row.row_number, labels[row.action], labels.get(row.outcome, ""), _safe_cell(row.reason),
+                         *(_safe_cell(raw.get(header)) for header in (*headers, *extra))])
+    return buffer.getvalue()

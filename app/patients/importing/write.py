@@ -1,0 +1,88 @@
+"""Patient import, writing: new and changed patients, the import's rows and their outcomes, all in bulk.
+
+Rows are written with executemany statements (COPY on PostgreSQL) in batches, so the number of statements does
+not grow with the number of rows; the callers in service decide the batches and commit.
+"""
+
+from sqlalchemy import update
+
+from app.patients.importing.models import PatientImportRow
+from app.patients.importing.plan import VALUE_FIELDS
+from app.patients.models import SQLITE_SEARCH_INDEX, Patient, build_search_text
+from app.platform.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
+from app.platform.extensions import db
+
+# Rows per executemany statement.
+BATCH_SIZE = 5000
+
+
+def _new_patient(values, practice_id, therapist_id, source, now):
+    """The column values of a new patient from a row (the booking email is the row's email when it has a booking
+    id; the search text is kept in step)."""
+    email = values["email"]
+    return {
+        "practice_id": practice_id, "first_name": values["first_name"], "last_name": values["last_name"],
+        "email": email, "email_normalized": email.lower() if email else None, "phone": values["phone"],
+        "birth_date": values["birth_date"], "therapist_id": therapist_id,
+        "booking_system_id": values["booking_system_id"],
+        "booking_email": email if values["booking_system_id"] else None, "source": source,
+        "search_text": build_search_text(values["first_name"], values["last_name"], email, values["phone"],
+                                         values["birth_date"], values["booking_system_id"]),
+        "created_at": now, "updated_at": now,
+    }
+
+
+def _patient_update(row, now):
+    """The UPDATE parameters of a matched row: its changes, the derived email and search text, and the time."""
+    target, changes = row.target, dict(row.changes)
+    if "email" in changes:
+        changes["email_normalized"] = changes["email"].lower()
+    merged = {name: changes.get(name, getattr(target, name)) for name in (*VALUE_FIELDS, "booking_system_id")}
+    changes["search_text"] = build_search_text(merged["first_name"], merged["last_name"], merged["email"],
+                                               merged["phone"], merged["birth_date"], merged["booking_system_id"])
+    return {"id": target.id, **changes, "updated_at": now}
+
+
+def apply_rows(rows, practice_id, therapist_id, source):
+    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL) under
+    ids reserved beforehand (reserve_ids), so each row knows its patient without reading the batch back; changed
+    ones with executemany UPDATEs by primary key (grouped by the set of changed columns). The caller commits."""
+    now = utcnow()
+    creates = [row for row in rows if row.operation == "create"]
+    if creates:
+        new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
+        connection = db.session.connection()
+        with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
+            ids = reserve_ids(connection, Patient.__table__, len(creates))
+            for row, patient, patient_id in zip(creates, new_patients, ids, strict=True):
+                row.patient_id = patient["id"] = patient_id
+            bulk_insert(connection, Patient.__table__, new_patients)
+    updates = [_patient_update(row, now) for row in rows if row.operation == "update"]
+    if updates:
+        db.session.execute(update(Patient), updates)
+
+
+ROW_TABLE = PatientImportRow.__table__
+
+
+def _row_values(job_id, row):
+    """The PatientImportRow columns of a row."""
+    return {"job_id": job_id, "row_number": row.number, "raw": row.raw, "data": row.data, "action": row.action,
+            "reason": row.reason, "patient_id": row.patient_id, "resolution": row.resolution,
+            "outcome": row.outcome}
+
+
+def insert_rows(job_id, rows):
+    """Store rows as PatientImportRow in batches (bulk_insert: COPY on PostgreSQL)."""
+    connection = db.session.connection()
+    for start in range(0, len(rows), BATCH_SIZE):
+        bulk_insert(connection, ROW_TABLE, [_row_values(job_id, row) for row in rows[start:start + BATCH_SIZE]])
+
+
+def save_outcomes(rows):
+    """Write the final action, reason, patient and outcome of a batch of stored rows, with one bulk update
+    (bulk_update: one statement on PostgreSQL). One pass: each row is rewritten once."""
+    bulk_update(db.session.connection(), ROW_TABLE, [
+        {"id": row.db_id, "action": row.action, "reason": row.reason, "patient_id": row.patient_id,
+         "outcome": row.outcome} for row in rows
+    ])
