@@ -2,7 +2,7 @@
 
 from flask import g
 
-from app.api.routes import bp
+from app.api.blueprint import bp
 from app.platform.security.guard import login_only
 from app.platform.security.permissions import ROLE_PERMISSIONS
 

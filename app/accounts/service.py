@@ -76,6 +76,18 @@ def _count_failure(user, actor, reason):
     db.session.commit()
 
 
+def record_logout(actor, user):
+    """Audit that ``user`` signs out; called before the session ends, so the entry still names them."""
+    record("logout", actor, object_type="user", object_id=user.id)
+    db.session.commit()
+
+
+def remember_locale(user, locale):
+    """Keep ``user``'s interface language for their next sessions."""
+    user.locale = locale
+    db.session.commit()
+
+
 def _invite_serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="praxis-hub-invite")
 
@@ -141,6 +153,12 @@ def _set_password(user, password):
 def practice_users(practice_id):
     """All users of a practice, by name."""
     return db.session.scalars(select(User).where(User.practice_id == practice_id).order_by(User.name)).all()
+
+
+def practice_user(practice_id, user_id):
+    """The practice's user ``user_id``, or None (another practice's user is indistinguishable from a missing one)."""
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.practice_id == practice_id else None
 
 
 def email_taken(email, exclude_user_id=None) -> bool:

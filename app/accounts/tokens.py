@@ -45,6 +45,12 @@ def user_tokens(user):
     return db.session.scalars(query).all()
 
 
+def own_token(user, token_id):
+    """``user``'s token ``token_id``, or None (someone else's token is indistinguishable from a missing one)."""
+    token = db.session.get(ApiToken, token_id)
+    return token if token is not None and token.user_id == user.id else None
+
+
 def revoke_token(actor, token):
     """Revoke a token; revoking twice is harmless and audited once."""
     if token.revoked_at is None:

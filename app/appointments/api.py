@@ -4,14 +4,13 @@ sees only own patients' appointments; anything else is 404), with the cache's fr
 from flask import g, request
 from flask_babel import gettext as _
 
-from app.api.routes import bp
+from app.api.blueprint import bp
+from app.api.helpers import page_args
 from app.appointments.reading import appointment_page
 from app.patients.service import get_patient
 from app.platform.database import utcnow
 from app.platform.errors import json_error
 from app.platform.security.guard import permission_required
-
-MAX_PER_PAGE = 100
 
 
 def _iso(value):
@@ -44,11 +43,9 @@ def patient_appointments(patient_id):
     patient = get_patient(g.api_user, patient_id)
     if patient is None:
         return json_error(404, "not_found", _("This page or record does not exist."))
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-        per_page = min(max(int(request.args.get("per_page", 50)), 1), MAX_PER_PAGE)
-    except ValueError:
-        return json_error(400, "bad_parameter", _("page and per_page must be whole numbers."))
+    page, per_page, error = page_args(50)
+    if error:
+        return error
     result = appointment_page(patient, utcnow(), past=request.args.get("past") in ("1", "true"), page=page,
                               page_size=per_page)
     return {

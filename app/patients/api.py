@@ -4,17 +4,15 @@ The same field rules, scoping and permissions as the UI (a therapist's token see
 from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
-from app.api.routes import bp, json_body
+from app.api.blueprint import bp
+from app.api.helpers import json_body, page_args, paged_json
 from app.patients.importing.service import import_records
-from app.patients.models import Patient
 from app.patients.service import PatientValidationError, create_patient, get_patient, search_patients, update_patient
 from app.platform.errors import ServiceError, json_error
 from app.platform.extensions import db
-from app.platform.pagination import paginate
 from app.platform.security.actor import Actor
 from app.platform.security.guard import permission_required
 
-MAX_PER_PAGE = 100
 WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
 
 
@@ -73,27 +71,13 @@ def _patient_or_error(patient_id):
 @permission_required("patients.read")
 def patients_index():
     """JSON: ``{"count", "next", "previous", "results"}``; filters q, archived, booking_system_id, email."""
+    page, per_page, error = page_args(25)
+    if error:
+        return error
     args = request.args
-    try:
-        page = max(int(args.get("page", 1)), 1)
-        per_page = min(max(int(args.get("per_page", 25)), 1), MAX_PER_PAGE)
-    except ValueError:
-        return json_error(400, "bad_parameter", _("page and per_page must be whole numbers."))
-    search = search_patients(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"))
-    query = search.query
-    if args.get("booking_system_id"):
-        query = query.where(Patient.booking_system_id == args["booking_system_id"])
-    if args.get("email"):
-        query = query.where(Patient.email_normalized == args["email"].strip().lower())
-    result = paginate(query, per_page, Patient.id, order_by=search.order_by, searching=search.searching,
-                      options=search.options)
-    link_args = {key: value for key, value in args.items() if key != "page"}
-    return {
-        "count": result.total,
-        "next": url_for("api.patients_index", page=page + 1, _external=True, **link_args) if result.has_next else None,
-        "previous": url_for("api.patients_index", page=page - 1, _external=True, **link_args) if page > 1 else None,
-        "results": [patient_json(patient) for patient in result.items],
-    }
+    search = search_patients(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"),
+                             booking_system_id=args.get("booking_system_id"), email=args.get("email"))
+    return paged_json(page, search.page(per_page), patient_json)
 
 
 @bp.get("/patients/<int:patient_id>")

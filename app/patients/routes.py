@@ -1,7 +1,7 @@
 """Patients: list with active search, the record with tabs (appointments, calls), create, edit, archive, restore,
 the booking link, and the patient's personal "Meine Termine" links."""
 
-from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,9 +10,8 @@ from wtforms import SelectChoice
 from app.accounts.service import practice_therapists
 from app.patients.fields import validate_patient_fields
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.patients.importing.service import row_state_labels
+from app.patients.importing.report import row_state_labels
 from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link
-from app.patients.models import Patient
 from app.patients.service import (
     PatientValidationError,
     archive_patient,
@@ -30,8 +29,7 @@ from app.patients.tabs import patient_tab
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.platform.htmx import is_htmx, toast, wants_fragment
-from app.platform.pagination import paginate
+from app.platform.htmx import mutation_response, redirect_response, validate_attrs, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.platform.security.permissions import OWN, permission_scope
@@ -48,14 +46,11 @@ def _helpers():
     ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links;
     ``row_state_labels()`` for the import's counts and rows."""
 
-    def validate_attrs(name):
-        return {"hx-post": url_for("patients.validate_field", field=name), "hx-trigger": "focusout",
-                "hx-target": "this", "hx-swap": "outerHTML", "hx-sync": "this:replace"}
-
     def access_link_url(link):
         return url_for("portal.show", token=link_token(link), _external=True)
 
-    return {"validate_attrs": validate_attrs, "TABS": TABS, "access_link_url": access_link_url,
+    return {"validate_attrs": lambda name: validate_attrs(url_for("patients.validate_field", field=name), "focusout"),
+            "TABS": TABS, "access_link_url": access_link_url,
             "link_status": link_status, "row_state_labels": row_state_labels}
 
 
@@ -84,9 +79,7 @@ def index():
     """Page (or #patients-table fragment for the active search): patients, searched, sorted and paged."""
     filters = _list_args()
     search = search_patients(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
-    page = paginate(search.query, current_app.config["PATIENTS_PAGE_SIZE"], Patient.id, order_by=search.order_by,
-                    searching=search.searching, options=search.options,
-                    count_limit=current_app.config["PATIENTS_SEARCH_COUNT_LIMIT"])
+    page = search.page(current_app.config["PATIENTS_PAGE_SIZE"], current_app.config["PATIENTS_SEARCH_COUNT_LIMIT"])
     context = {"page": page, "filters": filters,
                "own_only": permission_scope(current_user, "patients.read") == OWN}
     if wants_fragment("patients-table"):
@@ -192,8 +185,8 @@ def archive(patient_id):
     """Archive a patient (links to external systems removed) and show the archived record (303)."""
     patient = _patient_or_404(patient_id)
     archive_patient(current_actor(), patient)
-    return _redirect_with_toast(url_for("patients.detail", patient_id=patient.id),
-                                _("%(name)s has been archived.", name=patient.full_name))
+    return redirect_response(url_for("patients.detail", patient_id=patient.id),
+                             _("%(name)s has been archived.", name=patient.full_name))
 
 
 @bp.post("/<int:patient_id>/restore")
@@ -202,8 +195,8 @@ def restore(patient_id):
     """Restore an archived patient (admin) and show the record (303)."""
     patient = _patient_or_404(patient_id)
     restore_patient(current_actor(), patient)
-    return _redirect_with_toast(url_for("patients.detail", patient_id=patient.id),
-                                _("%(name)s has been restored.", name=patient.full_name))
+    return redirect_response(url_for("patients.detail", patient_id=patient.id),
+                             _("%(name)s has been restored.", name=patient.full_name))
 
 
 @bp.post("/<int:patient_id>/link")
@@ -263,30 +256,16 @@ def revoke_access_link(patient_id):
 
 
 def _links_response(patient, message, level="success", status=200, new_link_id=None):
-    """The #patient-links fragment with a toast for htmx, else back to the Termine tab (303)."""
-    if not is_htmx():
-        flash(message, level)
-        return redirect(url_for("patients.detail", patient_id=patient.id, tab="termine"), code=303)
-    body = render_template("patients/_links.html", patient=patient, access_links=patient_links(patient),
-                           new_link_id=new_link_id, now=utcnow())
-    return toast(make_response(body, status), message, level)
+    """The #patient-links fragment with a toast for htmx, else back to the Termine tab (303) with a flash."""
+    return mutation_response(
+        lambda: render_template("patients/_links.html", patient=patient, access_links=patient_links(patient),
+                                new_link_id=new_link_id, now=utcnow()),
+        message, level=level, status=status,
+        redirect_to=url_for("patients.detail", patient_id=patient.id, tab="termine"))
 
 
 def _tab_response(patient, link_form, status, message):
-    """The Stammdaten tab for htmx (with a toast), else a redirect to the record."""
-    if not is_htmx():
-        return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
-    body = render_template("patients/_tab.html", patient=patient, tab="stammdaten", link_form=link_form)
-    response = make_response(body, status)
-    return toast(response, message) if message else response
-
-
-def _redirect_with_toast(target, message):
-    """303 to ``target`` with a flash; htmx callers get HX-Redirect so the whole page reloads."""
-    flash(message, "success")
-    if is_htmx():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)
-
+    """The Stammdaten tab for htmx (with a toast), else a redirect to the record (with a flash)."""
+    return mutation_response(
+        lambda: render_template("patients/_tab.html", patient=patient, tab="stammdaten", link_form=link_form),
+        message, status=status, redirect_to=url_for("patients.detail", patient_id=patient.id))

@@ -9,10 +9,14 @@ from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, select, update
+from flask import current_app
+from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
+
+from app.platform.extensions import db
 
 APPEND_ONLY_MESSAGE = "append-only table"
 _PG_FUNCTION = f"""
@@ -225,6 +229,17 @@ def within_days(column, timezone, date_from=None, date_to=None):
     if date_to:
         conditions.append(column < datetime.combine(date_to + timedelta(days=1), time.min, zone))
     return conditions
+
+
+def database_answers():
+    """True when the database answers ``SELECT 1`` (the health check); a failure is logged and rolled back."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("health check: database unreachable")
+        return False
+    return True
 
 
 _SQLITE_WRITE_LOCK = threading.Lock()

@@ -2,7 +2,7 @@
 
 import json
 
-from flask import request
+from flask import flash, make_response, redirect, request
 
 
 def is_htmx() -> bool:
@@ -28,6 +28,48 @@ def hx_trigger(response, event: str, data=None):
 def toast(response, text: str, level: str = "success"):
     """Ask app.js to show a toast after this response (works for 4xx/5xx too)."""
     return hx_trigger(response, "toast", {"level": level, "text": str(text)})
+
+
+def fragment_response(body, message=None, *, level="success", status=200, events=()):
+    """``body`` (a fragment for htmx) with ``status``, a toast of ``message`` when there is one and then ``events``
+    in HX-Trigger, so one answer updates the swapped region, tells the user and refreshes the other widgets."""
+    response = make_response(body, status)
+    if message:
+        toast(response, message, level)
+    for event in events:
+        hx_trigger(response, event)
+    return response
+
+
+def mutation_response(render, message, *, redirect_to, level="success", status=200, events=(), target=None):
+    """The answer to a form post that changed something: for htmx, ``render()`` (the updated fragment) through
+    ``fragment_response``; otherwise ``message`` flashed and a 303 to ``redirect_to``, because flash() is for
+    full-page redirects only. ``render`` is called only for htmx, so a redirect renders nothing. ``target``: answer
+    with the fragment only when htmx swaps that element (``wants_fragment``); by default for any htmx request."""
+    if not (wants_fragment(target) if target else is_htmx()):
+        if message:
+            flash(message, level)
+        return redirect(redirect_to, code=303)
+    return fragment_response(render(), message, level=level, status=status, events=events)
+
+
+def redirect_response(target, message=None, *, level="success"):
+    """Leave the page for ``target`` after a change that alters the whole page, with ``message`` flashed for it:
+    htmx gets 204 with HX-Redirect (a swap would put a whole page into a region), anything else a 303."""
+    if message:
+        flash(message, level)
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
+def validate_attrs(url, trigger="change"):
+    """The htmx attributes of a field's wrapper for inline validation: post the field to ``url`` on ``trigger`` and
+    swap the wrapper for the checked field; a newer check replaces one still in flight."""
+    return {"hx-post": url, "hx-trigger": trigger, "hx-target": "this", "hx-swap": "outerHTML",
+            "hx-sync": "this:replace"}
 
 
 def add_vary(response):

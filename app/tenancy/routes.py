@@ -6,7 +6,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.platform.extensions import db
-from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.htmx import mutation_response, toast, validate_attrs, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.tenancy import locations as location_service
@@ -31,18 +31,12 @@ def _helpers():
     ``location_validate_attrs(field, location)``: the same for a field of the add form or of ``location``'s edit
     form; ``time_zones``: the suggestions for the time zone field."""
 
-    def validate_attrs(name):
-        return {"hx-post": url_for("settings.validate_field", field=name), "hx-trigger": "change",
-                "hx-target": "this", "hx-swap": "outerHTML", "hx-sync": "this:replace"}
-
     def location_validate_attrs(field, location=None):
-        url = url_for("settings.validate_location_field", field=field.short_name,
-                      location_id=location.id if location is not None else None)
-        return {"hx-post": url, "hx-trigger": "change", "hx-target": "this", "hx-swap": "outerHTML",
-                "hx-sync": "this:replace"}
+        return validate_attrs(url_for("settings.validate_location_field", field=field.short_name,
+                                      location_id=location.id if location is not None else None))
 
-    return {"validate_attrs": validate_attrs, "location_validate_attrs": location_validate_attrs,
-            "time_zones": time_zones}
+    return {"validate_attrs": lambda name: validate_attrs(url_for("settings.validate_field", field=name)),
+            "location_validate_attrs": location_validate_attrs, "time_zones": time_zones}
 
 
 def _form(**data):
@@ -93,10 +87,8 @@ def _locations_response(status=200, **context):
 def _location_saved(message):
     """After a change: the fresh #locations fragment with a toast and a ``locations-changed`` event for widgets
     that show locations (htmx), else 303 back to the section with a flash."""
-    if not wants_fragment("locations"):
-        flash(message, "success")
-        return redirect(url_for("settings.index", _anchor="locations"), code=303)
-    return hx_trigger(toast(_locations_response(), message), "locations-changed")
+    return mutation_response(_locations_response, message, redirect_to=url_for("settings.index", _anchor="locations"),
+                             events=("locations-changed",), target="locations")
 
 
 def _add_errors(form, error):

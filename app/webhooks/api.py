@@ -2,19 +2,18 @@
 
 from datetime import date
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request
 from flask_babel import gettext as _
 
-from app.api.routes import bp, json_body
+from app.api.blueprint import bp
+from app.api.helpers import json_body, page_args, paged_json
 from app.platform.errors import ServiceError, json_error
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.providers.registry import WEBHOOK_SOURCES
 from app.webhooks.endpoints import get_endpoint, rotate_secret
-from app.webhooks.log import STATUSES, log_page, log_query
+from app.webhooks.log import STATUSES, filtered_log_page
 from app.webhooks.models import RECEIPT_OUTCOMES
-
-MAX_PER_PAGE = 100
 
 
 def webhook_event_json(row):
@@ -57,25 +56,13 @@ def _log_filters(args):
 def admin_webhook_events():
     """JSON: ``{"count", "next", "previous", "results"}`` of the practice's webhook events, newest first; filters
     source, event_type, status, outcome, date_from and date_to (days in the practice's time zone)."""
-    args = request.args
-    try:
-        page = max(int(args.get("page", 1)), 1)
-        per_page = min(max(int(args.get("per_page", current_app.config["WEBHOOK_LOG_PAGE_SIZE"])), 1), MAX_PER_PAGE)
-    except ValueError:
-        return json_error(400, "bad_parameter", _("page and per_page must be whole numbers."))
-    filters, message = _log_filters(args)
+    page, per_page, error = page_args(current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
+    if error:
+        return error
+    filters, message = _log_filters(request.args)
     if message:
         return json_error(400, "bad_parameter", message)
-    result = log_page(log_query(g.api_user.practice, **filters), page, per_page)
-    link_args = {key: value for key, value in args.items() if key != "page"}
-    return {
-        "count": result.total,
-        "next": url_for("api.admin_webhook_events", page=page + 1, _external=True, **link_args)
-        if result.has_next else None,
-        "previous": url_for("api.admin_webhook_events", page=page - 1, _external=True, **link_args)
-        if page > 1 else None,
-        "results": [webhook_event_json(row) for row in result.items],
-    }
+    return paged_json(page, filtered_log_page(g.api_user.practice, filters, page, per_page), webhook_event_json)
 
 
 @bp.post("/admin/webhook-secret/rotate")

@@ -4,7 +4,7 @@ outcome and its latest attempt, so the rows of a page are one query (plus a coun
 
 import json
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, false, func, literal, select
 from sqlalchemy.orm import aliased
 
 from app.platform.audit.service import record
@@ -75,6 +75,13 @@ def log_page(query, page, per_page):
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     total = db.session.scalar(query.with_only_columns(func.count(WebhookEvent.id)).order_by(None))
     return Page(page, per_page, rows, total)
+
+
+def filtered_log_page(practice, filters, page, per_page):
+    """Page ``page`` of the practice's log filtered by ``filters`` (``log_query``'s keywords); ``filters`` None
+    (the filter form was invalid) gives an empty page, so the form shows its errors above an empty table."""
+    query = log_query(practice, **filters) if filters is not None else log_query(practice).where(false())
+    return log_page(query, page, per_page)
 
 
 def get_event_row(practice, event_id):

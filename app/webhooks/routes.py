@@ -1,29 +1,18 @@
 """Webhook endpoints and the event log for admins: one card per source (create, rotate the secret, disable and
 enable), the event log with filters and live polling, and an event's detail (attempts, reveal payload, replay)."""
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import false
 from wtforms import SelectChoice
 
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
-from app.platform.htmx import is_htmx, toast, wants_fragment
+from app.platform.htmx import fragment_response, is_htmx, mutation_response, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
-from app.providers.registry import WEBHOOK_SOURCES, webhook_source
+from app.providers.registry import WEBHOOK_SOURCES
 from app.webhooks import ingest as webhook_ingest
 from app.webhooks.endpoints import (
     create_endpoint,
@@ -32,6 +21,7 @@ from app.webhooks.endpoints import (
     practice_endpoints,
     rotate_secret,
     set_active,
+    source_label,
 )
 from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
 from app.webhooks.log import (
@@ -39,10 +29,9 @@ from app.webhooks.log import (
     PENDING,
     RETRYING,
     STATUSES,
+    filtered_log_page,
     get_event_row,
     known_event_types,
-    log_page,
-    log_query,
     reveal_payload,
 )
 from app.webhooks.models import DUPLICATE, IGNORED, PROCESSED, REJECTED
@@ -64,7 +53,7 @@ STATUS_LABELS = {
 def _labels():
     """``source_label(name)`` and ``status_label(status)`` for the webhook templates."""
     return {
-        "source_label": lambda name: webhook_source(name).LABEL if name in WEBHOOK_SOURCES else name,
+        "source_label": source_label,
         "status_label": lambda status: STATUS_LABELS.get(status, status),
     }
 
@@ -81,13 +70,17 @@ def _card(source, endpoint, form=None, new_secret=None):
     }
 
 
+def _card_fragment(source, endpoint, form=None, new_secret=None):
+    """The #webhook-card-<source> fragment."""
+    return render_template("webhooks/_card.html", card=_card(source, endpoint, form, new_secret))
+
+
 def _cards_response(source, endpoint, *, form=None, new_secret=None, message=None, level="success", status=200):
     """The #webhook-card-<source> fragment for htmx (with a toast), else the whole endpoints page with that card
     in its new state (a new secret can only be shown in this response, so no redirect)."""
     if is_htmx():
-        body = render_template("webhooks/_card.html", card=_card(source, endpoint, form, new_secret))
-        response = make_response(body, status)
-        return toast(response, message, level) if message else response
+        return fragment_response(_card_fragment(source, endpoint, form, new_secret), message, level=level,
+                                 status=status)
     endpoints = practice_endpoints(current_user.practice_id)
     cards = [_card(name, endpoints.get(name)) if name != source else _card(source, endpoint, form, new_secret)
              for name in WEBHOOK_SOURCES]
@@ -171,10 +164,8 @@ def _set_active(endpoint, active):
     """Enable or disable ``endpoint`` and answer with its card (htmx) or a redirect with a flash message."""
     set_active(current_actor(), endpoint, active)
     message = _("Endpoint enabled.") if active else _("Endpoint disabled: it answers 404 and stores nothing.")
-    if is_htmx():
-        return _cards_response(endpoint.source, endpoint, message=message)
-    flash(message, "success")
-    return redirect(url_for("webhooks.index"), code=303)
+    return mutation_response(lambda: _card_fragment(endpoint.source, endpoint), message,
+                             redirect_to=url_for("webhooks.index"))
 
 
 def _log_filter_form(practice):
@@ -182,7 +173,7 @@ def _log_filter_form(practice):
     statuses to choose from."""
     form = WebhookLogFilterForm(request.args)
     form.source.choices = [SelectChoice("", _("All sources"))] + [
-        SelectChoice(name, webhook_source(name).LABEL) for name in WEBHOOK_SOURCES]
+        SelectChoice(name, source_label(name)) for name in WEBHOOK_SOURCES]
     form.event_type.choices = [SelectChoice("", _("All types"))] + [
         SelectChoice(name, name) for name in known_event_types(practice)]
     form.status.choices = [SelectChoice("", _("All statuses"))] + [
@@ -196,16 +187,15 @@ def events():
     """Page (or #webhook-events-table fragment, also for the poll): the practice's events, newest first, filtered
     and paged, each with its current status."""
     practice = current_user.practice
-    form, status = _log_filter_form(practice), 200
-    if form.validate():
-        query = log_query(practice, source=form.source.data or None, event_type=form.event_type.data or None,
-                          status=form.status.data or None, date_from=form.date_from.data, date_to=form.date_to.data)
-    else:
-        query, status = log_query(practice).where(false()), 422
-    page = log_page(query, request.args.get("page", 1, type=int), current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
+    form = _log_filter_form(practice)
+    filters = {"source": form.source.data or None, "event_type": form.event_type.data or None,
+               "status": form.status.data or None, "date_from": form.date_from.data,
+               "date_to": form.date_to.data} if form.validate() else None
+    page = filtered_log_page(practice, filters, request.args.get("page", 1, type=int),
+                             current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
     template = "webhooks/_events_table.html" if wants_fragment("webhook-events-table") else "webhooks/events.html"
     filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
-    return render_template(template, form=form, page=page, filter_args=filter_args), status
+    return render_template(template, form=form, page=page, filter_args=filter_args), 422 if filters is None else 200
 
 
 def _event_row_or_404(event_id):
@@ -247,8 +237,6 @@ def replay(event_id):
         row = get_event_row(current_user.practice, event_id)
         message = _("Event applied again: %(status)s.", status=STATUS_LABELS[row.status])
         level, status = ("error" if row.status in (RETRYING, FAILED) else "success"), 200
-    if not wants_fragment("webhook-attempts"):
-        flash(message, level)
-        return redirect(url_for("webhooks.event_detail", event_id=event_id), code=303)
-    response = make_response(render_template("webhooks/_attempts.html", row=row), status)
-    return toast(response, message, level)
+    return mutation_response(lambda: render_template("webhooks/_attempts.html", row=row), message, level=level,
+                             status=status, redirect_to=url_for("webhooks.event_detail", event_id=event_id),
+                             target="webhook-attempts")

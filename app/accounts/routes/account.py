@@ -1,16 +1,14 @@
 """Own account: change password, create and revoke personal API tokens."""
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from app.accounts.forms import ApiTokenCreateForm, PasswordChangeForm
-from app.accounts.models import ApiToken
 from app.accounts.service import change_own_password
-from app.accounts.tokens import create_token, revoke_token, user_tokens
+from app.accounts.tokens import create_token, own_token, revoke_token, user_tokens
 from app.platform.errors import ServiceError
-from app.platform.extensions import db
-from app.platform.htmx import is_htmx, toast
+from app.platform.htmx import fragment_response, is_htmx
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import login_only, permission_required
 from app.platform.security.permissions import has_permission
@@ -61,8 +59,7 @@ def _tokens_response(token_form=None, new_token=None, status=200, message=None):
         return _page(token_form=token_form, new_token=new_token, status=status)
     body = render_template("account/_tokens.html", tokens=user_tokens(current_user),
                            token_form=token_form or ApiTokenCreateForm(formdata=None), new_token=new_token)
-    response = make_response(body, status)
-    return toast(response, message) if message else response
+    return fragment_response(body, message, status=status)
 
 
 @bp.post("/tokens")
@@ -85,8 +82,8 @@ def create_api_token():
 @permission_required("api_tokens.manage")
 def revoke_api_token(token_id):
     """Fragment #api-tokens: revoke one of one's own tokens."""
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != current_user.id:
+    token = own_token(current_user, token_id)
+    if token is None:
         abort(404)
     revoke_token(current_actor(), token)
     return _tokens_response(message=_("Token “%(name)s” revoked.", name=token.name))

@@ -5,10 +5,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from app.accounts.forms import LanguageForm, LoginForm, SetPasswordForm
-from app.accounts.service import LoginFailed, authenticate, set_password_from_invite, user_for_invite
-from app.platform.audit.service import record
+from app.accounts.service import (
+    LoginFailed,
+    authenticate,
+    record_logout,
+    remember_locale,
+    set_password_from_invite,
+    user_for_invite,
+)
 from app.platform.errors import ServiceError
-from app.platform.extensions import db, limiter
+from app.platform.extensions import limiter
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import is_safe_next, login_only, public
 
@@ -44,8 +50,7 @@ def login():
 @login_only
 def logout():
     """Sign out (POST with CSRF, so a link cannot log someone out) and go to the login page."""
-    record("logout", current_actor(), object_type="user", object_id=current_user.id)
-    db.session.commit()
+    record_logout(current_actor(), current_user)
     logout_user()
     flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
@@ -82,7 +87,6 @@ def language():
     if form.validate_on_submit():
         session["lang"] = form.lang.data
         if current_user.is_authenticated:
-            current_user.locale = form.lang.data
-            db.session.commit()
+            remember_locale(current_user, form.lang.data)
     target = form.next.data if is_safe_next(form.next.data) else url_for("dashboard.index")
     return redirect(target, code=303)

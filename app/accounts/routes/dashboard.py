@@ -3,8 +3,7 @@
 from flask import Blueprint, render_template
 from flask_login import current_user
 
-from app.platform.audit.service import audit_query
-from app.platform.extensions import db
+from app.platform.audit.service import latest_entries
 from app.platform.security.guard import login_only
 from app.platform.security.permissions import ROLE_PERMISSIONS, has_permission
 
@@ -19,6 +18,6 @@ def index():
     """Page: the landing page with the user's practice, role, permissions and recent activity."""
     recent = []
     if has_permission(current_user, "audit.read"):
-        recent = db.session.scalars(audit_query(current_user.practice).limit(RECENT_AUDIT_ENTRIES)).all()
+        recent = latest_entries(current_user.practice, RECENT_AUDIT_ENTRIES)
     permissions = sorted(ROLE_PERMISSIONS[current_user.role].items())
     return render_template("dashboard/index.html", recent=recent, permissions=permissions)

@@ -1,15 +1,13 @@
 """User management: list, create (with password or invite link), edit role and status, reset password."""
 
-from flask import Blueprint, abort, make_response, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.forms import UserCreateForm, UserEditForm
-from app.accounts.models import User
-from app.accounts.service import create_user, email_taken, practice_users, reset_password, update_user
+from app.accounts.service import create_user, email_taken, practice_user, practice_users, reset_password, update_user
 from app.platform.errors import ServiceError
-from app.platform.extensions import db
-from app.platform.htmx import hx_trigger, is_htmx, toast, wants_fragment
+from app.platform.htmx import fragment_response, mutation_response, validate_attrs, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
@@ -19,18 +17,13 @@ bp = Blueprint("users", __name__, url_prefix="/users")
 @bp.context_processor
 def _inline_validation():
     """``validate_attrs(name)``: the htmx attributes that validate a create-form field when it changes."""
-
-    def validate_attrs(name):
-        return {"hx-post": url_for("users.validate_field", field=name), "hx-trigger": "change",
-                "hx-target": "this", "hx-swap": "outerHTML"}
-
-    return {"validate_attrs": validate_attrs}
+    return {"validate_attrs": lambda name: validate_attrs(url_for("users.validate_field", field=name))}
 
 
 def _practice_user_or_404(user_id):
     """A user of the current practice; another practice's user is indistinguishable from a missing one."""
-    user = db.session.get(User, user_id)
-    if user is None or user.practice_id != current_user.practice_id:
+    user = practice_user(current_user.practice_id, user_id)
+    if user is None:
         abort(404)
     return user
 
@@ -103,14 +96,12 @@ def toggle_active(user_id):
     try:
         update_user(current_actor(), user, name=user.name, role=user.role, active=not user.active)
     except ServiceError as error:
-        response = make_response(render_template("users/_row.html", user=user), 422)
-        return toast(response, error.message, level="error")
+        return fragment_response(render_template("users/_row.html", user=user), error.message, level="error",
+                                 status=422)
     message = _("%(name)s can sign in again.", name=user.name) if user.active else _(
         "%(name)s can no longer sign in.", name=user.name)
-    response = make_response(render_template("users/_row.html", user=user))
-    if not is_htmx():
-        return redirect(url_for("users.index"), code=303)
-    return hx_trigger(toast(response, message), "users-changed")
+    return mutation_response(lambda: render_template("users/_row.html", user=user), message,
+                             redirect_to=url_for("users.index"), events=("users-changed",))
 
 
 @bp.post("/<int:user_id>/reset-password")

@@ -3,15 +3,12 @@
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import false
 from wtforms import SelectChoice
 
 from app.platform.audit.forms import AuditFilterForm
 from app.platform.audit.labels import action_label
-from app.platform.audit.models import AuditEntry
-from app.platform.audit.service import audit_query, known_actions, known_users
+from app.platform.audit.service import audit_page, known_actions, known_users
 from app.platform.htmx import wants_fragment
-from app.platform.pagination import paginate
 from app.platform.security.guard import permission_required
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -28,15 +25,10 @@ def index():
     form.action.choices = [SelectChoice("", _("All actions"))] + [
         SelectChoice(action, f"{action_label(action)} ({action})") for action in known_actions(current_user.practice)
     ]
-    status = 200
-    if form.validate():
-        query = audit_query(current_user.practice, user_id=int(form.user.data) if form.user.data else None,
-                            action=form.action.data or None, date_from=form.date_from.data,
-                            date_to=form.date_to.data)
-    else:
-        query, status = audit_query(current_user.practice).where(false()), 422
-    page = paginate(query, current_app.config["AUDIT_PAGE_SIZE"], AuditEntry.id)
+    filters = {"user_id": int(form.user.data) if form.user.data else None, "action": form.action.data or None,
+               "date_from": form.date_from.data, "date_to": form.date_to.data} if form.validate() else None
+    page = audit_page(current_user.practice, filters, current_app.config["AUDIT_PAGE_SIZE"])
     template = "audit/_table.html" if wants_fragment("audit-table") else "audit/index.html"
     filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
-    return render_template(template, form=form, page=page, filter_args=filter_args), status
+    return render_template(template, form=form, page=page, filter_args=filter_args), 422 if filters is None else 200
 

@@ -1,11 +1,12 @@
 """Writing and reading the audit log."""
 
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 
 from app.platform.audit.models import AuditEntry
 from app.platform.database import within_days
 from app.platform.extensions import db
+from app.platform.pagination import paginate
 
 
 def record(action, actor, *, practice_id=None, object_type=None, object_id=None, patient_id=None, meta=None):
@@ -35,6 +36,18 @@ def audit_query(practice, *, user_id=None, action=None, date_from=None, date_to=
     if action:
         query = query.where(AuditEntry.action == action)
     return query.order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+
+
+def audit_page(practice, filters, per_page):
+    """The page ``?page=`` of the practice's entries filtered by ``filters`` (``audit_query``'s keywords); ``filters``
+    None (the filter form was invalid) gives an empty page, so the form shows its errors above an empty table."""
+    query = audit_query(practice, **filters) if filters is not None else audit_query(practice).where(false())
+    return paginate(query, per_page, AuditEntry.id)
+
+
+def latest_entries(practice, limit):
+    """The practice's ``limit`` newest audit entries (the dashboard's recent activity)."""
+    return db.session.scalars(audit_query(practice).limit(limit)).all()
 
 
 def known_actions(practice):
