@@ -10,7 +10,9 @@ from app.platform.templating import add_navigation
 def init_app(app):
     """Register the hub blueprint, the API endpoints, the sync and probe jobs, the scheduler's periodic task, the
     navigation entry and the audit labels."""
+    from app.appointments.reading import register_provider_state
     from app.integrations import api  # noqa: F401 (attaches the endpoints to the /api blueprint)
+    from app.integrations.freshness import UNAVAILABLE_STATES, provider_state
     from app.integrations.routes import bp
     from app.integrations.scheduler import tick
     from app.integrations.sync import run_probe_job, run_sync_job
@@ -20,6 +22,7 @@ def init_app(app):
     register_job_kind(app, "integration_sync", run_sync_job)
     register_job_kind(app, "integration_probe", run_probe_job)
     register_periodic(app, "integrations", tick)
+    register_provider_state(app, provider_state, UNAVAILABLE_STATES)
     add_navigation(app, 40, "hub.index", _l("Integrations"), "integrations.view")
     register_action_labels({
         "integration.update": _l("Integration settings changed"),

@@ -5,11 +5,11 @@ pages with the browser session)."""
 from flask import request
 from flask_babel import gettext as _
 
-from app.api.routes import bp
+from app.api.blueprint import bp
 from app.integrations import health, metrics
+from app.integrations.clients import providers
 from app.integrations.health_report import detailed
 from app.integrations.proxy import ProxyError, fetch
-from app.integrations.service import providers
 from app.integrations.sync import probe
 from app.platform.errors import json_error
 from app.platform.security.actor import current_actor

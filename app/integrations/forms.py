@@ -1,10 +1,13 @@
-"""Forms of the Integration Hub: one settings form per provider. They carry the fields, labels and CSRF; the rules
-(key check, interval choices, slug and URL formats) live in app.integrations.service, which validates everything
-before anything is saved, so the forms declare no validators of their own."""
+"""Forms of the Integration Hub: one settings form per provider, built from what every provider has (the key, the
+automatic sync) and the provider's own fields (its SETTINGS hook). They carry the fields, labels and CSRF; the rules
+(key check, interval choices, each setting's cleaning) live in app.integrations.service and the providers' hooks,
+which validate everything before anything is saved, so the forms declare no validators of their own."""
+
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, URLField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField
 
 from app.integrations.models import SYNC_INTERVALS
 
@@ -26,10 +29,8 @@ class ProviderSettingsForm(FlaskForm):
     never filled in by the server) and the automatic sync with its interval. Select fields do not check their
     choices here: the service answers an interval outside the choices with a message a person can act on."""
 
-    # The field of the default object chosen from the provider's list (loaded through the proxy), and the
-    # proxy operation that lists the choices; set by each provider's form.
-    OPTIONS_FIELD = None
-    OPTIONS_OPERATION = None
+    # The provider's own settings (app.providers.registry.SettingField), set by settings_form_class.
+    SETTINGS = ()
 
     api_key = PasswordField(_l("API key"), render_kw={
         "autocomplete": "off", "spellcheck": "false", "autocapitalize": "off", "data-reveal": True,
@@ -39,31 +40,20 @@ class ProviderSettingsForm(FlaskForm):
                                         default="60")
 
     @property
+    def options_setting(self):
+        """The setting whose choices come from the provider's own objects (loaded through the proxy), or None."""
+        return next((setting for setting in self.SETTINGS if setting.options), None)
+
+    @property
     def options_field(self):
-        """The bound field whose choices come from the provider."""
-        return getattr(self, self.OPTIONS_FIELD)
+        """The bound field of options_setting, or None."""
+        setting = self.options_setting
+        return self[setting.name] if setting else None
 
 
-class CalcomSettingsForm(ProviderSettingsForm):
-    """Cal.com: key, team slug, default event type, automatic sync and the booking page for "Termin buchen"."""
-
-    OPTIONS_FIELD = "default_event_type_id"
-    OPTIONS_OPERATION = "event-types"
-
-    team_slug = StringField(_l("Team slug (optional)"), render_kw={
-        "autocomplete": "off", "spellcheck": "false", "placeholder": "praxis-am-see", "maxlength": 100})
-    default_event_type_id = SelectField(_l("Default event type"), validate_choice=False, default="")
-    booking_url_template = URLField(_l("Booking page URL"), render_kw={
-        "autocomplete": "off", "placeholder": "https://cal.com/praxis/erstgespraech?name={name}"})
-
-
-class RetellSettingsForm(ProviderSettingsForm):
-    """Retell.ai: key, default agent and automatic sync (of the call log)."""
-
-    OPTIONS_FIELD = "default_agent_id"
-    OPTIONS_OPERATION = "agents"
-
-    default_agent_id = SelectField(_l("Default agent"), validate_choice=False, default="")
-
-
-SETTINGS_FORMS = {"calcom": CalcomSettingsForm, "retell": RetellSettingsForm}
+@cache
+def settings_form_class(module):
+    """The settings form of the integration ``module``: ProviderSettingsForm with the provider's own fields (built
+    once per provider)."""
+    fields = {setting.name: setting.field for setting in module.SETTINGS}
+    return type(f"SettingsForm({module.__name__})", (ProviderSettingsForm,), {"SETTINGS": module.SETTINGS, **fields})

@@ -2,7 +2,7 @@
 health API. The state follows the last outcome:
 
 - ``ok``: the last call succeeded and nothing needs attention;
-- ``degraded``: the provider answers, but something is wrong (our Cal.com webhook registration went missing, a
+- ``degraded``: the provider answers, but something is wrong (our webhook registration at it went missing, a
   malformed answer, the error rate of the last 24 hours is critical);
 - ``auth_failed``: the provider refused the key (401/403);
 - ``unreachable``: no answer (connection refused, timeout, 5xx after retries, rate limited);

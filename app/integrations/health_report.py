@@ -1,7 +1,8 @@
 """The detailed health of an integration (``GET /api/health/<provider>/detailed``), computed from what the hub
 already stores: the cached probe, the sync runs, the appointment cache, the webhook log and the call metrics. It
 never calls the provider (``POST /api/health/<provider>/check`` does). Each check is ``ok``, ``warning`` or
-``critical`` with its figure and a sentence; the overall status is the worst of them."""
+``critical`` with its figure and a sentence; the overall status is the worst of them. Besides the checks every
+integration has, a provider asks for the ones that fit the records it keeps (its HEALTH_CHECKS hook)."""
 
 from datetime import timedelta
 
@@ -9,15 +10,19 @@ from sqlalchemy import case, func, select
 
 from app.appointments.models import Appointment, Call
 from app.integrations import health, metrics
+from app.integrations.clients import get_config, provider_module
 from app.integrations.models import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
-from app.integrations.service import get_config
 from app.platform.database import utcnow
 from app.platform.extensions import db
+from app.providers.registry import BOOKING_ACTIVITY, UNMATCHED_APPOINTMENTS, UNMATCHED_CALLS
 from app.webhooks.models import ERROR, REJECTED, WebhookEvent, WebhookEventAttempt
 
 # A webhook failure rate from this share on is a warning (the issue's "under 10 %").
 WEBHOOK_FAILURE_WARNING = 0.10
 LEVELS = ("ok", "warning", "critical")
+# The cached records a provider's sync and webhooks write, each with the noun its check names them by. Both carry
+# the provider's name as their source.
+UNMATCHED = {UNMATCHED_APPOINTMENTS: (Appointment, "appointments"), UNMATCHED_CALLS: (Call, "calls")}
 
 
 def _check(name, level, message, **figures):
@@ -28,19 +33,20 @@ def _check(name, level, message, **figures):
 def detailed(practice_id, provider, now=None):
     """The detailed report: every check with its status and figures, and the overall status."""
     now = now or utcnow()
+    module = provider_module(provider)
     row = health.read(practice_id, provider)
     config = get_config(practice_id, provider)
     state = row.state if row else UNCONFIGURED
     checks = [_connectivity(state, row), _authentication(state)]
     if config is not None:
         checks.append(_sync_freshness(config, row, now))
-    if provider == "calcom":
-        checks.append(_booking_activity(practice_id, now))
-    checks.append(_webhook_failures(practice_id, provider, now))
+    if BOOKING_ACTIVITY in module.HEALTH_CHECKS:
+        checks.append(_booking_activity(practice_id, provider, now))
+    checks.append(_webhook_failures(practice_id, module.WEBHOOK_SOURCE, now))
     summary = metrics.summary(practice_id, provider, now=now)
     checks.append(_error_rate(summary))
     checks.append(_response_time(summary))
-    checks.append(_dangling(practice_id, provider))
+    checks.extend(_unmatched(practice_id, provider, kind) for kind in UNMATCHED if kind in module.HEALTH_CHECKS)
     overall = max((check["status"] for check in checks), key=LEVELS.index)
     return {"provider": provider, "state": state, "status": overall, "checked_at": now.isoformat(),
             "checks": checks}
@@ -66,7 +72,7 @@ def _authentication(state):
 
 
 def _sync_freshness(config, row, now):
-    """Is the last successful sync (event types and bookings, or calls) within two intervals?"""
+    """Is the last successful sync within two intervals?"""
     last = config.last_sync_at
     if not config.sync_enabled:
         return _check("sync_freshness", "ok", "automatic sync is off", last_sync_at=_iso(last))
@@ -79,13 +85,13 @@ def _sync_freshness(config, row, now):
                   last_sync_at=_iso(last), age_seconds=int(age.total_seconds()))
 
 
-def _booking_activity(practice_id, now):
-    """Cal.com bookings created in the cache in the last 24 hours and 7 days (a week without any is unusual
+def _booking_activity(practice_id, provider, now):
+    """The provider's bookings created in the cache in the last 24 hours and 7 days (a week without any is unusual
     for a practice, so it is a warning)."""
     day, week = now - timedelta(days=1), now - timedelta(days=7)
     last_day, last_week = db.session.execute(
         select(func.count(case((Appointment.created_at >= day, 1))), func.count())
-        .where(Appointment.practice_id == practice_id, Appointment.source == "calcom",
+        .where(Appointment.practice_id == practice_id, Appointment.source == provider,
                Appointment.created_at >= week)
     ).one()
     level = "ok" if last_week else "warning"
@@ -124,16 +130,11 @@ def _response_time(summary):
                   mean_ms=round(mean, 1) if mean is not None else None)
 
 
-def _dangling(practice_id, provider):
-    """Cached records that point at nothing: Cal.com appointments without a patient, Retell calls without one."""
-    if provider == "calcom":
-        query = select(func.count()).where(Appointment.practice_id == practice_id, Appointment.source == "calcom",
-                                           Appointment.patient_id.is_(None))
-        noun = "appointments"
-    else:
-        query = select(func.count()).where(Call.practice_id == practice_id, Call.patient_id.is_(None))
-        noun = "calls"
-    count = db.session.scalar(query)
+def _unmatched(practice_id, provider, kind):
+    """The provider's cached records of ``kind`` (appointments or calls) that match no patient."""
+    model, noun = UNMATCHED[kind]
+    count = db.session.scalar(select(func.count()).where(
+        model.practice_id == practice_id, model.source == provider, model.patient_id.is_(None)))
     return _check("unmatched_records", "ok" if not count else "warning", f"{count} {noun} match no patient",
                   count=count)
 

@@ -1,8 +1,8 @@
-"""Mappings of provider objects to ours, kept per practice and provider: a Cal.com user → a therapist (matched by
-email), a Cal.com event type → an appointment service (its title). A sync creates a mapping for every object it
-sees and fills the automatic match; an admin can correct any mapping, and a corrected (``manual``) mapping is never
-overwritten by a sync. A correction applies to every cached appointment from the next sync on (the hub queues one
-right away), because a sync re-reads the whole booking window."""
+"""Mappings of provider objects to ours, kept per practice and provider (for a provider whose sync reports them):
+a provider's user → a therapist (matched by email), its event type → an appointment service (its title). A sync
+creates a mapping for every object it sees and fills the automatic match; an admin can correct any mapping, and a
+corrected (``manual``) mapping is never overwritten by a sync. A correction applies to every cached appointment from
+the next sync on (the hub queues one right away), because such a sync re-reads its whole booking window."""
 
 from dataclasses import replace
 

@@ -1,5 +1,5 @@
 """The Integration Hub: each provider's configuration per practice, its cached health, its sync runs, the metrics of
-every outbound call, and the admin-correctable mappings of provider objects (Cal.com users, event types) to ours."""
+every outbound call, and the admin-correctable mappings of provider objects (their users, event types) to ours."""
 
 from datetime import datetime
 
@@ -40,9 +40,9 @@ MAP_EVENT_TYPE = "event_type"
 class IntegrationConfig(db.Model):
     """One provider's settings for a practice (or one of its locations). The API key is stored encrypted with a
     short hint (its last four characters) for "set, ends in …". A provider that signs its webhooks with the API
-    key (Retell) also gets the key as its webhook endpoint's secret, whose rotation keeps the previous key valid
-    for a grace period (app.webhooks.endpoints). ``settings`` holds the provider's own choices
-    (team slug, default event type or agent, booking page URL, the id of our webhook registration).
+    key also gets the key as its webhook endpoint's secret, whose rotation keeps the previous key valid
+    for a grace period (app.webhooks.endpoints). ``settings`` holds the provider's own choices (the fields of its
+    SETTINGS hook, e.g. a default event type or agent) and the id of our webhook registration at the provider.
     ``next_sync_at`` and ``next_probe_at`` are when the worker's scheduler queues the next automatic sync and
     health probe (indexed: the scheduler reads the due ones). One row per (practice, location, provider); a
     practice-wide config (no location) has a partial unique index of its own, because NULLs never collide."""
@@ -105,7 +105,7 @@ class ProviderHealth(db.Model):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Provider facts for the card: Cal.com event types, Retell agents, whether our Cal.com webhook is registered.
+    # Provider facts for the card (its CARD_FACTS hook): event types, agents, whether our webhook is registered.
     event_type_count: Mapped[int | None] = mapped_column(Integer)
     agent_count: Mapped[int | None] = mapped_column(Integer)
     webhook_registered: Mapped[bool | None] = mapped_column()
@@ -139,7 +139,7 @@ class SyncRun(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     records: Mapped[int | None] = mapped_column(Integer)
-    # What the run did, per kind of record (e.g. {"event_types": 3, "bookings": 12}).
+    # What the run did, per kind of record, as the provider's sync counted it (e.g. {"calls": 12, "applied": 12}).
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
@@ -159,7 +159,7 @@ class SyncRun(db.Model):
 
 
 class IntegrationMetric(db.Model):
-    """One outbound call or sync: provider, action (e.g. ``me``, ``bookings.list``, ``sync``), success, duration,
+    """One outbound call or sync: provider, action (the client's name of the call, or ``sync``), success, duration,
     records and HTTP status. The hub's charts, error rates and response times are computed from these rows."""
 
     __tablename__ = "integration_metrics"
@@ -180,7 +180,7 @@ class IntegrationMetric(db.Model):
 
 
 class IntegrationMapping(db.Model):
-    """How one provider object maps to ours: a Cal.com user to a therapist (``user_id``), a Cal.com event type to
+    """How one provider object maps to ours: a provider's user to a therapist (``user_id``), its event type to
     an appointment service (``service_name``). Syncs create the rows with an automatic match (email, title);
     ``manual`` marks a correction by an admin, which later syncs keep."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import gettext as _
 
-from app.integrations.service import client_for, get_config, label, provider_module
+from app.integrations.clients import client_for, get_config, label, provider_module
 from app.platform.errors import ServiceError
 from app.platform.extensions import cache, db
 from app.providers.base import ProviderAuthError, ProviderError, ProviderTimeout, ProviderUnreachable

@@ -1,6 +1,7 @@
 """The Integration Hub's use cases: each provider's configuration (checked with the provider before it is saved,
-the key stored encrypted), clients built with the hub's timeouts and a metrics recorder, Cal.com webhook
-registration, and the data the status cards show.
+the key stored encrypted), the registration of our webhook at a provider that takes one, and the data the status
+cards show. What differs between providers (their own settings and how they are cleaned, whether the key also signs
+webhooks, the webhook registration, the card's facts) comes from the provider's hooks (app.providers.registry).
 
 Saving follows one flow for every provider: validate the form, check a new key with the provider, encrypt, save
 (with an audit entry), queue a sync when automatic sync is on, update the cached health. A provider that cannot
@@ -8,7 +9,6 @@ be reached (or is busy) does not lose the admin's input: the settings are saved 
 ``unreachable``. A key the provider rejects, or an answer that is not the provider's API (an HTML page, an
 unexpected shape), saves nothing; the form says why."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -18,6 +18,8 @@ from sqlalchemy import String, and_, func, literal, select, union_all
 
 from app.accounts.models import User
 from app.integrations import health, metrics
+from app.integrations import sync as sync_service
+from app.integrations.clients import build_client, client_for, get_config, label, provider_module, providers
 from app.integrations.models import SYNC_INTERVALS, UNCONFIGURED, IntegrationConfig, ProviderHealth
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
@@ -31,18 +33,13 @@ from app.providers.base import (
     ProviderUnreachable,
     clean_api_key,
 )
-from app.providers.registry import INTEGRATIONS, integration
 from app.tenancy.models import Location
 from app.tenancy.settings import BOOKING_URL_TEMPLATE, check_booking_url_template
 from app.webhooks.endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
 from app.webhooks.endpoints import rotate_secret as rotate_endpoint_secret
 
-_TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
-# The settings each provider's form saves (besides the key and the sync switch and interval).
-SETTING_FIELDS = {
-    "calcom": ("team_slug", "default_event_type_id", BOOKING_URL_TEMPLATE),
-    "retell": ("default_agent_id",),
-}
+# The practice's own settings a provider's form may edit (SettingField.practice_setting), with their rules.
+PRACTICE_SETTINGS = {BOOKING_URL_TEMPLATE: check_booking_url_template}
 
 
 class IntegrationValidationError(ServiceError):
@@ -51,57 +48,6 @@ class IntegrationValidationError(ServiceError):
     def __init__(self, errors):
         super().__init__(next(iter(errors.values())), field=next(iter(errors)), code="validation_failed")
         self.errors = errors
-
-
-def providers():
-    """The names of the integrations the hub offers, in display order."""
-    return tuple(INTEGRATIONS)
-
-
-def provider_module(provider):
-    """The integration module of ``provider``; ServiceError (404-worthy) for an unknown one."""
-    module = integration(provider)
-    if module is None:
-        raise ServiceError(_("Unknown integration %(provider)s.", provider=provider), code="not_found")
-    return module
-
-
-def label(provider):
-    """The provider's name as shown everywhere: "Cal.com", or "Cal.com (Sandbox)" while HUB_SANDBOX is on."""
-    module = provider_module(provider)
-    return str(module.SANDBOX_LABEL if current_app.config["HUB_SANDBOX"] else module.LABEL)
-
-
-def base_url(provider):
-    """Where the provider's API is: the sandbox fake while HUB_SANDBOX is on, else CALCOM_API_URL/RETELL_API_URL."""
-    sandbox = current_app.config["HUB_SANDBOX"]
-    key = f"SANDBOX_{provider.upper()}_URL" if sandbox else f"{provider.upper()}_API_URL"
-    return current_app.config[key]
-
-
-def get_config(practice_id, provider):
-    """The practice-wide config of ``provider`` (no location), or None."""
-    return db.session.scalar(select(IntegrationConfig).where(
-        IntegrationConfig.practice_id == practice_id, IntegrationConfig.provider == provider,
-        IntegrationConfig.location_id.is_(None)))
-
-
-def build_client(practice_id, provider, api_key, *, metric_prefix="", on_call=None):
-    """The provider's client for ``api_key``, recording a metric row of ``practice_id`` for every call (in the
-    current transaction; ``metric_prefix`` marks key checks). ``on_call`` replaces that recorder, for a caller
-    that may roll its transaction back and records the collected metrics itself afterwards."""
-    config = current_app.config
-    return provider_module(provider).build_client(
-        base_url(provider), api_key, on_call=on_call or metrics.recorder(practice_id, prefix=metric_prefix),
-        timeout=config["PROVIDER_TIMEOUT_SECONDS"], max_retries=config["PROVIDER_MAX_RETRIES"])
-
-
-def client_for(config, *, on_call=None):
-    """The client for a stored config (its key decrypted here, only for the call); ``on_call`` as in
-    build_client."""
-    if not config or not config.api_key:
-        raise ServiceError(_("No API key is set for this integration."), code="unconfigured")
-    return build_client(config.practice_id, config.provider, decrypt_secret(config.api_key), on_call=on_call)
 
 
 def key_hint(api_key):
@@ -129,8 +75,8 @@ class KeyResult:
 
 
 def check_key(practice_id, provider, raw_key):
-    """Clean a typed or pasted key and ask the provider whether it works (Cal.com ``GET /v2/me``, Retell lists
-    agents). The call's metric is committed, so the check is visible in the hub's figures."""
+    """Clean a typed or pasted key and ask the provider whether it works (its ``check_key`` hook, the cheapest call
+    that proves a key). The call's metric is committed, so the check is visible in the hub's figures."""
     module = provider_module(provider)
     try:
         api_key = clean_api_key(raw_key)
@@ -150,9 +96,9 @@ def check_key(practice_id, provider, raw_key):
                      facts=checked.facts)
 
 
-def _clean_settings(practice, provider, data):
-    """The provider settings, sync switch and interval read from ``data``; IntegrationValidationError with a
-    message per invalid field."""
+def _clean_settings(provider, data):
+    """The sync switch and interval and the provider's own settings (its SETTINGS hook, in order) read from
+    ``data``; IntegrationValidationError with a message per invalid field."""
     errors, values = {}, {}
     interval = str(data.get("sync_interval_minutes") or "").strip()
     if interval not in {str(choice) for choice in SYNC_INTERVALS}:
@@ -160,27 +106,25 @@ def _clean_settings(practice, provider, data):
     else:
         values["sync_interval_minutes"] = int(interval)
     values["sync_enabled"] = str(data.get("sync_enabled") or "").lower() in ("1", "true", "on", "y", "yes")
-    if provider == "calcom":
-        slug = (data.get("team_slug") or "").strip().lower()
-        if slug and not _TEAM_SLUG.fullmatch(slug):
-            errors["team_slug"] = _("A team slug has lower-case letters, digits and hyphens, as in the team's URL.")
-        values["team_slug"] = slug or None
-        event_type = str(data.get("default_event_type_id") or "").strip()
-        if event_type and not event_type.isdigit():
-            errors["default_event_type_id"] = _("Choose one of the practice's Cal.com event types.")
-        values["default_event_type_id"] = int(event_type) if event_type else None
+    for setting in provider_module(provider).SETTINGS:
         try:
-            values[BOOKING_URL_TEMPLATE] = check_booking_url_template(data.get(BOOKING_URL_TEMPLATE))
-        except ServiceError as error:
-            errors[BOOKING_URL_TEMPLATE] = error.message
-    if provider == "retell":
-        agent = (data.get("default_agent_id") or "").strip()
-        if len(agent) > 128 or any(character.isspace() for character in agent):
-            errors["default_agent_id"] = _("Choose one of the account's Retell agents.")
-        values["default_agent_id"] = agent or None
+            values[setting.name] = _clean_setting(setting, data.get(setting.name))
+        except ValueError as error:
+            errors[setting.name] = str(error)
     if errors:
         raise IntegrationValidationError(errors)
     return values
+
+
+def _clean_setting(setting, raw):
+    """One provider setting's value: by the practice settings' own rules for a practice setting, else by the
+    provider's ``clean``; ValueError with the message for the admin."""
+    if not setting.practice_setting:
+        return setting.clean(raw)
+    try:
+        return PRACTICE_SETTINGS[setting.name](raw)
+    except ServiceError as error:
+        raise ValueError(error.message) from None
 
 
 @dataclass(frozen=True)
@@ -198,10 +142,8 @@ def save(actor, practice, provider, data):
     """Validate and save ``provider``'s settings for the practice (see the module docstring for the flow).
     ``data["api_key"]`` empty keeps the stored key. Returns a SaveOutcome; raises IntegrationValidationError
     (nothing saved) for invalid fields or a key the provider rejects."""
-    from app.integrations import sync as sync_service
-
-    provider_module(provider)
-    values = _clean_settings(practice, provider, data)
+    module = provider_module(provider)
+    values = _clean_settings(provider, data)
     raw_key = data.get("api_key") or ""
     key_result = None
     if raw_key.strip():
@@ -215,14 +157,14 @@ def save(actor, practice, provider, data):
                                                            provider=label(provider))})
         config = IntegrationConfig(practice_id=practice.id, provider=provider, settings={}, active=True)
         db.session.add(config)
-    changed = _apply_values(practice, config, provider, values)
+    changed = _apply_values(practice, config, module.SETTINGS, values)
     if key_result is not None:
         api_key = clean_api_key(raw_key)
         config.api_key = encrypt_secret(api_key)
         config.api_key_hint = key_hint(api_key)
         changed.append("api_key")
-        if provider_module(provider).WEBHOOK_SOURCE == "retell":
-            _use_key_as_webhook_secret(actor, api_key)
+        if module.KEY_SIGNS_WEBHOOKS:
+            _use_key_as_webhook_secret(actor, module.WEBHOOK_SOURCE, api_key)
     now = utcnow()
     config.updated_at = now
     if config.sync_enabled and (config.next_sync_at is None or "sync_interval_minutes" in changed
@@ -251,18 +193,19 @@ def save(actor, practice, provider, data):
     return SaveOutcome(tuple(sorted(changed)), warning, sync_queued, state)
 
 
-def _apply_values(practice, config, provider, values):
-    """Copy the cleaned values onto ``config`` (and the practice's booking URL, which the "Termin buchen" button
-    reads); returns the names that changed."""
+def _apply_values(practice, config, settings, values):
+    """Copy the cleaned values onto ``config`` (and a practice setting, such as the booking URL the "Termin buchen"
+    button reads, onto the practice); returns the names that changed. ``settings`` are the provider's SETTINGS."""
     changed = []
     for name in ("sync_enabled", "sync_interval_minutes"):
         if getattr(config, name) != values[name]:
             setattr(config, name, values[name])
             changed.append(name)
-    names = [name for name in SETTING_FIELDS[provider] if name != BOOKING_URL_TEMPLATE]
-    config.settings = _merged(config.settings, {name: values[name] for name in names}, changed)
-    if BOOKING_URL_TEMPLATE in values:
-        practice.settings = _merged(practice.settings, {BOOKING_URL_TEMPLATE: values[BOOKING_URL_TEMPLATE]}, changed)
+    own = {setting.name: values[setting.name] for setting in settings if not setting.practice_setting}
+    config.settings = _merged(config.settings, own, changed)
+    shared = {setting.name: values[setting.name] for setting in settings if setting.practice_setting}
+    if shared:
+        practice.settings = _merged(practice.settings, shared, changed)
     return changed
 
 
@@ -281,48 +224,53 @@ def _merged(settings, updates, changed):
     return merged
 
 
-def _use_key_as_webhook_secret(actor, api_key):
-    """Retell signs webhooks with the API key: make it the secret of the practice's Retell endpoint (created
-    when missing). Rotating keeps the previous key valid for WEBHOOK_PREVIOUS_SECRET_HOURS, so calls in flight
-    during a key change are still verified."""
-    endpoint = practice_endpoints(actor.practice_id).get("retell")
+def _use_key_as_webhook_secret(actor, source, api_key):
+    """A provider that signs its webhooks with the API key (KEY_SIGNS_WEBHOOKS): make the key the secret of the
+    practice's endpoint of ``source`` (created when missing). Rotating keeps the previous key valid for
+    WEBHOOK_PREVIOUS_SECRET_HOURS, so calls in flight during a key change are still verified."""
+    endpoint = practice_endpoints(actor.practice_id).get(source)
     if endpoint is None:
-        create_endpoint(actor, "retell", api_key, commit=False)
+        create_endpoint(actor, source, api_key, commit=False)
     elif decrypt_secret(endpoint.secret) != api_key:
         rotate_endpoint_secret(actor, endpoint, api_key, commit=False)
 
 
-def register_calcom_webhook(actor, practice):
-    """Register our Cal.com endpoint at Cal.com (``POST /v2/webhooks`` with the booking triggers, or an update of
-    the registration for our URL) under a fresh secret, then store that secret in our endpoint (created when
-    missing) and the registration's id in the settings, together. If Cal.com refuses, nothing changes here."""
-    config = get_config(practice.id, "calcom")
+def register_webhook(actor, practice, provider):
+    """Register our endpoint at the provider (its WEBHOOK_REGISTRATION hook: a new registration, or an update of
+    the one for our URL) under a fresh secret, then store that secret in our endpoint (created when missing) and
+    the registration's id in the settings, together. If the provider refuses, nothing changes here (ServiceError
+    with the provider's own sentence). Returns the endpoint's URL."""
+    module = provider_module(provider)
+    registration = module.WEBHOOK_REGISTRATION
+    if registration is None:
+        raise ValueError(f"{provider} takes no webhook registration")
+    source = module.WEBHOOK_SOURCE
+    config = get_config(practice.id, provider)
     client = client_for(config)
     endpoints = practice_endpoints(practice.id)
-    endpoint = endpoints.get("calcom")
-    secret = generate_secret("calcom")
+    endpoint = endpoints.get(source)
+    secret = generate_secret(source)
     if endpoint is None:
-        endpoint, _secret = create_endpoint(actor, "calcom", secret, commit=False)
+        endpoint, _secret = create_endpoint(actor, source, secret, commit=False)
     url = endpoint_url(endpoint)
-    module = provider_module("calcom")
     try:
-        webhook_id = module.register_webhook(client, url, secret)
+        webhook_id = registration.register(client, url, secret)
     except ProviderError as error:
         db.session.rollback()
-        _record_metrics_after_rollback(practice.id, "calcom", error)
-        raise ServiceError(_("Cal.com did not accept the webhook: %(reason)s", reason=error.message)) from error
-    if endpoints.get("calcom") is not None:
+        _record_metrics_after_rollback(practice.id, provider, error)
+        raise ServiceError(str(registration.refused) % {"reason": error.message}) from error
+    if endpoints.get(source) is not None:
         rotate_endpoint_secret(actor, endpoint, secret, commit=False)
-    if not endpoint.active:  # registering at Cal.com means events should arrive again
+    if not endpoint.active:  # registering at the provider means events should arrive again
         endpoint.active = True
         audit_record("webhook.endpoint.enable", actor, practice_id=practice.id, object_type="webhook_endpoint",
-                     object_id=endpoint.id, meta={"source": "calcom"})
+                     object_id=endpoint.id, meta={"source": source})
     settings = dict(config.settings or {})
     settings["webhook_id"] = webhook_id
     config.settings = settings
-    health.update_facts(practice.id, "calcom", {"webhook_registered": True})
+    health.update_facts(practice.id, provider, {"webhook_registered": True})
     audit_record("integration.webhook.register", actor, practice_id=practice.id, object_type="integration",
-                 object_id=config.id, meta={"provider": "calcom", "webhook_id": webhook_id})
+                 object_id=config.id, meta={"provider": provider, "webhook_id": webhook_id})
     db.session.commit()
     return url
 
@@ -348,6 +296,8 @@ class Card:
     next_sync_at: object
     health: ProviderHealth
     missing: tuple
+    # The provider facts the card shows (its CARD_FACTS hook).
+    facts: tuple = ()
 
     @property
     def connected(self):
@@ -383,7 +333,8 @@ def status_cards(practice_id):
     for provider in providers():
         _name, config, health_row, location_count, therapist_count = found[provider]
         counts = {"location": location_count, "therapist": therapist_count}
-        missing = tuple(need for need in provider_module(provider).PREREQUISITES if not counts[need])
+        module = provider_module(provider)
+        missing = tuple(need for need in module.PREREQUISITES if not counts[need])
         configured = bool(config and config.api_key)
         cards.append(Card(
             provider=provider, label=label(provider), sandbox=sandbox, configured=configured,
@@ -391,6 +342,6 @@ def status_cards(practice_id):
             sync_enabled=bool(config and config.sync_enabled),
             sync_interval_minutes=config.sync_interval_minutes if config else None,
             next_sync_at=config.next_sync_at if config else None,
-            health=health_row or _health_defaults(practice_id, provider), missing=missing,
+            health=health_row or _health_defaults(practice_id, provider), missing=missing, facts=module.CARD_FACTS,
         ))
     return cards

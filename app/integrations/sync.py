@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.appointments.service import Ignored, apply_appointment, apply_call
 from app.integrations import health, mappings, metrics
+from app.integrations.clients import client_for, get_config, label, provider_module
 from app.integrations.models import (
     MANUAL,
     PAUSED,
@@ -32,7 +33,6 @@ from app.integrations.models import (
     SYNC_TRIGGERS,
     SyncRun,
 )
-from app.integrations.service import client_for, get_config, label, provider_module
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
@@ -148,7 +148,7 @@ def run_sync_job(job, progress):
     duration_ms = int((time.monotonic() - started) * 1000)
     _record_calls(run.practice_id, calls)
     metrics.record(run.practice_id, run.provider, metrics.SYNC, success=True, duration_ms=duration_ms, records=records)
-    facts = {"event_type_count": counts["event_types"]} if "event_types" in counts else {}
+    facts = {fact: counts[name] for name, fact in provider_module(run.provider).SYNC_FACTS.items() if name in counts}
     health.record_ok(run.practice_id, run.provider, facts=facts, now=finished)
     health.record_sync(run.practice_id, run.provider, status=SYNC_SUCCEEDED, records=records, now=finished)
     db.session.commit()
@@ -162,16 +162,17 @@ def _record_calls(practice_id, calls):
 
 
 def _sync(run, now, calls):
-    """Pull and apply; returns (counts by kind, records applied). Runs in one transaction: a sync that fails
-    half-way leaves the cache as it was. The metric of each provider call is appended to ``calls``."""
+    """Pull and apply; returns (counts by kind, records pulled). Runs in one transaction: a sync that fails
+    half-way leaves the cache as it was. The metric of each provider call is appended to ``calls``. Settings the
+    practice did not choose come from the app config (the provider's SYNC_CONFIG)."""
     config = get_config(run.practice_id, run.provider)
     if config is None or not config.api_key:
         raise ServiceError(_("The integration has no API key any more."))
     practice = db.session.get(Practice, run.practice_id)
     module = provider_module(run.provider)
     settings = dict(config.settings or {})
-    settings.setdefault("days_back", current_app.config["CALCOM_SYNC_DAYS_BACK"])
-    settings.setdefault("days_ahead", current_app.config["CALCOM_SYNC_DAYS_AHEAD"])
+    for name, config_key in module.SYNC_CONFIG.items():
+        settings.setdefault(name, current_app.config[config_key])
     batch = module.sync(client_for(config, on_call=calls.append), settings, now, config.last_sync_at)
     resolved = mappings.resolve(run.practice_id, run.provider, batch.seen)
     actor = Actor(practice_id=run.practice_id)
@@ -188,7 +189,7 @@ def _sync(run, now, calls):
         applied += 1
     counts = dict(batch.counts)
     counts["applied"] = applied
-    return counts, sum(count for name, count in batch.counts.items() if name != "event_types")
+    return counts, len(batch.items)
 
 
 def _record_failure(run, error, started):

@@ -2,7 +2,6 @@
 while), disable and enable it, and the secrets that currently verify its events. A new or rotated secret is
 returned once to the caller and then only ever stored encrypted."""
 
-import base64
 import secrets
 from datetime import timedelta
 
@@ -15,33 +14,35 @@ from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.crypto import decrypt_secret, encrypt_secret
-from app.providers.registry import WEBHOOK_SOURCES
+from app.providers.registry import WEBHOOK_SOURCES, webhook_source
 from app.webhooks.models import WebhookEndpoint
 
 
 def generate_secret(source):
-    """A fresh secret in the form the source expects: ``whsec_<base64>`` for Standard Webhooks (the booking
-    tool), a random token for Cal.com. Retell signs with its API key, which cannot be generated here."""
-    if source == "booking":
-        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-    if source == "calcom":
-        return secrets.token_urlsafe(32)
-    raise ServiceError(_("Retell signs its webhooks with the Retell API key: enter the API key as the secret."))
+    """A fresh secret in the form the source expects (its ``generate_secret`` hook); ServiceError saying what to
+    enter for a source whose secret the hub cannot make up (one that signs with its own API key)."""
+    try:
+        return webhook_source(source).generate_secret()
+    except ValueError as error:
+        raise ServiceError(str(error)) from None
 
 
 def clean_secret(source, secret):
-    """A secret typed or pasted by a person, stripped, or ServiceError saying what is wrong with it."""
+    """A secret typed or pasted by a person, stripped, or ServiceError saying what is wrong with it (the rules
+    every secret follows here, then the source's own ``check_secret``)."""
     secret = (secret or "").strip()
     if not secret or any(character.isspace() for character in secret):
         raise ServiceError(_("The secret must not be empty or contain spaces or line breaks."))
-    if source == "booking":
-        try:
-            key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-        except ValueError:
-            key = b""
-        if len(key) < 16:
-            raise ServiceError(_("A booking-tool secret has the form whsec_ followed by at least 16 base64 bytes."))
+    try:
+        webhook_source(source).check_secret(secret)
+    except ValueError as error:
+        raise ServiceError(str(error)) from None
     return secret
+
+
+def source_label(name):
+    """The name people read for webhook source ``name`` (an unknown source, e.g. an old log entry, as stored)."""
+    return webhook_source(name).LABEL if name in WEBHOOK_SOURCES else name
 
 
 def endpoint_url(endpoint):

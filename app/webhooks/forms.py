@@ -5,29 +5,32 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, PasswordField, SelectField, ValidationError
 from wtforms.validators import Length, Optional
 
+from app.providers.registry import webhook_source
+
 # Where a secret form is used; part of the field prefix, so each card's fields have their own ids.
 CREATE, ROTATE = "create", "rotate"
 
 
 class EndpointSecretForm(FlaskForm):
-    """The secret of a new endpoint, or the new secret of a rotation. Retell signs its webhooks with the practice's
-    Retell API key, so for Retell the key must be entered; the other sources get a generated secret when the field
-    is left empty (and their rotation form shows no field at all)."""
+    """The secret of a new endpoint, or the new secret of a rotation. A source whose sender signs with a key of its
+    own (its ``SECRET_ENTRY`` hook) needs that key entered, under the labels the source gives; the other sources
+    get a generated secret when the field is left empty (and their rotation form shows no field at all)."""
 
     secret = PasswordField(validators=[Length(max=500)], render_kw={"autocomplete": "off"})
 
     def __init__(self, source, purpose, **kwargs):
         super().__init__(prefix=f"{purpose}-{source}", **kwargs)
-        self.requires_secret = source == "retell"
+        self.entry = webhook_source(source).SECRET_ENTRY
+        self.requires_secret = self.entry is not None
         if self.requires_secret:
-            self.secret.label.text = _l("Retell API key") if purpose == CREATE else _l("New Retell API key")
+            self.secret.label.text = self.entry.create_label if purpose == CREATE else self.entry.rotate_label
         else:
             self.secret.label.text = _l("Secret (optional: a secure one is generated when left empty)")
 
     def validate_secret(self, field):
-        """Retell cannot work without its API key."""
+        """A secret the hub cannot generate must be entered."""
         if self.requires_secret and not (field.data or "").strip():
-            raise ValidationError(_l("Enter the Retell API key: Retell signs its webhooks with it."))
+            raise ValidationError(self.entry.missing)
 
 
 class WebhookLogFilterForm(FlaskForm):

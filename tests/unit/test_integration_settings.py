@@ -1,5 +1,6 @@
 """Saving a provider's settings in the Integration Hub (key check, encryption, validation, audit), the Retell key
-as webhook secret, registering our Cal.com webhook, probes of that registration, and the status cards."""
+as webhook secret, registering our Cal.com webhook, probes of that registration, the status cards, and the hooks
+every registered integration supplies."""
 
 import json
 from datetime import timedelta
@@ -10,13 +11,14 @@ from sqlalchemy import func, select, text
 
 from app.integrations import sync as sync_service
 from app.integrations.models import DEGRADED, OK, UNREACHABLE, IntegrationConfig
-from app.integrations.service import IntegrationValidationError, register_calcom_webhook, status_cards
+from app.integrations.service import IntegrationValidationError, register_webhook, status_cards
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db as _db
 from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret
+from app.providers import registry
 from app.providers.calcom.client import BOOKING_TRIGGERS
 from app.tenancy.models import Location
 from app.webhooks import ingest as webhook_ingest
@@ -93,6 +95,55 @@ def _endpoint(practice, source):
     _db.session.expire_all()
     return _db.session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.practice_id == practice.id,
                                                             WebhookEndpoint.source == source))
+
+
+HOOKS = ("build_client", "check_key", "probe", "sync")
+DECLARATIONS = ("LABEL", "SANDBOX_LABEL", "WEBHOOK_SOURCE", "PREREQUISITES", "SYNC_CONFIG", "SYNC_FACTS",
+                "COUNT_LABELS", "PROXY_OPERATIONS", "SETTINGS", "KEY_SIGNS_WEBHOOKS", "WEBHOOK_REGISTRATION",
+                "WEBHOOK_TEMPLATE", "CARD_FACTS", "MAPPINGS", "HEALTH_CHECKS")
+
+
+@pytest.mark.parametrize("name", sorted(registry.INTEGRATIONS))
+def test_registry_integrations_provide_the_interface(app, name):
+    """Every registered integration has every hook the core asks for, in the registry's shapes."""
+    module = registry.integration(name)
+    assert all(callable(getattr(module, hook)) for hook in HOOKS)
+    assert all(hasattr(module, declaration) for declaration in DECLARATIONS)
+    assert module.WEBHOOK_SOURCE is None or module.WEBHOOK_SOURCE in registry.WEBHOOK_SOURCES
+    assert all(isinstance(setting, registry.SettingField) for setting in module.SETTINGS)
+    assert all((setting.clean is None) == setting.practice_setting for setting in module.SETTINGS)
+    assert all(isinstance(fact, registry.CardFact) for fact in module.CARD_FACTS)
+    assert all(setting.options.operation in module.PROXY_OPERATIONS for setting in module.SETTINGS if setting.options)
+    assert set(module.HEALTH_CHECKS) <= {registry.BOOKING_ACTIVITY, registry.UNMATCHED_APPOINTMENTS,
+                                         registry.UNMATCHED_CALLS}
+    registration = module.WEBHOOK_REGISTRATION
+    assert registration is None or (callable(registration.register) and not module.KEY_SIGNS_WEBHOOKS)
+
+
+@pytest.mark.parametrize(("name", "field", "raw", "value"), [
+    ("calcom", "team_slug", " Mein-Team ", "mein-team"),
+    ("calcom", "team_slug", "", None),
+    ("calcom", "default_event_type_id", "42", 42),
+    ("calcom", "default_event_type_id", None, None),
+    ("retell", "default_agent_id", " agent_1 ", "agent_1"),
+    ("retell", "default_agent_id", "", None),
+])
+def test_provider_settings_are_cleaned_by_their_hooks(app, name, field, raw, value):
+    """Each provider's own settings are read by the clean() its SETTINGS declare."""
+    [setting] = [setting for setting in registry.integration(name).SETTINGS if setting.name == field]
+    assert setting.clean(raw) == value
+
+
+@pytest.mark.parametrize(("name", "field", "raw", "message"), [
+    ("calcom", "team_slug", "Mein Team!", "A team slug has lower-case letters"),
+    ("calcom", "default_event_type_id", "x", "Choose one of the practice's Cal.com event types."),
+    ("retell", "default_agent_id", "a b", "Choose one of the account's Retell agents."),
+])
+def test_provider_settings_refuse_what_their_hooks_refuse(app, name, field, raw, message):
+    """A value the provider's clean() refuses raises ValueError with the message for the admin."""
+    [setting] = [setting for setting in registry.integration(name).SETTINGS if setting.name == field]
+    with pytest.raises(ValueError, match=message):
+        setting.clean(raw)
 
 
 def test_a_key_the_provider_refuses_is_not_saved(app, calcom, practice, admin):
@@ -268,7 +319,7 @@ def test_registering_the_calcom_webhook(app, calcom, practice, admin):
     endpoint's secret; registering again updates that webhook (no 409, no duplicate) under a fresh secret."""
     connect(admin, "calcom")
 
-    url = register_calcom_webhook(Actor(user=admin), practice)
+    url = register_webhook(Actor(user=admin), practice, "calcom")
 
     endpoint = _endpoint(practice, "calcom")
     assert url == endpoint_url(endpoint)
@@ -278,7 +329,7 @@ def test_registering_the_calcom_webhook(app, calcom, practice, admin):
     assert config_of(practice, "calcom").settings["webhook_id"] == hook["id"]
     assert health_of(practice, "calcom").webhook_registered is True
 
-    again = register_calcom_webhook(Actor(user=admin), practice)
+    again = register_webhook(Actor(user=admin), practice, "calcom")
 
     endpoint = _endpoint(practice, "calcom")
     assert again == url and endpoint.secret_version == 2
@@ -292,13 +343,13 @@ def test_a_refused_registration_changes_nothing_here(app, calcom, practice, admi
     """When Cal.com refuses the registration, our endpoint keeps its secret (events signed with it still verify)
     and the admin is told why."""
     connect(admin, "calcom")
-    register_calcom_webhook(Actor(user=admin), practice)
+    register_webhook(Actor(user=admin), practice, "calcom")
     before = _endpoint(practice, "calcom")
     secret, version = decrypt_secret(before.secret), before.secret_version
     calcom.set_scenario("401")
 
     with pytest.raises(ServiceError, match="Cal.com did not accept the webhook"):
-        register_calcom_webhook(Actor(user=admin), practice)
+        register_webhook(Actor(user=admin), practice, "calcom")
 
     after = _endpoint(practice, "calcom")
     assert decrypt_secret(after.secret) == secret and after.secret_version == version
@@ -311,7 +362,7 @@ def test_a_refused_first_registration_creates_no_endpoint(app, calcom, practice,
     connect(admin, "calcom")
     calcom.set_scenario("500")
     with pytest.raises(ServiceError, match="Cal.com did not accept the webhook"):
-        register_calcom_webhook(Actor(user=admin), practice)
+        register_webhook(Actor(user=admin), practice, "calcom")
     assert _endpoint(practice, "calcom") is None
     assert "webhook_id" not in config_of(practice, "calcom").settings
 
@@ -320,7 +371,7 @@ def test_a_probe_notices_a_webhook_deleted_at_calcom(app, calcom, practice, admi
     """If our webhook registration disappears at Cal.com, the next probe marks the integration degraded with a
     reason that says to register it again."""
     connect(admin, "calcom")
-    register_calcom_webhook(Actor(user=admin), practice)
+    register_webhook(Actor(user=admin), practice, "calcom")
     assert sync_service.probe(practice.id, "calcom").state == OK
     calcom.webhooks.clear()
 

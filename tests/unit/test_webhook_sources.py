@@ -60,10 +60,33 @@ def test_fixtures_are_present():
     [("booking", {"Booking tool", "Buchungstool"}), ("calcom", {"Cal.com"}), ("retell", {"Retell.ai"})],
 )
 def test_registry_sources_provide_the_interface(app, name, labels):
-    """Every registered source is importable and has LABEL, verify, delivery_id and parse."""
+    """Every registered source is importable and has every hook of the registry's interface."""
     module = registry.webhook_source(name)
     assert str(module.LABEL) in labels
-    assert all(callable(getattr(module, attribute)) for attribute in ("verify", "delivery_id", "parse"))
+    assert all(callable(getattr(module, attribute))
+               for attribute in ("verify", "delivery_id", "parse", "generate_secret", "check_secret"))
+    assert module.SECRET_ENTRY is None or isinstance(module.SECRET_ENTRY, registry.SecretEntry)
+    assert module.HUB_TEMPLATE is None or module.HUB_TEMPLATE.startswith("hub/")
+
+
+def test_generated_secrets_have_the_form_each_source_checks(english_messages):
+    """The booking tool gets a Standard Webhooks secret and Cal.com a random token, each new every time and
+    accepted by the source's own check; Retell's secret is its API key, so none is generated."""
+    for module in (booking, calcom):
+        first, second = module.generate_secret(), module.generate_secret()
+        assert first != second and len(first) >= 32
+        module.check_secret(first)
+    assert booking.generate_secret().startswith("whsec_")
+    with pytest.raises(ValueError, match="Retell signs its webhooks with the Retell API key"):
+        retell.generate_secret()
+    assert str(retell.SECRET_ENTRY.missing) == "Enter the Retell API key: Retell signs its webhooks with it."
+
+
+@pytest.mark.parametrize("secret", ["whsec_c2hvcnQ=", "whsec_not base64!", "abc"])
+def test_booking_refuses_secrets_that_are_not_standard_webhooks_secrets(english_messages, secret):
+    """A typed booking-tool secret needs whsec_ and at least 16 base64 bytes."""
+    with pytest.raises(ValueError, match="whsec_ followed by at least 16 base64 bytes"):
+        booking.check_secret(secret)
 
 
 SW_VECTOR = contract_json("standard-webhooks/signature_vectors.json")["vectors"][0]

@@ -416,13 +416,26 @@ def test_interval_outside_the_choices_is_refused(client, admin, calcom, db, prac
 
 
 def test_invalid_fields_are_all_reported(client, admin, calcom, db, practice):
-    """A bad team slug and booking page URL are reported beside their fields in one answer."""
-    response = _save(client, "calcom", api_key=CAL_KEY, team_slug="Mein Team!", booking_url_template="ftp://x")
+    """A bad team slug, default event type and booking page URL are reported beside their fields in one answer
+    (an event type that is not a number is a message, not a server error)."""
+    response = _save(client, "calcom", api_key=CAL_KEY, team_slug="Mein Team!", default_event_type_id="x",
+                     booking_url_template="ftp://x")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "A team slug has lower-case letters" in html
+    assert "Choose one of the practice&#39;s Cal.com event types." in html
     assert 'id="team_slug-errors"' in html and 'id="booking_url_template-errors"' in html
+    assert 'id="default_event_type_id-errors"' in html
     assert _config(db, practice, "calcom") is None
+
+
+@pytest.mark.parametrize("agent", ["agent with spaces", "a" * 129])
+def test_an_invalid_default_agent_is_refused(client, admin, retell, db, practice, agent):
+    """A default agent id with whitespace or longer than 128 characters is reported beside its field."""
+    response = _save(client, "retell", api_key=RETELL_KEY, default_agent_id=agent)
+    assert response.status_code == 422
+    assert "Choose one of the account&#39;s Retell agents." in response.get_data(as_text=True)
+    assert _config(db, practice, "retell") is None
 
 
 def test_save_without_htmx_redirects_with_a_flash(client, admin, calcom, db, practice):

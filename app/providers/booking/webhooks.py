@@ -9,7 +9,9 @@ import base64
 import hmac
 import re
 from datetime import UTC, date, datetime, timedelta
+from secrets import token_bytes
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
@@ -31,6 +33,9 @@ from app.providers.fields import optional_text, utc_datetime
 
 LABEL = _l("Booking tool")
 SOURCE = "booking"
+# The hub generates the secret (the booking tool is given it); the tool has a tab of its own in the hub.
+SECRET_ENTRY = None
+HUB_TEMPLATE = "hub/booking.html"
 
 TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,6 +59,22 @@ STATUS_MAP = {status: status for status in APPOINTMENT_STATUSES} | {
     "no-show": NO_SHOW,
     "noshow": NO_SHOW,
 }
+
+
+def generate_secret():
+    """A fresh Standard Webhooks secret: ``whsec_`` and 24 random bytes in base64."""
+    return "whsec_" + base64.b64encode(token_bytes(24)).decode()
+
+
+def check_secret(secret):
+    """A typed secret must be a Standard Webhooks secret (``whsec_`` and at least 16 base64 bytes); ValueError
+    otherwise."""
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise ValueError(_("A booking-tool secret has the form whsec_ followed by at least 16 base64 bytes."))
 
 
 def verify(body, headers, secrets, now):

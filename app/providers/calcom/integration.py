@@ -1,21 +1,89 @@
-"""Cal.com in the Integration Hub: key check, health probe, booking sync, webhook registration and the proxy's
-allowed reads, on top of app.providers.calcom.client (see app.providers.registry for the interface).
+"""Cal.com in the Integration Hub: its settings, key check, health probe, booking sync, webhook registration, the
+proxy's allowed reads and what its tab and card show, on top of app.providers.calcom.client (see
+app.providers.registry for the interface).
 
 Cal.com delivers webhooks at most once (CALCOM.md §7), so the sync re-reads every booking of the window (one day
 back, 90 days ahead): a booking whose webhook never arrived is healed by the next sync."""
 
+import re
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField, StringField, URLField
 
 from app.providers.calcom.client import BOOKING_TRIGGERS, CalcomClient, appointment_record
 from app.providers.events import KeyCheck, MappingKey, ProbeResult, SyncBatch, SyncItem
 from app.providers.proxy import Operation, iso_date, positive_int, time_zone, to_json
+from app.providers.registry import (
+    BOOKING_ACTIVITY,
+    UNMATCHED_APPOINTMENTS,
+    CardFact,
+    OptionList,
+    SettingField,
+    WebhookRegistration,
+)
 
 LABEL = _l("Cal.com")
 SANDBOX_LABEL = _l("Cal.com (Sandbox)")
 WEBHOOK_SOURCE = "calcom"
 PREREQUISITES = ("location", "therapist")
+# Cal.com signs with a secret the hub generates and registers (register_webhook below), not with the API key.
+KEY_SIGNS_WEBHOOKS = False
+WEBHOOK_TEMPLATE = "hub/_webhook_calcom.html"
+CARD_FACTS = (CardFact("event_type_count", _l("Event types"), "event-types"),)
+# Its users and event types map to therapists and services; the tab lets an admin correct them.
+MAPPINGS = True
+HEALTH_CHECKS = (BOOKING_ACTIVITY, UNMATCHED_APPOINTMENTS)
+SYNC_CONFIG = {"days_back": "CALCOM_SYNC_DAYS_BACK", "days_ahead": "CALCOM_SYNC_DAYS_AHEAD"}
+SYNC_FACTS = {"event_types": "event_type_count"}
+COUNT_LABELS = {"event_types": _l("event types"), "bookings": _l("bookings")}
+
+_TEAM_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+def _clean_team_slug(raw):
+    """A team slug as in the team's URL (lower-cased), or None when empty."""
+    slug = (raw or "").strip().lower()
+    if slug and not _TEAM_SLUG.fullmatch(slug):
+        raise ValueError(_("A team slug has lower-case letters, digits and hyphens, as in the team's URL."))
+    return slug or None
+
+
+def _clean_event_type(raw):
+    """The default event type's id as a number, or None when none is chosen."""
+    event_type = str(raw or "").strip()
+    if event_type and not event_type.isdigit():
+        raise ValueError(_("Choose one of the practice's Cal.com event types."))
+    return int(event_type) if event_type else None
+
+
+def _event_type_choice(item):
+    """One event type of the proxy's list as the default event type's (value, label)."""
+    value = str(item["id"])
+    return value, _("%(title)s (%(minutes)s min)", title=item.get("title") or item.get("slug") or value,
+                    minutes=item.get("length_in_minutes") or "?")
+
+
+# The team slug, the default event type (chosen from the account's event types) and the booking page that the
+# "Termin buchen" button on a patient's record opens (a setting of the practice itself).
+SETTINGS = (
+    SettingField(
+        "team_slug", StringField(_l("Team slug (optional)"), render_kw={
+            "autocomplete": "off", "spellcheck": "false", "placeholder": "praxis-am-see", "maxlength": 100}),
+        clean=_clean_team_slug, summary_label=_l("Team slug")),
+    SettingField(
+        "default_event_type_id", SelectField(_l("Default event type"), validate_choice=False, default=""),
+        clean=_clean_event_type, options=OptionList("event-types", _event_type_choice)),
+    SettingField(
+        "booking_url_template", URLField(_l("Booking page URL"), render_kw={
+            "autocomplete": "off", "placeholder": "https://cal.com/praxis/erstgespraech?name={name}"}),
+        practice_setting=True,
+        help=_l("The page where patients book, opened by the “Book appointment” button on a patient’s record. "
+                "These placeholders are replaced by the patient’s data: {name}, {email}, {first_name}, "
+                "{last_name}. Without placeholders (a plain Cal.com link) name and email are added as query "
+                "parameters. Leave empty to hide the button.")),
+)
 
 
 def build_client(base_url, api_key, *, on_call, timeout, max_retries):
@@ -91,6 +159,11 @@ def register_webhook(client, subscriber_url, secret):
             return updated.id
     created = client.create_webhook(subscriber_url, list(BOOKING_TRIGGERS), secret, active=True)
     return created.id
+
+
+WEBHOOK_REGISTRATION = WebhookRegistration(
+    register=register_webhook, registered=_l("Webhook registered at Cal.com: %(url)s"),
+    refused=_l("Cal.com did not accept the webhook: %(reason)s"))
 
 
 def _event_types(client):

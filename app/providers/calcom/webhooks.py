@@ -8,6 +8,7 @@ hash: a byte-identical body can only be a repeat."""
 
 import hashlib
 import re
+from secrets import token_urlsafe
 
 from flask_babel import lazy_gettext as _l
 
@@ -25,6 +26,9 @@ from app.providers.fields import header, hex_hmac_version, optional_text, utc_da
 
 LABEL = _l("Cal.com")
 SOURCE = "calcom"
+# The hub generates the secret (and gives it to Cal.com when it registers the webhook); no tab of its own.
+SECRET_ENTRY = None
+HUB_TEMPLATE = None
 
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 # What Cal.com sends in the signature header when the webhook has no secret.
@@ -38,6 +42,15 @@ TRIGGER_STATUS = {
     "BOOKING_CANCELLED": CANCELLED,
     "BOOKING_REJECTED": REJECTED,
 }
+
+
+def generate_secret():
+    """A fresh random token: Cal.com takes any string as the secret."""
+    return token_urlsafe(32)
+
+
+def check_secret(secret):
+    """Cal.com takes any secret without spaces (checked by the core); nothing more to check."""
 
 
 def verify(body, headers, secrets, now):

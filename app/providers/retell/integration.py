@@ -1,21 +1,56 @@
-"""Retell.ai in the Integration Hub: key check (listing agents), health probe, call sync and the proxy's allowed
-reads, on top of app.providers.retell.client (see app.providers.registry for the interface). Retell signs its
-webhooks with the API key itself (PROVIDERS.md §1a), so the hub also makes the key its webhook endpoint's secret."""
+"""Retell.ai in the Integration Hub: its settings, key check (listing agents), health probe, call sync, the proxy's
+allowed reads and what its tab and card show, on top of app.providers.retell.client (see app.providers.registry for
+the interface). Retell signs its webhooks with the API key itself (PROVIDERS.md §1a), so the hub also makes the
+key its webhook endpoint's secret."""
 
 from datetime import timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
 
 from app.providers.events import KeyCheck, ProbeResult, SyncBatch, SyncItem
 from app.providers.proxy import Operation
+from app.providers.registry import UNMATCHED_CALLS, CardFact, OptionList, SettingField
 from app.providers.retell.client import RetellClient
 
 LABEL = _l("Retell.ai")
 SANDBOX_LABEL = _l("Retell.ai (Sandbox)")
 WEBHOOK_SOURCE = "retell"
 PREREQUISITES = ("location",)
+KEY_SIGNS_WEBHOOKS = True
+# Nothing to register: the admin enters our URL at Retell (hub/_webhook_retell.html says so).
+WEBHOOK_REGISTRATION = None
+WEBHOOK_TEMPLATE = "hub/_webhook_retell.html"
+CARD_FACTS = (CardFact("agent_count", _l("Agents"), "agents"),)
+MAPPINGS = False
+HEALTH_CHECKS = (UNMATCHED_CALLS,)
+SYNC_CONFIG = {}
+SYNC_FACTS = {}
+COUNT_LABELS = {"calls": _l("calls")}
 # How far back the first sync reads calls; later syncs read from the last successful one (with an hour's overlap).
 FIRST_SYNC_DAYS = 7
+
+
+def _clean_agent(raw):
+    """The default agent's id, or None when none is chosen."""
+    agent = (raw or "").strip()
+    if len(agent) > 128 or any(character.isspace() for character in agent):
+        raise ValueError(_("Choose one of the account's Retell agents."))
+    return agent or None
+
+
+def _agent_choice(item):
+    """One agent of the proxy's list as the default agent's (value, label)."""
+    value = str(item["agent_id"])
+    return value, item.get("agent_name") or value
+
+
+# The default agent, chosen from the account's agents.
+SETTINGS = (
+    SettingField("default_agent_id", SelectField(_l("Default agent"), validate_choice=False, default=""),
+                 clean=_clean_agent, options=OptionList("agents", _agent_choice)),
+)
 
 
 def build_client(base_url, api_key, *, on_call, timeout, max_retries):

@@ -8,12 +8,18 @@ no ``agent_version``, so nothing here requires it, and unknown keys are ignored.
 import re
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.providers.events import CallRecord, ParsedEvent, PayloadError, SignatureError
 from app.providers.fields import header, hex_hmac_version
+from app.providers.registry import SecretEntry
 
 LABEL = _l("Retell.ai")
+# Retell signs with the practice's API key, which the hub cannot make up: a person enters it. No tab of its own.
+SECRET_ENTRY = SecretEntry(create_label=_l("Retell API key"), rotate_label=_l("New Retell API key"),
+                           missing=_l("Enter the Retell API key: Retell signs its webhooks with it."))
+HUB_TEMPLATE = None
 
 TOLERANCE_MS = 300_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -24,6 +30,15 @@ _SIGNATURE = re.compile(r"v=([0-9]{1,15}),d=([0-9a-f]{64})")
 
 # The events we apply, with the stage that orders them within one call.
 EVENT_STAGE = {"call_started": 1, "call_ended": 2, "call_analyzed": 3}
+
+
+def generate_secret():
+    """Never: the secret is the Retell API key (ValueError saying so)."""
+    raise ValueError(_("Retell signs its webhooks with the Retell API key: enter the API key as the secret."))
+
+
+def check_secret(secret):
+    """Any API key without spaces (checked by the core) may be the secret; Retell itself judges the key."""
 
 
 def verify(body, headers, secrets, now):

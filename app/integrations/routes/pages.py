@@ -1,0 +1,53 @@
+"""The hub's pages: the Übersicht tab with a status card and a 24-hour chart per provider, its 30-second status
+poll, and a provider's tab with the sections htmx refreshes one by one."""
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.integrations import charts, metrics
+from app.integrations import service as integrations
+from app.integrations.clients import providers
+from app.integrations.routes.blueprint import bp
+from app.integrations.routes.context import provider_context, status_body
+from app.platform.extensions import limiter
+from app.platform.htmx import wants_fragment
+from app.platform.security.guard import permission_required
+
+
+@bp.get("/")
+@permission_required("integrations.view")
+def index():
+    """Page: the Übersicht tab, a status card and a 24-hour chart (error rate, response time) per provider."""
+    practice_id = current_user.practice_id
+    cards = integrations.status_cards(practice_id)
+    chart_data = {card.provider: charts.build(metrics.hourly(practice_id, card.provider)) for card in cards}
+    return render_template("hub/index.html", cards=cards, charts=chart_data, only=None)
+
+
+@bp.get("/status")
+@limiter.exempt
+@permission_required("integrations.view")
+def status():
+    """Fragment #hub-status for the 30-second poll and the ``hub-status-changed`` event: the cards read from the
+    cached health rows in one statement, never from a provider. ``?provider=`` narrows it to one provider's tab.
+    Exempt from rate limits: a poll must never be answered with 429."""
+    if not wants_fragment("hub-status"):
+        return redirect(url_for("hub.index"))
+    only = request.args.get("provider")
+    return status_body(only if only in providers() else None)
+
+
+@bp.get("/<integration:provider>")
+@permission_required("integrations.view")
+def provider(provider):
+    """Page: the provider's tab (status, settings, webhook, sync runs and, when its hooks ask for them, the
+    mappings), or one of its sections when htmx refreshes it after an event: #hub-settings-<provider>,
+    #hub-webhook-<provider>, #hub-mappings."""
+    context = provider_context(provider)
+    sections = [(f"hub-settings-{provider}", "hub/_settings.html"), (f"hub-webhook-{provider}", "hub/_webhook.html")]
+    if context["hooks"].MAPPINGS:
+        sections.append(("hub-mappings", "hub/_mappings.html"))
+    for target, template in sections:
+        if wants_fragment(target):
+            return render_template(template, **context)
+    return render_template("hub/provider.html", **context)
