@@ -11,23 +11,38 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.orm import joinedload
 
 from app.appointments.models import Appointment, Call
-from app.integrations.models import AUTH_FAILED, PAUSED, UNREACHABLE, ProviderHealth
 from app.platform.extensions import db
 from app.providers.events import INACTIVE_STATUSES
-from app.webhooks.models import ACCEPTED, IGNORED, PROCESSED, WebhookEvent, WebhookEventAttempt
 
 # Outside systems whose appointments are cached (local appointments need no synchronising).
 SYNCED_SOURCES = ("booking", "calcom")
 PAGE_SIZE = 20
 CALLS_SHOWN = 50
 
+# How fresh a source is, as other domains know it: the webhooks domain knows when a source's last event was applied,
+# the integrations domain the cached health of its integration. They register scalar-subquery builders here
+# (register_last_heard, register_provider_state), so the tab's one query reads both without importing them.
+SOURCE_SIGNALS = "praxis.appointment_source_signals"
 
-# Provider states in which the cached appointments of a source cannot be refreshed (app.integrations.health).
-UNAVAILABLE_STATES = (UNREACHABLE, AUTH_FAILED, PAUSED)
+
+def register_last_heard(app, build):
+    """Add ``build(practice_id, source)``: a scalar subquery of when ``source`` was last heard from (or null)."""
+    _signals(app)["last_heard"].append(build)
+
+
+def register_provider_state(app, build, unavailable_states):
+    """Set ``build(practice_id, source)``: a scalar subquery of the cached health state of the integration behind
+    ``source`` (or null); in ``unavailable_states`` its cached appointments cannot be refreshed."""
+    _signals(app)["provider_state"] = (build, tuple(unavailable_states))
+
+
+def _signals(app):
+    """The registered source signals of ``app``."""
+    return app.extensions.setdefault(SOURCE_SIGNALS, {"last_heard": [], "provider_state": None})
 
 
 @dataclass(frozen=True)
@@ -40,11 +55,8 @@ class SourceSync:
     synced_at: datetime | None
     stale: bool
     provider_state: str | None = None
-
-    @property
-    def unavailable(self):
-        """True while the integration is unreachable, refuses its key or is paused."""
-        return self.provider_state in UNAVAILABLE_STATES
+    # True while the integration is unreachable, refuses its key or is paused.
+    unavailable: bool = False
 
     @property
     def warn(self):
@@ -97,22 +109,6 @@ def is_stale(synced_at, now, hours=None):
     return now - synced_at > timedelta(hours=hours)
 
 
-def _last_event_at(practice_id, source):
-    """A scalar subquery: when the newest accepted event of ``source`` was received that an attempt applied
-    (processed) or deliberately skipped (ignored). Walks the (practice_id, source, received_at) index backwards and
-    stops at the first such event."""
-    applied = exists().where(WebhookEventAttempt.event_id == WebhookEvent.id,
-                             WebhookEventAttempt.outcome.in_((PROCESSED, IGNORED)))
-    return (
-        select(WebhookEvent.received_at)
-        .where(WebhookEvent.practice_id == practice_id, WebhookEvent.source == source,
-               WebhookEvent.outcome == ACCEPTED, applied)
-        .order_by(WebhookEvent.received_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 def _last_appointment_sync(patient, source):
     """A scalar subquery: the newest synced_at of the patient's appointments of ``source`` (a sync run may have
     refreshed them without an event)."""
@@ -123,32 +119,27 @@ def _last_appointment_sync(patient, source):
     )
 
 
-def _provider_state(practice_id, source):
-    """A scalar subquery: the cached health state of the integration behind ``source`` (null when none)."""
-    return (
-        select(ProviderHealth.state)
-        .where(ProviderHealth.practice_id == practice_id, ProviderHealth.provider == source)
-        .scalar_subquery()
-    )
-
-
 def sync_state(patient, now):
     """In one query: the sync state of each synced source that has been heard from for the patient's practice or
-    has cached appointments of the patient (for each, the later of its newest applied event and the newest
-    synced_at of the patient's appointments from it, and its integration's health state), and whether anything is
-    cached for the patient at all."""
+    has cached appointments of the patient (for each, the latest of the times the registered signals report and
+    the newest synced_at of the patient's appointments from it, and its integration's health state), and whether
+    anything is cached for the patient at all."""
+    signals = _signals(current_app)
+    state, unavailable_states = signals["provider_state"] or (lambda practice_id, source: literal(None), ())
+    heard = signals["last_heard"]
     columns = [exists().where(Appointment.patient_id == patient.id)]
     for source in SYNCED_SOURCES:
-        columns += [_last_event_at(patient.practice_id, source), _last_appointment_sync(patient, source),
-                    _provider_state(patient.practice_id, source)]
+        columns += [_last_appointment_sync(patient, source), state(patient.practice_id, source)]
+        columns += [build(patient.practice_id, source) for build in heard]
     has_cached, *values = db.session.execute(select(*columns)).one()
-    syncs = []
+    syncs, width = [], 2 + len(heard)
     for index, source in enumerate(SYNCED_SOURCES):
-        last_event, last_sync, state = values[3 * index:3 * index + 3]
-        known = [value for value in (last_event, last_sync) if value is not None]
+        last_sync, provider_state, *heard_at = values[width * index:width * (index + 1)]
+        known = [value for value in (last_sync, *heard_at) if value is not None]
         if known:
             synced_at = max(known)
-            syncs.append(SourceSync(source, synced_at, is_stale(synced_at, now), state))
+            syncs.append(SourceSync(source, synced_at, is_stale(synced_at, now), provider_state,
+                                    provider_state in unavailable_states))
     return syncs, bool(has_cached)
 
 

@@ -6,7 +6,7 @@ Each function adds to the current transaction and returns a short, PHI-free text
 attempt; the caller (app.webhooks.ingest) commits or rolls back."""
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, bindparam, or_, select, text, update
+from sqlalchemy import Integer, bindparam, exists, or_, select, text, update
 
 from app.appointments.models import Appointment, Call
 from app.patients.fields import FieldError, normalise_email, normalise_phone
@@ -204,3 +204,11 @@ def apply_call(practice, record):
         call.patient_id = _call_patient(practice, record)
     return f"call {record.external_id}: {done} (stage {record.stage})"
 
+
+def has_appointment_with(user):
+    """EXISTS an appointment of the patient with ``user`` as therapist: what makes a patient a therapist's own
+    besides being assigned (registered with app.patients.service). Correlated on the patient, so one record, a
+    search and a page of the list probe only the patients they look at, through the (patient_id, starts_at) index.
+    (No practice_id condition: the patient's own is already checked, and with one the planner may pick the
+    (practice_id, therapist_id) index and scan all of the therapist's appointments for every patient.)"""
+    return exists().where(Appointment.patient_id == Patient.id, Appointment.therapist_id == user.id)

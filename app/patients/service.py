@@ -3,13 +3,13 @@ manual link to the booking tool. Every read of a record and every change is audi
 
 from typing import NamedTuple
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, exists, false, literal_column, or_, select
+from sqlalchemy import Select, false, literal_column, or_, select
 from sqlalchemy import text as text_clause
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
-from app.appointments.models import Appointment
 from app.patients.fields import clean_text, normalise_email, validate_patient_fields
 from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.audit.models import AuditEntry
@@ -17,9 +17,11 @@ from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
+from app.platform.pagination import paginate
 from app.platform.security.permissions import OWN, permission_scope
 from app.tenancy.settings import default_therapist_id
 
+OWNERSHIP = "praxis.patient_ownership"
 TRIGRAM = 3  # words this long are served by the trigram index; shorter ones only by LIKE over the practice
 
 # Sort orders of the list, matching the partial indexes on active patients.
@@ -40,18 +42,22 @@ def scoped_patients(user):
     scope = permission_scope(user, "patients.read")
     query = select(Patient).where(Patient.practice_id == user.practice_id)
     if scope == OWN:
-        query = query.where(or_(Patient.therapist_id == user.id, _has_appointment_with(user)))
+        query = query.where(or_(Patient.therapist_id == user.id, *_owned_through_others(user)))
     elif scope is None:
         query = query.where(false())  # no permission: nothing
     return query
 
 
-def _has_appointment_with(user):
-    """EXISTS an appointment of the patient with ``user`` as therapist. Correlated on the patient, so one record, a
-    search and a page of the list probe only the patients they look at, through the (patient_id, starts_at) index.
-    (No practice_id condition: the patient's own is already checked, and with one the planner may pick the
-    (practice_id, therapist_id) index and scan all of the therapist's appointments for every patient.)"""
-    return exists().where(Appointment.patient_id == Patient.id, Appointment.therapist_id == user.id)
+def _owned_through_others(user):
+    """The conditions other domains registered (register_ownership) under which a patient is also ``user``'s
+    own, each correlated on the patient."""
+    return [condition(user) for condition in current_app.extensions.get(OWNERSHIP, ())]
+
+
+def register_ownership(app, condition):
+    """Add ``condition(user)``: a SQL condition, correlated on Patient, that makes a patient ``user``'s own (the
+    appointments domain: an appointment with them), so "own patients" grows without patients importing it."""
+    app.extensions.setdefault(OWNERSHIP, []).append(condition)
 
 
 def get_patient(user, patient_id):
@@ -69,13 +75,24 @@ class PatientSearch(NamedTuple):
     searching: bool
     options: tuple = (joinedload(Patient.therapist),)
 
+    def page(self, per_page, count_limit=None):
+        """The page ``?page=`` of this search, counted as ``paginate`` does, each patient with its therapist."""
+        return paginate(self.query, per_page, Patient.id, order_by=self.order_by, searching=self.searching,
+                        options=self.options, count_limit=count_limit)
 
-def search_patients(user, text="", archived=False, sort="name", descending=False):
+
+def search_patients(user, text="", archived=False, sort="name", descending=False, *, booking_system_id=None,
+                    email=None):
     """Patients matching every word of ``text`` in name, email, phone, birth date (German or ISO) or booking id.
     Words are matched as substrings of the indexed ``search_text``: words of three or more characters through the
-    trigram index (GIN on PostgreSQL, FTS5 on SQLite), shorter ones with LIKE."""
+    trigram index (GIN on PostgreSQL, FTS5 on SQLite), shorter ones with LIKE. ``booking_system_id`` and ``email``
+    (compared lower-cased) keep exact matches only, as the API's filters do."""
     query = scoped_patients(user)
     query = query.where(Patient.archived_at.is_not(None) if archived else Patient.archived_at.is_(None))
+    if booking_system_id:
+        query = query.where(Patient.booking_system_id == booking_system_id)
+    if email:
+        query = query.where(Patient.email_normalized == email.strip().lower())
     words = _search_words(text)
     like_words = words
     indexed = [word for word in words if len(word) >= TRIGRAM]

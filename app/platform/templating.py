@@ -5,7 +5,6 @@ from flask import current_app, url_for
 from flask_babel import format_datetime, get_locale
 from flask_login import current_user
 
-from app.platform.audit.labels import action_label
 from app.platform.database import utcnow
 from app.platform.htmx import add_vary
 from app.platform.security.permissions import ROLE_LABELS, has_permission
@@ -42,7 +41,6 @@ def init_app(app):
             "get_locale": get_locale,
             "role_label": lambda role: ROLE_LABELS.get(role, role),
             "format_datetime": format_datetime,
-            "action_label": action_label,
             "now_utc": utcnow,
         }
 

@@ -11,9 +11,11 @@ from app.platform.templating import add_navigation
 def init_app(app):
     """Register the receiver and the admin blueprints, the API endpoints, the command, the retry job, the
     navigation entry, the audit labels and when each source was last heard from (for the Termine tab)."""
+    from app.appointments.reading import register_last_heard
     from app.platform.jobs.registry import register_job_kind
     from app.webhooks import api  # noqa: F401 (attaches the endpoints to the /api blueprint)
     from app.webhooks.cli import webhooks_cli
+    from app.webhooks.freshness import last_applied_event_at
     from app.webhooks.ingest import run_retry_job
     from app.webhooks.receiver import bp as receiver_bp
     from app.webhooks.routes import bp
@@ -22,6 +24,7 @@ def init_app(app):
     app.register_blueprint(bp)
     app.cli.add_command(webhooks_cli)
     register_job_kind(app, "webhook_retry", run_retry_job)
+    register_last_heard(app, last_applied_event_at)
     add_navigation(app, 50, "webhooks.events", _l("Webhooks"), "webhooks.log")
     register_action_labels({
         "webhook.endpoint.create": _l("Webhook endpoint created"),

@@ -14,7 +14,7 @@ import requests
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
-from app.patients import routes as patient_routes
+from app.appointments import tabs as appointment_tabs
 from tests.e2e.conftest import E2E_PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -123,7 +123,7 @@ def test_booking_tool_events_reach_the_log_and_the_patients_termine_tab(page, ba
 
     # 25 hours later nothing new has come from the booking tool: the list stays, with a warning.
     later = datetime.now(UTC) + timedelta(hours=25)
-    monkeypatch.setattr(patient_routes, "utcnow", lambda: later)
+    monkeypatch.setattr(appointment_tabs, "utcnow", lambda: later)
     therapist_page.reload()
     expect(therapist_page.locator("[id^='appointment-row-']", has_text="Krankengymnastik")).to_be_visible()
     expect(therapist_page.locator("#appointments-stale-booking")).to_be_visible()
