@@ -66,8 +66,10 @@ run: $(VENV)/.runtime-installed translations
 test: $(VENV)/.dev-installed translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import rules of DESIGN.md §2 (import-linter contracts in pyproject.toml).
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
