@@ -1,8 +1,14 @@
 """Migrations: an empty database upgraded to head matches the models exactly, and keeps the audit triggers."""
 
+import re
+import shutil
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
@@ -10,7 +16,7 @@ from sqlalchemy.exc import DatabaseError
 from app import create_app
 from app.platform.database import autogenerate_filter
 from app.platform.extensions import db
-from config import TestConfig
+from config import BASE_DIR, TestConfig
 
 
 @pytest.fixture
@@ -54,3 +60,26 @@ def test_migrated_audit_log_is_append_only(migrated_app):
         )
     with pytest.raises(DatabaseError, match="append-only"), db.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_log"))
+
+
+def test_the_history_is_one_line_with_one_head():
+    """Every revision follows exactly one other: two branches that each added a migration show up here as two heads
+    (merge them with `flask db merge heads`), and no id is taken twice."""
+    config = Config(str(BASE_DIR / "migrations" / "alembic.ini"))
+    config.set_main_option("script_location", str(BASE_DIR / "migrations"))
+    script = ScriptDirectory.from_config(config)
+    revisions = list(script.walk_revisions())
+    assert len(script.get_heads()) == 1
+    assert len({revision.revision for revision in revisions}) == len(revisions) == len(list(script.get_bases())) \
+        + sum(1 for revision in revisions if revision.down_revision is not None)
+
+
+def test_a_new_revision_gets_a_generated_id_and_a_readable_file_name(tmp_path):
+    """`flask db revision` names the file by date and message and lets Alembic generate the id."""
+    shutil.copytree(BASE_DIR / "migrations", tmp_path / "migrations")
+    config = Config(str(tmp_path / "migrations" / "alembic.ini"))
+    config.set_main_option("script_location", str(tmp_path / "migrations"))
+    script = command.revision(config, message="add the rooms table", head="head")
+    name = script.path.rsplit("/", 1)[-1]
+    assert name.endswith("_add_the_rooms_table.py") and name[:8].isdigit()
+    assert re.fullmatch(r"[0-9a-f]{12}", script.revision)
