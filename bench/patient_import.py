@@ -162,9 +162,11 @@ def main():
     """Run both imports and the baseline; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=None, help="validation processes (default: CPUs, max 4)")
+    parser.add_argument("--rows", type=int, default=100_000,
+                        help="rows of the large file (default 100,000; the small one has a tenth)")
     arguments = parser.parse_args()
-    rows = generate_rows(100_000)
-    small, large = to_csv(rows[:10_001]), to_csv(rows)
+    rows = generate_rows(arguments.rows)
+    small, large = to_csv(rows[:arguments.rows // 10 + 1]), to_csv(rows)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp}/bench.sqlite3"
@@ -178,14 +180,15 @@ def main():
     print(f"database: {url.split('://')[0]}   file sizes: {len(small) / 1e6:.1f} MB, {len(large) / 1e6:.1f} MB   "
           f"CPUs: {os.cpu_count()}   validation processes: {arguments.processes or 'default'}   "
           f"load average before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f}")
-    for label, seconds, phases, counts in (("10,000 rows", small_time, small_phases, small_counts),
-                                           ("100,000 rows", large_time, large_phases, large_counts)):
+    for label, seconds, phases, counts in ((f"{arguments.rows // 10:,} rows", small_time, small_phases, small_counts),
+                                           (f"{arguments.rows:,} rows", large_time, large_phases, large_counts)):
         detail = ", ".join(f"{name} {value:.2f} s" for name, value in phases.items())
         print(f"import {label:>13}: {seconds:7.2f} s   ({detail}; created {counts['created']})")
     print(f"bare bulk insert of the same {bulk_rows:,} patients: {bulk_time:7.2f} s")
-    print(f"ratio 100k import / 10k import:        {large_time / small_time:6.2f}   (linear = 10)")
-    print(f"ratio 100k import / bare bulk insert:  {large_time / bulk_time:6.2f}")
-    print(f"target 100k import < 30 s:             {'met' if large_time < 30 else 'MISSED'}")
+    print(f"ratio large import / small import:     {large_time / small_time:6.2f}   (linear = 10)")
+    print(f"ratio large import / bare bulk insert: {large_time / bulk_time:6.2f}")
+    if arguments.rows == 100_000:
+        print(f"target 100k import < 30 s:             {'met' if large_time < 30 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from tests.hub_support import (
 )
 from tests.signers import compact, sign_retell
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "retell"
+CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "retell"
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from app.platform.errors import ServiceError
 from app.platform.security.actor import Actor
 from tests.helpers import audit_actions
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 MESSY = FIXTURES / "patients_messy_utf8_bom.csv"
 WINDOWS = FIXTURES / "patients_windows1252.csv"
 

@@ -7,7 +7,7 @@ from flask_babel import force_locale
 
 from app.platform.audit.labels import ACTION_LABELS, action_label
 
-APP = Path(__file__).resolve().parents[2] / "app"
+APP = Path(__file__).resolve().parents[3] / "app"
 # A call that writes an audit entry (record, the services' _audit helpers, appointments' audit_record); every
 # dotted string literal on its line is an action, which also catches `"a" if active else "b"`.
 _AUDIT_CALL = re.compile(r"(?<![.\w])(?:record|_audit|audit_record)\(")  # not metrics.record

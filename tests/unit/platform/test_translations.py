@@ -18,7 +18,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BABEL_CFG = ROOT / "babel.cfg"
 GERMAN_PO = ROOT / "translations" / "de" / "LC_MESSAGES" / "messages.po"
 EXTRA_KEYWORDS = ("_l", "lazy_gettext")

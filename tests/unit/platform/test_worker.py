@@ -142,7 +142,7 @@ from app import create_app
 from app.platform.jobs.registry import register_job_kind
 from app.platform.jobs.worker import run_worker
 from config import TestConfig
-from tests.unit.test_worker import wait_for_release
+from tests.unit.platform.test_worker import wait_for_release
 
 app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=sys.argv[1], WORKER_POLL_SECONDS=60)
 register_job_kind(app, "slow", wait_for_release)

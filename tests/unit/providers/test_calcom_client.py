@@ -35,7 +35,7 @@ from app.providers.calcom.webhooks import TRIGGER_STATUS
 from app.providers.events import CANCELLED, PENDING, REJECTED, RESCHEDULED, SCHEDULED
 from tests.fakes.calcom import CalcomFake, demo_seed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HUB_URL = "https://hub.example.test/api/webhooks/calcom/abc"
 
 

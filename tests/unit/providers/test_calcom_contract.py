@@ -28,7 +28,7 @@ from referencing.jsonschema import DRAFT4
 from app.providers.calcom.client import BOOKING_TRIGGERS, CalcomClient
 from tests.fakes.calcom import CalcomFake, RecordedRequest, demo_seed
 
-SPEC_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "calcom" / "openapi-v2.json"
+SPEC_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "calcom" / "openapi-v2.json"
 SPEC_URI = "urn:calcom:openapi-v2"
 NOW = datetime(2029, 12, 1, tzinfo=UTC)
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -30,7 +30,7 @@ from app.providers.retell import webhooks
 from app.providers.retell.client import Agent, RetellClient
 from tests.fakes.retell import DEFAULT_API_KEY, SANDBOX_API_KEY, SCENARIOS, RetellFake, demo_seed
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 CONTRACTS = ROOT / "tests" / "fixtures" / "contracts" / "retell"
 WRONG_KEY = "key_test_wrong_0123456789"
 

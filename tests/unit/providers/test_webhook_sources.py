@@ -30,7 +30,7 @@ from app.providers.events import (
 )
 from app.providers.retell import webhooks as retell
 
-CONTRACTS = Path(__file__).parents[1] / "fixtures" / "contracts"
+CONTRACTS = Path(__file__).parents[2] / "fixtures" / "contracts"
 FIXTURE_FILES = sorted(str(path.relative_to(CONTRACTS)) for path in CONTRACTS.rglob("*") if path.is_file())
 
 

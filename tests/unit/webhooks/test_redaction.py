@@ -9,7 +9,7 @@ import pytest
 
 from app.webhooks.redaction import mask_email, mask_name, mask_phone, preview, redact
 
-CONTRACTS = Path(__file__).parents[1] / "fixtures" / "contracts"
+CONTRACTS = Path(__file__).parents[2] / "fixtures" / "contracts"
 
 
 def contract_json(relative):

@@ -21,7 +21,7 @@ from app.webhooks import ingest as webhook_ingest
 from app.webhooks.models import WebhookEvent, WebhookEventAttempt
 from tests.signers import booking_event, compact, sign_booking, sign_calcom, sign_retell
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts"
+CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts"
 
 
 def _url(endpoint):
