@@ -1,7 +1,7 @@
 """Corrections of the mappings a provider's sync keeps (its users to therapists, its event types to services), one
 row at a time, for a provider whose tab shows them (its MAPPINGS hook)."""
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -10,7 +10,7 @@ from app.integrations.models import MANUAL, IntegrationMapping
 from app.integrations.routes.blueprint import bp
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.htmx import mutation_response
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
@@ -40,11 +40,12 @@ def update_mapping(mapping_id):
 
 
 def _mapping_answer(mapping, message, level, status):
-    """The mapping's row with a toast (and its error beside the field), or a redirect with a flash message."""
-    if not wants_fragment(f"hub-mapping-{mapping.id}"):
-        flash(message, level)
-        return redirect(url_for("hub.provider", provider=mapping.provider, _anchor="hub-mappings"), code=303)
-    body = render_template("hub/_mapping_row.html", mapping=mapping, error=message if status == 422 else None,
-                           therapists=mappings.therapists(current_user.practice_id))
-    response = toast(make_response(body, status), message, level)
-    return hx_trigger(response, "hub-runs-changed") if status == 200 else response
+    """The mapping's row with a toast (its error beside the field on 422, a runs refresh on success), or a redirect
+    to the provider's mappings with a flash message."""
+    error = message if status == 422 else None
+    return mutation_response(
+        lambda: render_template("hub/_mapping_row.html", mapping=mapping, error=error,
+                                therapists=mappings.therapists(current_user.practice_id)),
+        message, level=level, status=status, target=f"hub-mapping-{mapping.id}",
+        redirect_to=url_for("hub.provider", provider=mapping.provider, _anchor="hub-mappings"),
+        events=("hub-runs-changed",) if status == 200 else ())

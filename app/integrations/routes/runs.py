@@ -1,7 +1,7 @@
 """Sync runs in the hub: "sync now" (from a card or the provider's tab), the tab's table of the last runs that
 follows a run until it ends, and one run's page."""
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -11,7 +11,7 @@ from app.integrations.routes.blueprint import bp
 from app.integrations.routes.context import runs_context, status_body
 from app.platform.errors import ServiceError
 from app.platform.extensions import limiter
-from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.htmx import fragment_response, mutation_response, wants_fragment
 from app.platform.security.guard import permission_required
 
 
@@ -30,15 +30,13 @@ def sync_now(provider):
 
 
 def _sync_answer(provider, message, level, status):
-    """Answer "sync now" with the widget that sent it and an event for the other one."""
+    """Answer "sync now" with the widget that sent it (a card or the runs table) and an event for the other one."""
     if wants_fragment("hub-status"):
-        body, event = status_body(), "hub-runs-changed"
-    elif wants_fragment(f"hub-runs-{provider}"):
-        body, event = render_template("hub/_runs.html", **runs_context(provider)), "hub-status-changed"
-    else:
-        flash(message, level)
-        return redirect(url_for("hub.provider", provider=provider, _anchor=f"hub-runs-{provider}"), code=303)
-    return hx_trigger(toast(make_response(body, status), message, level), event)
+        return fragment_response(status_body(), message, level=level, status=status, events=("hub-runs-changed",))
+    return mutation_response(
+        lambda: render_template("hub/_runs.html", **runs_context(provider)), message, level=level, status=status,
+        redirect_to=url_for("hub.provider", provider=provider, _anchor=f"hub-runs-{provider}"),
+        target=f"hub-runs-{provider}", events=("hub-status-changed",))
 
 
 @bp.get("/<integration:provider>/runs")
@@ -51,10 +49,9 @@ def runs(provider):
     if not wants_fragment(f"hub-runs-{provider}"):
         return redirect(url_for("hub.provider", provider=provider, _anchor=f"hub-runs-{provider}"))
     context = runs_context(provider)
-    response = make_response(render_template("hub/_runs.html", **context))
-    if request.args.get("watching") and not context["pending"]:
-        hx_trigger(hx_trigger(response, "hub-status-changed"), "hub-sync-finished")
-    return response
+    finished = request.args.get("watching") and not context["pending"]
+    return fragment_response(render_template("hub/_runs.html", **context),
+                             events=("hub-status-changed", "hub-sync-finished") if finished else ())
 
 
 @bp.get("/runs/<int:run_id>")

@@ -1,7 +1,7 @@
 """A provider's settings: saving them (checked with the provider first), the inline check of a typed key, and the
 list of the provider's own objects a setting is chosen from (event types, agents: its OptionList hook)."""
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -14,7 +14,7 @@ from app.integrations.routes.blueprint import bp
 from app.integrations.routes.context import placeholder_choices, provider_context, settings_form
 from app.integrations.service import IntegrationValidationError
 from app.platform.extensions import db
-from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.htmx import fragment_response, mutation_response, wants_fragment
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
@@ -44,11 +44,10 @@ def save(provider):
             _add_errors(form, error.errors)
         else:
             return _settings_saved(provider, outcome)
-    message = _("Nothing was saved. Please correct the marked fields.")
     if not wants_fragment(f"hub-settings-{provider}"):
         return render_template("hub/provider.html", **provider_context(provider, form=form)), 422
-    body = render_template("hub/_settings.html", **provider_context(provider, form=form))
-    return toast(make_response(body, 422), message, "error")
+    return fragment_response(render_template("hub/_settings.html", **provider_context(provider, form=form)),
+                             _("Nothing was saved. Please correct the marked fields."), level="error", status=422)
 
 
 def _settings_saved(provider, outcome):
@@ -60,15 +59,11 @@ def _settings_saved(provider, outcome):
         message = _("Settings saved. A sync has been queued.")
     else:
         message = _("Settings saved.")
-    level = "warning" if outcome.warning else "success"
-    if not wants_fragment(f"hub-settings-{provider}"):
-        flash(outcome.warning or message, level)
-        return redirect(url_for("hub.provider", provider=provider), code=303)
-    body = render_template("hub/_settings.html", **provider_context(provider, warning=outcome.warning))
-    response = toast(make_response(body), outcome.warning or message, level)
-    for event in ("hub-status-changed", "hub-settings-saved", "hub-runs-changed"):
-        hx_trigger(response, event)
-    return response
+    return mutation_response(
+        lambda: render_template("hub/_settings.html", **provider_context(provider, warning=outcome.warning)),
+        outcome.warning or message, redirect_to=url_for("hub.provider", provider=provider),
+        level="warning" if outcome.warning else "success", target=f"hub-settings-{provider}",
+        events=("hub-status-changed", "hub-settings-saved", "hub-runs-changed"))
 
 
 @bp.post("/<integration:provider>/check-key")

@@ -4,7 +4,7 @@ WEBHOOK_REGISTRATION hook), and the tab of each webhook source that has one of i
 
 from functools import partial
 
-from flask import abort, flash, make_response, redirect, render_template, url_for
+from flask import abort, render_template, url_for
 from flask_login import current_user
 
 from app.integrations import service as integrations
@@ -14,7 +14,7 @@ from app.integrations.routes.context import provider_context
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.platform.htmx import hx_trigger, toast, wants_fragment
+from app.platform.htmx import mutation_response
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.providers.registry import webhook_source
@@ -39,13 +39,17 @@ def register_webhook(provider):
     else:
         message, level, status = str(registration.registered) % {"url": url}, "success", 200
     target = f"hub-webhook-{provider}"
-    if not wants_fragment(target):
-        flash(message, level)
-        return redirect(url_for("hub.provider", provider=provider, _anchor=target), code=303)
+    return mutation_response(
+        lambda: _webhook_section(provider, message if status == 422 else None), message, level=level, status=status,
+        redirect_to=url_for("hub.provider", provider=provider, _anchor=target), target=target,
+        events=("hub-status-changed",))
+
+
+def _webhook_section(provider, error):
+    """The provider's webhook section (#hub-webhook-<provider>) with ``error`` (the provider's refusal) in it."""
     context = provider_context(provider)
-    context["webhook"]["error"] = message if status == 422 else None
-    response = toast(make_response(render_template("hub/_webhook.html", **context), status), message, level)
-    return hx_trigger(response, "hub-status-changed")
+    context["webhook"]["error"] = error
+    return render_template("hub/_webhook.html", **context)
 
 
 def source_tab(source):

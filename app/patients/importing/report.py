@@ -11,7 +11,7 @@ import json
 import re
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.patients.importing.models import PatientImportRow
 from app.platform.extensions import db
@@ -32,7 +32,6 @@ def is_problem(row):
     return row.action in PROBLEM_ACTIONS or row.outcome in PROBLEM_OUTCOMES
 
 
-
 def flagged_note(count):
     """The API report's note that flagged rows were not applied."""
     return _("%(count)d rows resemble an existing patient and were not imported; an admin must link or create "
@@ -46,6 +45,27 @@ def _problem_rows_query(job):
         .where(PatientImportRow.job_id == job.id,
                PatientImportRow.action.in_(PROBLEM_ACTIONS) | PatientImportRow.outcome.in_(PROBLEM_OUTCOMES))
         .order_by(PatientImportRow.row_number)
+    )
+
+
+def plan_problem_rows(job, limit):
+    """The first ``limit`` flagged and invalid rows of the job's plan by row number: what the preview and the
+    finished import list for a person to look at."""
+    return db.session.scalars(
+        select(PatientImportRow)
+        .where(PatientImportRow.job_id == job.id, PatientImportRow.action.in_(PROBLEM_ACTIONS))
+        .order_by(PatientImportRow.row_number)
+        .limit(limit)
+    ).all()
+
+
+def unresolved_count(job):
+    """How many flagged rows of the job still await a decision (link, create or skip); the import cannot start
+    before it is 0."""
+    return db.session.scalar(
+        select(func.count()).select_from(PatientImportRow)
+        .where(PatientImportRow.job_id == job.id, PatientImportRow.action == "flagged",
+               PatientImportRow.resolution.is_(None))
     )
 
 

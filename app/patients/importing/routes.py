@@ -5,14 +5,13 @@ from flask import Response, abort, current_app, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
 from wtforms import SelectChoice, SelectField
 
 from app.patients.fields import PATIENT_FIELDS
 from app.patients.forms import ImportQueueForm, ImportUploadForm
 from app.patients.importing.decode import format_size
-from app.patients.importing.models import PatientImportJob, PatientImportRow
-from app.patients.importing.report import problem_rows_csv
+from app.patients.importing.queries import job_row, practice_job, recent_imports
+from app.patients.importing.report import plan_problem_rows, problem_rows_csv, unresolved_count
 from app.patients.importing.service import create_csv_import, preview_import, queue_import, resolve_flagged_row
 from app.patients.routes import bp
 from app.platform.errors import ServiceError
@@ -47,40 +46,16 @@ def mapping_form(job, formdata=None):
 
 
 def _job_or_404(job_id):
-    """An import of the current practice."""
-    job = db.session.get(PatientImportJob, job_id)
-    if job is None or job.practice_id != current_user.practice_id:
+    """An import of the current practice; 404 for a missing one and for another practice's."""
+    job = practice_job(current_user.practice_id, job_id)
+    if job is None:
         abort(404)
     return job
 
 
-def _problem_rows(job):
-    """The first flagged and invalid rows of a job's plan, by row number."""
-    query = (
-        select(PatientImportRow)
-        .where(PatientImportRow.job_id == job.id, PatientImportRow.action.in_(("flagged", "invalid")))
-        .order_by(PatientImportRow.row_number)
-        .limit(PROBLEM_ROWS_SHOWN)
-    )
-    return db.session.scalars(query).all()
-
-
-def _unresolved(job):
-    """Number of flagged rows without a resolution."""
-    query = select(func.count(PatientImportRow.id)).where(
-        PatientImportRow.job_id == job.id, PatientImportRow.action == "flagged", PatientImportRow.resolution.is_(None)
-    )
-    return db.session.scalar(query)
-
-
 def _imports_page(form, status=200):
     """The upload page with the practice's recent imports."""
-    recent = db.session.scalars(
-        select(PatientImportJob)
-        .where(PatientImportJob.practice_id == current_user.practice_id)
-        .order_by(PatientImportJob.created_at.desc(), PatientImportJob.id.desc())
-        .limit(RECENT_IMPORTS)
-    ).all()
+    recent = recent_imports(current_user.practice_id, RECENT_IMPORTS)
     max_size = format_size(current_app.config["PATIENT_IMPORT_MAX_BYTES"])
     return render_template("patients/imports.html", form=form, recent=recent, max_size=max_size), status
 
@@ -128,9 +103,9 @@ def import_detail(job_id):
             return redirect(url_for("patients.import_detail", job_id=job.id), code=303)
     elif request.method == "POST":
         status = 422
-    return render_template("patients/import_detail.html", job=job, form=form, rows=_problem_rows(job),
-                           unresolved=_unresolved(job), queue_form=ImportQueueForm(formdata=None),
-                           labels=field_labels()), status
+    return render_template("patients/import_detail.html", job=job, form=form,
+                           rows=plan_problem_rows(job, PROBLEM_ROWS_SHOWN), unresolved=unresolved_count(job),
+                           queue_form=ImportQueueForm(formdata=None), labels=field_labels()), status
 
 
 @bp.post("/import/<int:job_id>/rows/<int:row_id>/resolve")
@@ -138,8 +113,8 @@ def import_detail(job_id):
 def resolve_row(job_id, row_id):
     """Fragment #import-row-<id>: link, create or skip a flagged row; #import-summary refreshes through an event."""
     job = _job_or_404(job_id)
-    row = db.session.get(PatientImportRow, row_id)
-    if row is None or row.job_id != job.id:
+    row = job_row(job, row_id)
+    if row is None:
         abort(404)
     resolution = request.form.get("resolution", "")
     try:
@@ -157,7 +132,7 @@ def resolve_row(job_id, row_id):
 def import_summary(job_id):
     """Fragment #import-summary: counts and the start form (refreshed after each resolution)."""
     job = _job_or_404(job_id)
-    return render_template("patients/_import_summary.html", job=job, unresolved=_unresolved(job),
+    return render_template("patients/_import_summary.html", job=job, unresolved=unresolved_count(job),
                            queue_form=ImportQueueForm(formdata=None))
 
 
@@ -171,7 +146,7 @@ def start_import(job_id):
         queue_import(current_actor(), job, valid_only=bool(form.valid_only.data))
     except ServiceError as error:
         db.session.rollback()
-        body = render_template("patients/_import_summary.html", job=job, unresolved=_unresolved(job),
+        body = render_template("patients/_import_summary.html", job=job, unresolved=unresolved_count(job),
                                queue_form=form, error=error.message)
         return fragment_response(body, error.message, level="error", status=422)
     # The whole page changes (mapping and preview give way to the progress), so reload it rather than swap.
@@ -185,7 +160,8 @@ def import_progress(job_id):
     a 286 also tells htmx to stop)."""
     job = _job_or_404(job_id)
     finished = job.status in ("succeeded", "failed")
-    body = render_template("patients/_import_progress.html", job=job, rows=_problem_rows(job) if finished else [])
+    rows = plan_problem_rows(job, PROBLEM_ROWS_SHOWN) if finished else []
+    body = render_template("patients/_import_progress.html", job=job, rows=rows)
     if finished and wants_fragment("import-progress"):
         return body, 286
     return body

@@ -26,7 +26,14 @@ from app.patients.importing.decode import ImportFileError, parse_csv
 from app.patients.importing.headers import REQUIRED_FIELDS, check_mapping, field_labels, guess_mapping
 from app.patients.importing.models import PatientImportJob, PatientImportRow
 from app.patients.importing.plan import PatientIndex, count_rows, finalise, patient_name, plan_rows
-from app.patients.importing.report import REPORT_ROW_LIMIT, flagged_note, import_report, is_problem, report_row
+from app.patients.importing.report import (
+    REPORT_ROW_LIMIT,
+    flagged_note,
+    import_report,
+    is_problem,
+    report_row,
+    unresolved_count,
+)
 from app.patients.importing.validate import Row, api_rows, csv_rows, values_from_data
 from app.patients.importing.write import BATCH_SIZE, ROW_TABLE, apply_rows, insert_rows, save_outcomes
 from app.patients.models import Patient
@@ -150,11 +157,7 @@ def queue_import(actor, job, valid_only: bool) -> PatientImportJob:
         select(PatientImportRow.action, func.count()).where(PatientImportRow.job_id == job.id)
         .group_by(PatientImportRow.action)
     ).all())
-    unresolved = db.session.scalar(
-        select(func.count()).select_from(PatientImportRow)
-        .where(PatientImportRow.job_id == job.id, PatientImportRow.action == "flagged",
-               PatientImportRow.resolution.is_(None))
-    )
+    unresolved = unresolved_count(job)
     if unresolved:
         raise ServiceError(_("%(count)d flagged rows still need a decision: link, create or skip.",
                              count=unresolved), code="unresolved")
