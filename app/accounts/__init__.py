@@ -32,6 +32,7 @@ def init_app(app):
         "login.failed": _l("Sign-in failed"),
         "login.locked": _l("Sign-in locked after failed attempts"),
         "logout": _l("Signed out"),
+        "logout.other_devices": _l("Signed out on all other devices"),
         "user.create": _l("User created"),
         "user.update": _l("User changed"),
         "user.role_change": _l("Role changed"),

@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, case, func, literal, null, or_, select, update
 
 from app.accounts.models import User
 from app.platform.audit.service import record
@@ -15,7 +15,7 @@ from app.platform.extensions import db
 from app.platform.security.passwords import hash_password, verify_password
 from app.platform.security.permissions import ROLES
 
-# Verified against when the email is unknown, so a failed login takes as long whether or not the account exists.
+# Verified against when the email is unknown or the account locked, so a failed login takes as long either way.
 _DUMMY_HASH = None
 
 
@@ -32,54 +32,101 @@ def _generic_failure():
     return LoginFailed(_("Email or password is wrong, or the account is temporarily locked."), code="login_failed")
 
 
-def authenticate(email, password, actor):
-    """Check credentials and return the user, or raise LoginFailed. Counts failures; after
-    AUTH_MAX_FAILED_LOGINS in a row the account is locked for AUTH_LOCKOUT_MINUTES. Every outcome is audited."""
+def _spend_a_password_check(password):
+    """Check ``password`` against a dummy hash: answers that refuse without looking at an account's password take
+    as long as the others, so timing tells nobody whether an email exists or an account is locked."""
     global _DUMMY_HASH
+    _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
+    verify_password(_DUMMY_HASH, password)
+
+
+def authenticate(email, password, actor):
+    """Check credentials and return the user, or raise LoginFailed. After AUTH_MAX_FAILED_LOGINS failures in a row
+    the account is locked for AUTH_LOCKOUT_MINUTES, and during the lock even the right password is refused. A try
+    is counted (``_claim_attempt``) before its password is checked, so parallel requests cannot check more than
+    the limit. Every outcome is audited."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-    now = utcnow()
     if user is None:
-        _DUMMY_HASH = _DUMMY_HASH or hash_password("not-a-real-password")
-        verify_password(_DUMMY_HASH, password)
+        _spend_a_password_check(password)
         record("login.failed", actor, meta={"reason": "unknown_email"})
         db.session.commit()
         raise _generic_failure()
-    if user.locked_until is not None and user.locked_until > now:
-        record("login.failed", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
-               meta={"reason": "locked"})
+    # Read before the claim commits (which expires the object), so checking the password needs no database.
+    password_hash, active, target = user.password_hash, user.active, {
+        "practice_id": user.practice_id, "object_type": "user", "object_id": user.id}
+    attempt = _claim_attempt(user.id)
+    if attempt is None:
+        _spend_a_password_check(password)
+        record("login.failed", actor, **target, meta={"reason": "locked"})
         db.session.commit()
         raise _generic_failure()
-    if not verify_password(user.password_hash, password) or not user.active:
-        reason = "inactive" if user.active is False else "wrong_password"
-        _count_failure(user, actor, reason)
+    if not verify_password(password_hash, password) or not active:
+        _record_failure(actor, target, attempt, reason="wrong_password" if active else "inactive")
         raise _generic_failure()
     user.failed_logins = 0
     user.locked_until = None
-    user.last_login_at = now
+    user.last_login_at = utcnow()
     record("login.success", actor.acting_as(user), object_type="user", object_id=user.id)
     db.session.commit()
     return user
 
 
-def _count_failure(user, actor, reason):
-    """Increment the failure counter atomically and lock the account when it reaches the limit."""
+def _claim_attempt(user_id):
+    """Count one sign-in try of ``user_id`` before its password is checked, in one conditional UPDATE (atomic on
+    SQLite and PostgreSQL, where concurrent updates of the row queue up and each sees the one before). Returns the
+    try's number in the current series, or None when the account is locked: then the password is not checked.
+    The try that reaches AUTH_MAX_FAILED_LOGINS sets the lock itself, so no try after it is admitted however many
+    arrive at once; if its password turns out right the sign-in lifts the lock again. A lock that has run out
+    starts a new series. Committed at once, so no transaction stays open while the password is checked."""
     config = current_app.config
-    db.session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-    db.session.refresh(user)
-    record("login.failed", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
-           meta={"reason": reason, "failed_logins": user.failed_logins})
-    if user.failed_logins >= config["AUTH_MAX_FAILED_LOGINS"]:
-        user.locked_until = utcnow() + timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"])
-        user.failed_logins = 0
-        record("login.locked", actor, practice_id=user.practice_id, object_type="user", object_id=user.id,
-               meta={"minutes": config["AUTH_LOCKOUT_MINUTES"]})
+    now = utcnow()
+    lock_over = and_(User.locked_until.is_not(None), User.locked_until <= now)
+    number = case((lock_over, 1), else_=User.failed_logins + 1)
+    locked_until = literal(now + timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"]), User.locked_until.type)
+    claim = (
+        update(User)
+        .where(User.id == user_id, or_(User.locked_until.is_(None), User.locked_until <= now))
+        .values(failed_logins=number,
+                locked_until=case((number >= config["AUTH_MAX_FAILED_LOGINS"], locked_until), else_=null()))
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    )
+    attempt = db.session.scalar(claim)
+    db.session.commit()
+    return attempt
+
+
+def _record_failure(actor, target, attempt, reason):
+    """Audit a failed try (already counted by ``_claim_attempt``) on ``target`` (the user's audit columns); the try
+    that reached the limit, and so locked the account, also writes the one ``login.locked`` entry."""
+    config = current_app.config
+    record("login.failed", actor, **target, meta={"reason": reason, "failed_logins": attempt})
+    if attempt >= config["AUTH_MAX_FAILED_LOGINS"]:
+        record("login.locked", actor, **target, meta={"minutes": config["AUTH_LOCKOUT_MINUTES"]})
     db.session.commit()
 
 
-def record_logout(actor, user):
-    """Audit that ``user`` signs out; called before the session ends, so the entry still names them."""
+def log_out(actor, user):
+    """Sign ``user`` out on the server: the session version moves on, so every session cookie issued before (a
+    copied one too) stops working on its next request. The version is per user, so this ends the user's sessions
+    on every device; the caller then clears the current one."""
+    _bump_session_version(user)
     record("logout", actor, object_type="user", object_id=user.id)
     db.session.commit()
+
+
+def end_other_sessions(actor, user):
+    """End every session of ``user`` (a forgotten or lost device, a copied cookie) by moving the session version
+    on; the caller signs the current session in again under the new version, so only that one goes on."""
+    _bump_session_version(user)
+    record("logout.other_devices", actor, object_type="user", object_id=user.id)
+    db.session.commit()
+
+
+def _bump_session_version(user):
+    """Move ``user``'s session version on, computed by the database (``session_version + 1``) so that two
+    concurrent bumps never land on the same number."""
+    user.session_version = User.session_version + 1
 
 
 def remember_locale(user, locale):
@@ -145,7 +192,7 @@ def change_own_password(user, current_password, new_password, actor):
 
 def _set_password(user, password):
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    _bump_session_version(user)
     user.failed_logins = 0
     user.locked_until = None
 
@@ -211,7 +258,7 @@ def update_user(actor, user, *, name, role, active):
     if active != user.active:
         record("user.activate" if active else "user.deactivate", actor, object_type="user", object_id=user.id)
         user.active = active
-        user.session_version += 1
+        _bump_session_version(user)
     if changes:
         record("user.update", actor, object_type="user", object_id=user.id, meta=changes)
     db.session.commit()
@@ -221,7 +268,7 @@ def update_user(actor, user, *, name, role, active):
 def reset_password(actor, user):
     """Invalidate the user's password and sessions, clear a lockout, and return a fresh invite token."""
     user.password_hash = None
-    user.session_version += 1
+    _bump_session_version(user)
     user.failed_logins = 0
     user.locked_until = None
     record("user.password_reset", actor, object_type="user", object_id=user.id)

@@ -1,11 +1,11 @@
-"""Own account: change password, create and revoke personal API tokens."""
+"""Own account: change password, sign out on all other devices, create and revoke personal API tokens."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 
 from app.accounts.forms import ApiTokenCreateForm, PasswordChangeForm
-from app.accounts.service import change_own_password
+from app.accounts.service import change_own_password, end_other_sessions
 from app.accounts.tokens import create_token, own_token, revoke_token, user_tokens
 from app.platform.errors import ServiceError
 from app.platform.htmx import fragment_response, is_htmx
@@ -51,6 +51,18 @@ def password():
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("account.index"), code=303)
     return _page(password_form=form, status=422)
+
+
+@bp.post("/sessions/end-others")
+@login_only
+def sign_out_other_devices():
+    """End every other session of the user (a forgotten or lost device, a copied cookie) and keep this one, which
+    is signed in again under the new session version; 303 back to the account."""
+    user = current_user._get_current_object()
+    end_other_sessions(current_actor(), user)
+    login_user(user)
+    flash(_("You have been signed out on all other devices."), "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 def _tokens_response(token_form=None, new_token=None, status=200, message=None):

@@ -8,7 +8,7 @@ from app.accounts.forms import LanguageForm, LoginForm, SetPasswordForm
 from app.accounts.service import (
     LoginFailed,
     authenticate,
-    record_logout,
+    log_out,
     remember_locale,
     set_password_from_invite,
     user_for_invite,
@@ -49,8 +49,10 @@ def login():
 @bp.post("/logout")
 @login_only
 def logout():
-    """Sign out (POST with CSRF, so a link cannot log someone out) and go to the login page."""
-    record_logout(current_actor(), current_user)
+    """Sign out (POST with CSRF, so a link cannot log someone out) and go to the login page. The session ends on the
+    server (the user's session version moves on), so a copy of the cookie is worthless too; as the version is
+    per user, the user's sessions on other devices end with it."""
+    log_out(current_actor(), current_user._get_current_object())
     logout_user()
     flash(_("You have been signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
