@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 WEB_WORKERS ?= 1
-WEB_THREADS ?= 8
+# Threads per worker: a request waiting on a slow provider holds its thread for at most
+# PROVIDER_REQUEST_BUDGET_SECONDS, so 16 leave room for webhooks and pages beside ten such requests.
+WEB_THREADS ?= 16
 export FLASK_APP := wsgi.py
 
 .PHONY: run test lint translations messages clean

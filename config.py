@@ -86,6 +86,8 @@ class Config:
         int(value) for value in os.environ.get("WEBHOOK_RETRY_DELAYS", "60,300,1800,7200,21600").split(",")
     )
     WEBHOOK_LOG_PAGE_SIZE = _env_int("WEBHOOK_LOG_PAGE_SIZE", 50)
+    # Days the counts of refused requests (no valid signature, not JSON, too large) are kept.
+    WEBHOOK_REJECTIONS_KEEP_DAYS = _env_int("WEBHOOK_REJECTIONS_KEEP_DAYS", 30)
     # How often an open event log asks for new events (only while its browser tab is visible).
     WEBHOOK_LOG_POLL_SECONDS = _env_int("WEBHOOK_LOG_POLL_SECONDS", 30)
     # A patient's cached appointments are flagged as possibly out of date when their source was last heard from
@@ -108,6 +110,10 @@ class Config:
     # Seconds an outbound call may take (read timeout; connecting gets at most 3 s) and retries of idempotent calls.
     PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
     PROVIDER_MAX_RETRIES = _env_int("PROVIDER_MAX_RETRIES", 3)
+    # Inside a web request (a page, htmx or the API) the provider calls of the request share this many seconds,
+    # with one try and no retries; past it the request answers "Anbieter antwortet nicht" at once. Retries with
+    # backoff are the worker's (the timeout and retries above).
+    PROVIDER_REQUEST_BUDGET_SECONDS = float(os.environ.get("PROVIDER_REQUEST_BUDGET_SECONDS", "5"))
     # How often the status cards refresh, and how often the worker probes each configured provider.
     HUB_STATUS_POLL_SECONDS = _env_int("HUB_STATUS_POLL_SECONDS", 30)
     HUB_PROBE_SECONDS = _env_int("HUB_PROBE_SECONDS", 300)

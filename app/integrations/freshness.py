@@ -3,10 +3,10 @@ with app.appointments.reading, which reads it in the tab's one query)."""
 
 from sqlalchemy import select
 
-from app.integrations.models import AUTH_FAILED, PAUSED, UNREACHABLE, ProviderHealth
+from app.integrations.models import AUTH_FAILED, PAUSED, RATE_LIMITED, UNREACHABLE, ProviderHealth
 
 # States in which the cached appointments of a source cannot be refreshed.
-UNAVAILABLE_STATES = (UNREACHABLE, AUTH_FAILED, PAUSED)
+UNAVAILABLE_STATES = (UNREACHABLE, RATE_LIMITED, AUTH_FAILED, PAUSED)
 
 
 def provider_state(practice_id, source):

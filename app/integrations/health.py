@@ -3,9 +3,11 @@ health API. The state follows the last outcome:
 
 - ``ok``: the last call succeeded and nothing needs attention;
 - ``degraded``: the provider answers, but something is wrong (our webhook registration at it went missing, a
-  malformed answer, the error rate of the last 24 hours is critical);
+  malformed answer, the error rate of the calls in the last FAILURE_WINDOW_HOURS is critical);
 - ``auth_failed``: the provider refused the key (401/403);
-- ``unreachable``: no answer (connection refused, timeout, 5xx after retries, rate limited);
+- ``unreachable``: no answer (connection refused, timeout, 5xx after retries);
+- ``rate_limited``: the provider answered 429 (too many requests) after the retries; it is there and will be
+  asked again at the next probe or sync (the card says when);
 - ``paused``: SYNC_PAUSE_AFTER_FAILURES failed syncs in a row; the scheduler leaves it alone until an admin
   resumes it;
 - ``unconfigured``: no key saved.
@@ -17,7 +19,17 @@ from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.integrations.models import AUTH_FAILED, DEGRADED, OK, PAUSED, UNCONFIGURED, UNREACHABLE, ProviderHealth
+from app.integrations import metrics
+from app.integrations.models import (
+    AUTH_FAILED,
+    DEGRADED,
+    OK,
+    PAUSED,
+    RATE_LIMITED,
+    UNCONFIGURED,
+    UNREACHABLE,
+    ProviderHealth,
+)
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.providers.base import (
@@ -29,6 +41,10 @@ from app.providers.base import (
 
 # Card facts a probe or sync may report.
 FACT_COLUMNS = ("event_type_count", "agent_count", "webhook_registered")
+# The recent calls whose error rate a successful probe weighs: long enough to hold several probes
+# (HUB_PROBE_SECONDS) and syncs, short enough that a provider that has recovered is ``ok`` again once its failures
+# have left the window, not for the 24 hours the hub's figures cover.
+FAILURE_WINDOW_HOURS = 1
 
 
 def get(practice_id, provider):
@@ -56,10 +72,13 @@ def read(practice_id, provider):
 
 
 def state_for(error):
-    """The state a failed call leaves: auth_failed, unreachable or degraded (ProviderBadResponse and the like)."""
+    """The state a failed call leaves: auth_failed, rate_limited, unreachable or degraded (ProviderBadResponse and
+    the like)."""
     if isinstance(error, ProviderAuthError):
         return AUTH_FAILED
-    if isinstance(error, (ProviderUnreachable, ProviderRateLimited)):
+    if isinstance(error, ProviderRateLimited):
+        return RATE_LIMITED
+    if isinstance(error, ProviderUnreachable):
         return UNREACHABLE
     return DEGRADED  # it answered, but not as expected (a malformed answer, a refused request)
 
@@ -71,6 +90,28 @@ def update_facts(practice_id, provider, facts):
         if name in facts:
             setattr(row, name, facts[name])
     return row
+
+
+def recent_failure_problems(practice_id, provider, now=None):
+    """The problem a probe that got through still reports about the provider's recent calls: a sentence when the
+    error rate of the calls in the last FAILURE_WINDOW_HOURS is critical, else none. Once the failures of an
+    outage have left the window, the next successful probe finds the provider ``ok`` again."""
+    if metrics.summary(practice_id, provider, hours=FAILURE_WINDOW_HOURS, now=now).error_level != "critical":
+        return ()
+    return (ngettext("More than %(percent)d percent of the calls in the last hour failed.",
+                     "More than %(percent)d percent of the calls in the last %(num)d hours failed.",
+                     FAILURE_WINDOW_HOURS, percent=round(metrics.ERROR_RATE_CRITICAL * 100)),)
+
+
+def next_attempt(config):
+    """When the worker calls the provider of ``config`` (an IntegrationConfig or None) again on its own: the
+    earlier of its next probe and, with automatic sync on, its next sync; None when neither is scheduled (no
+    config, no key, inactive, or due at the scheduler's next tick). What a rate-limited card names as the next
+    attempt."""
+    if config is None or not config.active or not config.api_key:
+        return None
+    planned = (config.next_probe_at, config.next_sync_at if config.sync_enabled else None)
+    return min((moment for moment in planned if moment is not None), default=None)
 
 
 def record_ok(practice_id, provider, *, facts=None, problems=(), latency_ms=None, now=None):

@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 from app.appointments.models import Appointment, Call
 from app.integrations import health, metrics
 from app.integrations.clients import get_config, provider_module
-from app.integrations.models import AUTH_FAILED, PAUSED, UNCONFIGURED, UNREACHABLE
+from app.integrations.models import AUTH_FAILED, PAUSED, RATE_LIMITED, UNCONFIGURED, UNREACHABLE
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.providers.registry import BOOKING_ACTIVITY, UNMATCHED_APPOINTMENTS, UNMATCHED_CALLS
@@ -37,7 +37,7 @@ def detailed(practice_id, provider, now=None):
     row = health.read(practice_id, provider)
     config = get_config(practice_id, provider)
     state = row.state if row else UNCONFIGURED
-    checks = [_connectivity(state, row), _authentication(state)]
+    checks = [_connectivity(state, row, health.next_attempt(config)), _authentication(state)]
     if config is not None:
         checks.append(_sync_freshness(config, row, now))
     if BOOKING_ACTIVITY in module.HEALTH_CHECKS:
@@ -52,12 +52,16 @@ def detailed(practice_id, provider, now=None):
             "checks": checks}
 
 
-def _connectivity(state, row):
-    """Did the last probe or sync reach the provider?"""
+def _connectivity(state, row, retry_at):
+    """Did the last probe or sync reach the provider? A provider that answered 429 was reached but refused more
+    calls for now: a warning naming the worker's next attempt (``retry_at``, None when none is scheduled)."""
     if state == UNCONFIGURED:
         return _check("connectivity", "warning", "not configured")
     if state in (UNREACHABLE, PAUSED):
         return _check("connectivity", "critical", row.reason or state, last_ok_at=_iso(row.last_ok_at))
+    if state == RATE_LIMITED:
+        message = f"rate-limited, retrying at {_iso(retry_at) or 'the next check'}"
+        return _check("connectivity", "warning", message, last_ok_at=_iso(row.last_ok_at), retry_at=_iso(retry_at))
     return _check("connectivity", "ok", "reachable", last_ok_at=_iso(row.last_ok_at),
                   latency_ms=row.latency_ms)
 

@@ -20,8 +20,9 @@ SLOW_RESPONSE_MS = 1000
 
 
 def record(practice_id, provider, action, *, success, duration_ms, status_code=None, records=None, error=None):
-    """Add one metric row to the current transaction (the caller commits). ``error`` is cut to 255 characters;
-    callers pass provider error messages, which never contain keys or PHI."""
+    """Add one metric row to the current transaction (the caller commits, at once: the row is an insert, and on
+    SQLite a pending insert holds the write lock). ``error`` is cut to 255 characters; callers pass provider error
+    messages or error class names, which never contain keys or PHI."""
     db.session.execute(insert(IntegrationMetric).values(
         practice_id=practice_id, provider=provider, action=action[:64], success=bool(success),
         duration_ms=max(0, int(duration_ms)), status_code=status_code, records=records,
@@ -44,17 +45,12 @@ def _calls_only(action_prefix=None):
     return (~IntegrationMetric.action.startswith(KEY_CHECK), IntegrationMetric.action != SYNC)
 
 
-def recorder(practice_id, *, prefix=""):
-    """An ``on_call`` callback for a provider client: each CallMetric it reports becomes a metric row of
-    ``practice_id`` in the current transaction, its action prefixed with ``prefix`` (KEY_CHECK for key checks)."""
-
-    def on_call(metric):
-        """Store one outbound call's metric."""
-        record(practice_id, metric.provider, prefix + metric.action, success=metric.success,
-               duration_ms=metric.duration_ms, status_code=metric.status_code, records=metric.records,
-               error=metric.error)
-
-    return on_call
+def record_call(practice_id, call, *, prefix=""):
+    """Add the metric row of ``practice_id`` for one HTTP attempt (a CallMetric), its action prefixed with
+    ``prefix`` (KEY_CHECK for key checks), to the current transaction; the caller commits at once
+    (app.integrations.clients.ProviderCall does, after every attempt, so no row waits for a retry)."""
+    record(practice_id, call.provider, prefix + call.action, success=call.success, duration_ms=call.duration_ms,
+           status_code=call.status_code, records=call.records, error=call.error)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ OK = "ok"
 DEGRADED = "degraded"
 AUTH_FAILED = "auth_failed"
 UNREACHABLE = "unreachable"
+RATE_LIMITED = "rate_limited"
 PAUSED = "paused"
 UNCONFIGURED = "unconfigured"
-HEALTH_STATES = (OK, DEGRADED, AUTH_FAILED, UNREACHABLE, PAUSED, UNCONFIGURED)
+HEALTH_STATES = (OK, DEGRADED, AUTH_FAILED, UNREACHABLE, RATE_LIMITED, PAUSED, UNCONFIGURED)
 
 # What started a sync run, and where it stands.
 SCHEDULE = "schedule"

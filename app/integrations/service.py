@@ -15,11 +15,12 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import String, and_, func, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import User
 from app.integrations import health, metrics
 from app.integrations import sync as sync_service
-from app.integrations.clients import build_client, client_for, get_config, label, provider_module, providers
+from app.integrations.clients import ProviderCall, get_config, label, provider_call, provider_module, providers
 from app.integrations.models import SYNC_INTERVALS, UNCONFIGURED, IntegrationConfig, ProviderHealth
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
@@ -35,8 +36,15 @@ from app.providers.base import (
 )
 from app.tenancy.models import Location
 from app.tenancy.settings import BOOKING_URL_TEMPLATE, check_booking_url_template
-from app.webhooks.endpoints import create_endpoint, endpoint_url, generate_secret, practice_endpoints
+from app.webhooks.endpoints import (
+    create_endpoint,
+    endpoint_url,
+    generate_secret,
+    new_public_id,
+    practice_endpoints,
+)
 from app.webhooks.endpoints import rotate_secret as rotate_endpoint_secret
+from app.webhooks.models import WebhookEndpoint
 
 # The practice's own settings a provider's form may edit (SettingField.practice_setting), with their rules.
 PRACTICE_SETTINGS = {BOOKING_URL_TEMPLATE: check_booking_url_template}
@@ -76,22 +84,21 @@ class KeyResult:
 
 def check_key(practice_id, provider, raw_key):
     """Clean a typed or pasted key and ask the provider whether it works (its ``check_key`` hook, the cheapest call
-    that proves a key). The call's metric is committed, so the check is visible in the hub's figures."""
+    that proves a key). The caller's transaction is ended before the call (it must hold no unsaved work); the
+    call's metric is committed after it, so the check is visible in the hub's figures."""
     module = provider_module(provider)
     try:
         api_key = clean_api_key(raw_key)
     except ValueError as error:
         return KeyResult(False, str(error))
     try:
-        checked = module.check_key(build_client(practice_id, provider, api_key, metric_prefix=metrics.KEY_CHECK))
+        with ProviderCall(practice_id, provider, api_key, metric_prefix=metrics.KEY_CHECK) as client:
+            checked = module.check_key(client)
     except ProviderAuthError as error:
-        db.session.commit()
         return KeyResult(False, error.message, error=error)
     except ProviderError as error:
-        db.session.commit()
         return KeyResult(False, _("%(provider)s could not check the key: %(reason)s", provider=label(provider),
                                   reason=error.message), error=error)
-    db.session.commit()
     return KeyResult(True, _("Key accepted: %(account)s", account=checked.account), account=checked.account,
                      facts=checked.facts)
 
@@ -237,49 +244,64 @@ def _use_key_as_webhook_secret(actor, source, api_key):
 
 def register_webhook(actor, practice, provider):
     """Register our endpoint at the provider (its WEBHOOK_REGISTRATION hook: a new registration, or an update of
-    the one for our URL) under a fresh secret, then store that secret in our endpoint (created when missing) and
-    the registration's id in the settings, together. If the provider refuses, nothing changes here (ServiceError
-    with the provider's own sentence). Returns the endpoint's URL."""
+    the one for our URL) under a fresh secret, then store that secret in our endpoint (created when missing, under
+    the URL the provider was given) and the registration's id in the settings, together. Nothing is written before
+    the provider has answered, so no transaction waits for it; if the provider refuses, nothing changes here
+    (ServiceError with the provider's own sentence). Returns the endpoint's URL."""
     module = provider_module(provider)
     registration = module.WEBHOOK_REGISTRATION
     if registration is None:
         raise ValueError(f"{provider} takes no webhook registration")
     source = module.WEBHOOK_SOURCE
-    config = get_config(practice.id, provider)
-    client = client_for(config)
-    endpoints = practice_endpoints(practice.id)
-    endpoint = endpoints.get(source)
+    practice_id = practice.id
+    config = get_config(practice_id, provider)
+    call = provider_call(config)
+    endpoint = practice_endpoints(practice_id).get(source)
+    public_id = endpoint.public_id if endpoint is not None else new_public_id()
+    url = endpoint_url(WebhookEndpoint(source=source, public_id=public_id))
     secret = generate_secret(source)
-    if endpoint is None:
-        endpoint, _secret = create_endpoint(actor, source, secret, commit=False)
-    url = endpoint_url(endpoint)
     try:
-        webhook_id = registration.register(client, url, secret)
+        with call as client:
+            webhook_id = registration.register(client, url, secret)
     except ProviderError as error:
-        db.session.rollback()
-        _record_metrics_after_rollback(practice.id, provider, error)
         raise ServiceError(str(registration.refused) % {"reason": error.message}) from error
-    if endpoints.get(source) is not None:
-        rotate_endpoint_secret(actor, endpoint, secret, commit=False)
+    endpoint = _registered_endpoint(actor, source, public_id, secret)
     if not endpoint.active:  # registering at the provider means events should arrive again
         endpoint.active = True
-        audit_record("webhook.endpoint.enable", actor, practice_id=practice.id, object_type="webhook_endpoint",
+        audit_record("webhook.endpoint.enable", actor, practice_id=practice_id, object_type="webhook_endpoint",
                      object_id=endpoint.id, meta={"source": source})
-    settings = dict(config.settings or {})
-    settings["webhook_id"] = webhook_id
-    config.settings = settings
-    health.update_facts(practice.id, provider, {"webhook_registered": True})
-    audit_record("integration.webhook.register", actor, practice_id=practice.id, object_type="integration",
+    config = get_config(practice_id, provider)
+    config.settings = {**(config.settings or {}), "webhook_id": webhook_id}
+    health.update_facts(practice_id, provider, {"webhook_registered": True})
+    audit_record("integration.webhook.register", actor, practice_id=practice_id, object_type="integration",
                  object_id=config.id, meta={"provider": provider, "webhook_id": webhook_id})
     db.session.commit()
-    return url
+    return endpoint_url(endpoint)
 
 
-def _record_metrics_after_rollback(practice_id, provider, error):
-    """Keep the metric of a failed call whose transaction was rolled back (so the failure still counts)."""
-    metrics.record(practice_id, provider, "webhooks.register", success=False, duration_ms=0,
-                   status_code=error.status_code, error=error.message)
-    db.session.commit()
+def _registered_endpoint(actor, source, public_id, secret):
+    """Our endpoint of ``source`` at the URL the provider was just given, now with ``secret``: created, or its
+    secret rotated (the previous one stays valid for a while). ServiceError when another admin created or replaced
+    the endpoint during the call: the provider then posts to a URL we do not answer, and registering again fixes
+    it."""
+    changed = ServiceError(_("The webhook endpoint was changed by someone else while it was being registered. "
+                             "Register it again."))
+    endpoint = practice_endpoints(actor.practice_id).get(source)
+    if endpoint is None:
+        # The insert is the transaction's first statement (no savepoint and read before it): on SQLite it then
+        # waits for a concurrent writer instead of failing on a snapshot that writer made stale.
+        try:
+            endpoint, _secret = create_endpoint(actor, source, secret, commit=False, public_id=public_id)
+        except ServiceError:
+            raise changed from None
+        except IntegrityError:
+            db.session.rollback()
+            raise changed from None
+    elif endpoint.public_id != public_id:
+        raise changed
+    else:
+        rotate_endpoint_secret(actor, endpoint, secret, commit=False)
+    return endpoint
 
 
 @dataclass(frozen=True)
@@ -298,6 +320,8 @@ class Card:
     missing: tuple
     # The provider facts the card shows (its CARD_FACTS hook).
     facts: tuple = ()
+    # When the worker calls the provider again on its own (health.next_attempt), for a rate-limited card.
+    next_attempt_at: object = None
 
     @property
     def connected(self):
@@ -343,5 +367,6 @@ def status_cards(practice_id):
             sync_interval_minutes=config.sync_interval_minutes if config else None,
             next_sync_at=config.next_sync_at if config else None,
             health=health_row or _health_defaults(practice_id, provider), missing=missing, facts=module.CARD_FACTS,
+            next_attempt_at=health.next_attempt(config),
         ))
     return cards

@@ -9,8 +9,13 @@ A failed sync is retried by the schedule after SYNC_BACKOFF_BASE_SECONDS, doubli
 SYNC_BACKOFF_MAX_SECONDS; after SYNC_PAUSE_AFTER_FAILURES failures in a row the integration pauses itself, with
 the reason on its card, until an admin resumes it ("sync now").
 
-A probe (job ``integration_probe``, queued every HUB_PROBE_SECONDS and by ``POST /api/health/<provider>/check``)
-checks connectivity, the key and the provider facts the card shows."""
+A probe (job ``integration_probe``, queued every HUB_PROBE_SECONDS; run at once by ``POST
+/api/health/<provider>/check``, then within the request's budget) checks connectivity, the key and the provider
+facts the card shows.
+
+Neither holds a database transaction while the provider is called (see app.integrations.clients.ProviderCall):
+what a sync or probe needs is read first, the provider is called with no transaction open, and the outcome is
+written afterwards in transactions of its own."""
 
 import time
 from datetime import timedelta
@@ -22,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.appointments.service import Ignored, apply_appointment, apply_call
 from app.integrations import health, mappings, metrics
-from app.integrations.clients import client_for, get_config, label, provider_module
+from app.integrations.clients import get_config, label, provider_call, provider_module
 from app.integrations.models import (
     MANUAL,
     PAUSED,
@@ -126,17 +131,17 @@ def run_sync_job(job, progress):
     run.claimed_by = job.claimed_by
     db.session.commit()
     started = time.monotonic()
-    calls = []  # the provider calls' metrics, recorded after the outcome so a rollback cannot lose them
     try:
-        counts, records = _sync(run, now, calls)
+        batch = _pull(run, now)
+        counts = _apply(run, batch)
     except Exception as error:
         db.session.rollback()
-        _record_calls(run.practice_id, calls)
         _record_failure(run, error, started)
         if not isinstance(error, (ProviderError, ServiceError)):
             raise
         return
     finished = utcnow()
+    records = len(batch.items)
     run.status = SYNC_SUCCEEDED
     run.finished_at = finished
     run.records = records
@@ -146,7 +151,6 @@ def run_sync_job(job, progress):
     config.last_error = None
     config.next_sync_at = finished + timedelta(minutes=config.sync_interval_minutes)
     duration_ms = int((time.monotonic() - started) * 1000)
-    _record_calls(run.practice_id, calls)
     metrics.record(run.practice_id, run.provider, metrics.SYNC, success=True, duration_ms=duration_ms, records=records)
     facts = {fact: counts[name] for name, fact in provider_module(run.provider).SYNC_FACTS.items() if name in counts}
     health.record_ok(run.practice_id, run.provider, facts=facts, now=finished)
@@ -154,26 +158,26 @@ def run_sync_job(job, progress):
     db.session.commit()
 
 
-def _record_calls(practice_id, calls):
-    """Add the metric rows of the collected provider calls to the current transaction."""
-    record = metrics.recorder(practice_id)
-    for call in calls:
-        record(call)
-
-
-def _sync(run, now, calls):
-    """Pull and apply; returns (counts by kind, records pulled). Runs in one transaction: a sync that fails
-    half-way leaves the cache as it was. The metric of each provider call is appended to ``calls``. Settings the
-    practice did not choose come from the app config (the provider's SYNC_CONFIG)."""
+def _pull(run, now):
+    """The provider's data for the run, as a SyncBatch. The config is read first and the transaction ended before
+    the provider is paged through (which may take minutes with retries); the calls' metrics are committed after
+    them. Settings the practice did not choose come from the app config (the provider's SYNC_CONFIG)."""
     config = get_config(run.practice_id, run.provider)
     if config is None or not config.api_key:
         raise ServiceError(_("The integration has no API key any more."))
-    practice = db.session.get(Practice, run.practice_id)
     module = provider_module(run.provider)
     settings = dict(config.settings or {})
     for name, config_key in module.SYNC_CONFIG.items():
         settings.setdefault(name, current_app.config[config_key])
-    batch = module.sync(client_for(config, on_call=calls.append), settings, now, config.last_sync_at)
+    since = config.last_sync_at
+    with provider_call(config) as client:
+        return module.sync(client, settings, now, since)
+
+
+def _apply(run, batch):
+    """Apply the pulled records to the appointment cache or call log; returns the counts by kind. Runs in one
+    transaction (the caller commits): a sync that fails half-way leaves the cache as it was."""
+    practice = db.session.get(Practice, run.practice_id)
     resolved = mappings.resolve(run.practice_id, run.provider, batch.seen)
     actor = Actor(practice_id=run.practice_id)
     applied = 0
@@ -189,7 +193,7 @@ def _sync(run, now, calls):
         applied += 1
     counts = dict(batch.counts)
     counts["applied"] = applied
-    return counts, len(batch.items)
+    return counts
 
 
 def _record_failure(run, error, started):
@@ -255,18 +259,18 @@ def probe(practice_id, provider):
     module = provider_module(provider)
     endpoint = practice_endpoints(practice_id).get(module.WEBHOOK_SOURCE)
     webhook_url = endpoint_url(endpoint) if endpoint is not None else None
+    settings = dict(config.settings or {})
+    call = provider_call(config)
     started = time.monotonic()
     try:
-        result = module.probe(client_for(config), dict(config.settings or {}), webhook_url)
+        with call as client:
+            result = module.probe(client, settings, webhook_url)
     except ProviderError as error:
         health.record_failure(practice_id, provider, error)
     else:
-        problems = list(result.problems)
-        error_rate = metrics.summary(practice_id, provider).error_level
-        if error_rate == "critical":
-            problems.append(_("More than 15 percent of the calls in the last 24 hours failed."))
-        health.record_ok(practice_id, provider, facts=result.facts, problems=tuple(problems),
-                         latency_ms=int((time.monotonic() - started) * 1000))
+        latency_ms = int((time.monotonic() - started) * 1000)
+        problems = [*result.problems, *health.recent_failure_problems(practice_id, provider)]
+        health.record_ok(practice_id, provider, facts=result.facts, problems=tuple(problems), latency_ms=latency_ms)
     row = health.get(practice_id, provider)
     db.session.commit()
     return row

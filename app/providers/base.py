@@ -7,6 +7,11 @@ attempt, a provider-specific wait on 429 (Cal.com sends no ``Retry-After``, only
 typed error after the last attempt. The loop keeps the house rules: idempotent methods only are retried on
 transport errors and 5xx, and nothing here touches the database (``on_call`` hands metrics to the service layer).
 
+Two ways to build a client, chosen by who waits for the answer: the worker's client retries with backoff
+(``max_retries``), while a client built for a web request gets a ``deadline``: one short try whose timeouts are
+capped by the time left, and ProviderNotAnswering at once when the provider does not answer before it, so that a
+slow provider never holds a person (or a request thread) for minutes.
+
 The API key is never logged and never put in a message: provider texts are passed through ``redact`` before they
 are shown."""
 
@@ -22,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 # Methods whose repetition has the same effect as one call, so a transport error or a 5xx may be retried blindly.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Less time than this left before a client's deadline is no time at all: no attempt could get an answer in it.
+MIN_ATTEMPT_SECONDS = 0.1
 
 
 class ProviderError(Exception):
@@ -55,6 +62,12 @@ class ProviderTimeout(ProviderUnreachable):
     def __init__(self, message, *, status_code=None, provider="", ambiguous=True):
         """Timeouts default to ambiguous, the safe assumption for a caller deciding whether to repeat a write."""
         super().__init__(message, status_code=status_code, provider=provider, ambiguous=ambiguous)
+
+
+class ProviderNotAnswering(ProviderTimeout):
+    """A client built for a web request ran out of its time budget (its ``deadline``): the provider did not answer
+    in time, or no time was left to ask it. The message says so in the practice's words ("Anbieter antwortet
+    nicht"); retrying is left to the person or to the worker."""
 
 
 class ProviderAuthError(ProviderError):
@@ -129,13 +142,17 @@ class ProviderClient:
     ``timeout`` is (connect, read) seconds and is passed on every call. ``max_retries`` is the number of extra
     attempts after the first. Backoff doubles from ``backoff_seconds`` up to ``max_backoff_seconds``, with a
     little jitter so clients that failed together do not retry together. ``on_call(metric)`` is called after every
-    attempt; ``sleep`` is injectable so tests do not wait."""
+    attempt; ``sleep`` is injectable so tests do not wait.
+
+    ``deadline`` (a ``time.monotonic()`` value; None for the worker) is the end of a web request's budget: every
+    attempt's timeouts are capped by the time left, no attempt or retry starts after it, and a timeout becomes
+    ProviderNotAnswering. The integrations layer builds request clients with ``max_retries=0`` as well."""
 
     provider = "provider"
     label = "The provider"
 
     def __init__(self, base_url, api_key, *, timeout=(3.05, 10.0), max_retries=3, backoff_seconds=0.5,
-                 max_backoff_seconds=8.0, on_call=None, session=None, sleep=time.sleep):
+                 max_backoff_seconds=8.0, on_call=None, session=None, sleep=time.sleep, deadline=None):
         """Keep the settings; the session is shared by all calls of this client (connection reuse)."""
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -146,6 +163,7 @@ class ProviderClient:
         self.on_call = on_call
         self.session = session if session is not None else requests.Session()
         self.sleep = sleep
+        self.deadline = deadline
 
     def __repr__(self):
         """Name the client and its base URL, never the key."""
@@ -184,11 +202,12 @@ class ProviderClient:
         attempt = 0
         while True:
             attempt += 1
+            timeout = self._attempt_timeout()
             started = time.monotonic()
             response, body, error = None, None, None
             try:
                 response = self.session.request(method, url, params=params, json=json, headers=all_headers,
-                                                timeout=self.timeout, allow_redirects=False)
+                                                timeout=timeout, allow_redirects=False)
             except requests.RequestException as exc:
                 error = self._transport_error(exc)
             else:
@@ -216,16 +235,32 @@ class ProviderClient:
         except Exception:
             logger.exception("%s: recording the call metric failed", self.provider)
 
+    def _attempt_timeout(self):
+        """The (connect, read) timeout of the next attempt: ``timeout``, capped by the time left before the
+        deadline; ProviderNotAnswering, before anything is sent, when no time is left."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - time.monotonic()
+        if left < MIN_ATTEMPT_SECONDS:
+            raise self._not_answering(ambiguous=False)
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        return min(connect, left), min(read, left)
+
     def _retry_delay(self, error, response, attempt, retryable):
-        """Seconds to wait before the next attempt, or None when ``error`` is final."""
+        """Seconds to wait before the next attempt, or None when ``error`` is final (also when the wait would end
+        past the deadline)."""
         if attempt > self.max_retries:
             return None
         if isinstance(error, ProviderRateLimited):
             wait = self.retry_after(response)
-            return min(wait, self.max_backoff_seconds) if wait is not None else self._backoff(attempt)
-        if isinstance(error, ProviderUnreachable) and retryable:
-            return self._backoff(attempt)
-        return None
+            delay = min(wait, self.max_backoff_seconds) if wait is not None else self._backoff(attempt)
+        elif isinstance(error, ProviderUnreachable) and retryable:
+            delay = self._backoff(attempt)
+        else:
+            return None
+        if self.deadline is not None and time.monotonic() + delay + MIN_ATTEMPT_SECONDS > self.deadline:
+            return None
+        return delay
 
     def _backoff(self, attempt):
         """Exponential backoff for ``attempt`` (1-based) with up to 10 % jitter, capped."""
@@ -235,6 +270,8 @@ class ProviderClient:
     def _transport_error(self, exc):
         """The ProviderError for a failed send: no answer arrived."""
         label = self.label
+        if self.deadline is not None and isinstance(exc, requests.Timeout):
+            return self._not_answering(ambiguous=not isinstance(exc, requests.ConnectTimeout))
         if isinstance(exc, requests.ConnectTimeout):
             return ProviderTimeout(_("%(label)s could not be reached in time. Check the connection and try again.",
                                      label=label),
@@ -246,6 +283,12 @@ class ProviderClient:
         ambiguous = not _connection_refused(exc)
         return ProviderUnreachable(_("%(label)s could not be reached. Check the address and the connection, then "
                                      "try again.", label=label), provider=self.provider, ambiguous=ambiguous)
+
+    def _not_answering(self, *, ambiguous):
+        """The error of a request client whose provider did not answer within the request's budget."""
+        return ProviderNotAnswering(_("The provider is not answering: %(label)s did not reply in time. Please try "
+                                      "again in a moment.", label=self.label),
+                                    provider=self.provider, ambiguous=ambiguous)
 
     def _interpret(self, response, expect):
         """(parsed body, None) for an expected answer, (body or None, ProviderError) otherwise."""

@@ -22,7 +22,8 @@ An **integration** (INTEGRATIONS: the hub configures, syncs and probes it) is a 
 
 - ``LABEL`` and ``SANDBOX_LABEL``: names shown to people; ``WEBHOOK_SOURCE``: its webhook source, if any;
 - ``PREREQUISITES``: what the practice needs first, a tuple of "location" and "therapist";
-- ``build_client(base_url, api_key, *, on_call, timeout, max_retries)``: its HTTP client;
+- ``build_client(base_url, api_key, *, on_call, timeout, max_retries, deadline)``: its HTTP client (a
+  ProviderClient; ``deadline`` is a web request's budget, None for the worker);
 - ``check_key(client) -> KeyCheck``: the cheapest call that proves a key works;
 - ``probe(client, settings, webhook_url) -> ProbeResult``: connectivity, key, facts for the card;
 - ``sync(client, settings, now, since) -> SyncBatch``: pull the provider's data as domain records;

@@ -63,17 +63,23 @@ def get_endpoint(practice_id, endpoint_id):
         WebhookEndpoint.practice_id == practice_id, WebhookEndpoint.id == endpoint_id))
 
 
-def create_endpoint(actor, source, secret=None, *, commit=True):
+def new_public_id():
+    """A fresh random public id, the endpoint's part of its URL."""
+    return secrets.token_urlsafe(18)
+
+
+def create_endpoint(actor, source, secret=None, *, commit=True, public_id=None):
     """Create the practice's endpoint for ``source`` with ``secret`` (generated when not given); returns
     (endpoint, secret). Each source has one endpoint per practice: a second one is refused. With ``commit=False``
-    the change stays in the caller's transaction (the hub saves it together with the integration's settings)."""
+    the change stays in the caller's transaction (the hub saves it together with the integration's settings).
+    ``public_id`` (from new_public_id) is for a URL already given to the sender, as when the hub registers it."""
     if source not in WEBHOOK_SOURCES:
         raise ServiceError(_("Unknown webhook source %(source)s.", source=source))
     if source in practice_endpoints(actor.practice_id):
         raise ServiceError(_("This practice already has an endpoint for %(source)s; rotate its secret instead.",
                              source=source))
     secret = clean_secret(source, secret) if secret is not None else generate_secret(source)
-    endpoint = WebhookEndpoint(practice_id=actor.practice_id, source=source, public_id=secrets.token_urlsafe(18),
+    endpoint = WebhookEndpoint(practice_id=actor.practice_id, source=source, public_id=public_id or new_public_id(),
                                secret=encrypt_secret(secret), secret_version=1, active=True)
     db.session.add(endpoint)
     db.session.flush()

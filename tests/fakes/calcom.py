@@ -98,8 +98,10 @@ class CalcomFake:
     ``seed(event_types=…, bookings=…, profile=…, webhooks=…)``; see ``demo_seed()`` for the shapes."""
 
     def __init__(self, port=0, valid_keys=DEFAULT_KEYS, *, host="127.0.0.1", slow_seconds=1.0,
-                 rate_limit_reset=1.0, booking_site="https://cal.example", clock=None, **seed):
-        """Configure the server (not started yet); ``clock()`` returns the aware "now" (default: the real time)."""
+                 rate_limit_reset=1.0, booking_site="https://cal.example", clock=None, on_request=None, **seed):
+        """Configure the server (not started yet); ``clock()`` returns the aware "now" (default: the real time).
+        ``on_request(recorded)`` is called with each API request as it arrives, in the server's thread, while the
+        caller waits for the answer: a test looks there at what the app holds during a provider call."""
         self.host = host
         self.port = port
         self.valid_keys = frozenset(valid_keys)
@@ -107,6 +109,7 @@ class CalcomFake:
         self.rate_limit_reset = rate_limit_reset
         self.booking_site = booking_site.rstrip("/")
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.on_request = on_request
         self.requests = []
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -229,10 +232,12 @@ class CalcomFake:
     def _api(self, request, environ):
         """Record the request, apply the scenario, and answer."""
         body = request.get_json(silent=True) if request.data else None
+        recorded = RecordedRequest(request.method, request.path, request.args.to_dict(),
+                                   {name.lower(): value for name, value in request.headers.items()}, body)
+        if self.on_request is not None:
+            self.on_request(recorded)
         with self._lock:
-            self.requests.append(RecordedRequest(request.method, request.path, request.args.to_dict(),
-                                                 {name.lower(): value for name, value in request.headers.items()},
-                                                 body))
+            self.requests.append(recorded)
             scenario = self._scenario
             if self._remaining is not None:
                 self._remaining -= 1

@@ -19,6 +19,7 @@ from app.integrations.models import (
     MAP_USER,
     OK,
     PAUSED,
+    RATE_LIMITED,
     SCHEDULE,
     SYNC_FAILED,
     SYNC_QUEUED,
@@ -62,11 +63,12 @@ STATE_LABELS = {
     DEGRADED: _l("degraded"),
     AUTH_FAILED: _l("key rejected"),
     UNREACHABLE: _l("unreachable"),
+    RATE_LIMITED: _l("rate-limited"),
     PAUSED: _l("paused"),
     UNCONFIGURED: _l("not configured"),
 }
 STATE_BADGES = {OK: "badge-ok", DEGRADED: "badge-warn", AUTH_FAILED: "badge-error", UNREACHABLE: "badge-error",
-                PAUSED: "badge-warn", UNCONFIGURED: "badge-muted"}
+                RATE_LIMITED: "badge-warn", PAUSED: "badge-warn", UNCONFIGURED: "badge-muted"}
 RUN_STATUS_LABELS = {
     SYNC_QUEUED: _l("queued"),
     SYNC_RUNNING: _l("running"),

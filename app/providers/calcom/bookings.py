@@ -8,6 +8,8 @@ BookingConflict; a host cancelling needs a non-empty reason (§3)."""
 
 import re
 
+from flask_babel import gettext as _
+
 from app.providers.base import ProviderError, ProviderRequestError, ProviderTimeout, ProviderUnreachable
 from app.providers.calcom.api import BOOKINGS_VERSION, MAX_TAKE, CalcomApi, _query_time, _utc_text
 from app.providers.calcom.models import SOURCE, BookingPage
@@ -44,10 +46,10 @@ class BookingsApi(CalcomApi):
         items = tuple(_booking(item, f"data[{index}]") for index, item in enumerate(_list(data, "data")))
         pagination = body.get("pagination")
         if not isinstance(pagination, dict):
-            raise _shape("pagination", "an object")
+            raise _shape("pagination", _("an object"))
         has_next = pagination.get("hasNextPage")
         if not isinstance(has_next, bool):
-            raise _shape("pagination.hasNextPage", "true or false")
+            raise _shape("pagination.hasNextPage", _("true or false"))
         total = pagination.get("totalItems")
         return BookingPage(items=items, has_next=has_next, total_items=total if _is_int(total) else None)
 
@@ -62,7 +64,7 @@ class BookingsApi(CalcomApi):
             if not page.has_next:
                 return
             if not page.items:
-                raise _shape("pagination.hasNextPage", "false when a page is empty")
+                raise _shape("pagination.hasNextPage", _("false when a page is empty"))
             skip += len(page.items)
 
     def get_booking(self, uid):

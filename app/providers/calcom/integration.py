@@ -86,9 +86,11 @@ SETTINGS = (
 )
 
 
-def build_client(base_url, api_key, *, on_call, timeout, max_retries):
-    """A Cal.com v2 client with the hub's timeouts and retries; ``on_call`` records each call's metric."""
-    return CalcomClient(base_url, api_key, timeout=(3.05, timeout), max_retries=max_retries, on_call=on_call)
+def build_client(base_url, api_key, *, on_call, timeout, max_retries, deadline):
+    """A Cal.com v2 client with the hub's timeouts and retries; ``on_call`` collects each call's metric;
+    ``deadline`` ends a web request's budget (None for the worker)."""
+    return CalcomClient(base_url, api_key, timeout=(3.05, timeout), max_retries=max_retries, on_call=on_call,
+                        deadline=deadline)
 
 
 def check_key(client):

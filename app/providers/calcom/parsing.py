@@ -8,6 +8,8 @@ JSON."""
 
 from datetime import UTC, datetime
 
+from flask_babel import gettext as _
+
 from app.providers.base import ProviderBadResponse
 from app.providers.calcom.models import (
     BOOKING_STATUSES,
@@ -25,29 +27,30 @@ from app.providers.calcom.models import (
 # Strict readers: each raises ProviderBadResponse naming the field and what was expected.
 
 def _shape(where, expected):
-    """The error for a field of the answer that is missing or ill-typed."""
-    return ProviderBadResponse(f"Cal.com sent an answer this client does not understand: {where} should be "
-                               f"{expected}.", provider=SOURCE)
+    """The error for a field of the answer that is missing or ill-typed: ``where`` is its path in the answer (as
+    Cal.com names it), ``expected`` what it should be, already in the reader's language."""
+    return ProviderBadResponse(_("Cal.com sent an answer this client does not understand: %(where)s should be "
+                                 "%(expected)s.", where=where, expected=expected), provider=SOURCE)
 
 
 def _envelope_data(body, action):
     """``data`` of ``{"status": "success", "data": ...}``."""
     if not isinstance(body, dict) or body.get("status") != "success" or "data" not in body:
-        raise _shape("the answer", 'an object with "status": "success" and "data"')
+        raise _shape(_("the answer"), _('an object with "status": "success" and "data"'))
     return body["data"]
 
 
 def _object(value, where):
     """``value`` when it is a JSON object."""
     if not isinstance(value, dict):
-        raise _shape(where, "an object")
+        raise _shape(where, _("an object"))
     return value
 
 
 def _list(value, where):
     """``value`` when it is a JSON array."""
     if not isinstance(value, list):
-        raise _shape(where, "a list")
+        raise _shape(where, _("a list"))
     return value
 
 
@@ -63,7 +66,7 @@ def _int(obj, key, where, *, optional=False):
     if value is None and optional:
         return None
     if not _is_int(value):
-        raise _shape(f"{where}.{key}", "a whole number")
+        raise _shape(f"{where}.{key}", _("a whole number"))
     return int(value)
 
 
@@ -73,7 +76,7 @@ def _str(obj, key, where, *, optional=False, allow_empty=False):
     if value is None and optional:
         return None
     if not isinstance(value, str) or (not value and not allow_empty):
-        raise _shape(f"{where}.{key}", "a non-empty string" if not allow_empty else "a string")
+        raise _shape(f"{where}.{key}", _("a non-empty string") if not allow_empty else _("a string"))
     return value
 
 
@@ -81,7 +84,7 @@ def _bool(obj, key, where, *, default=None):
     """A boolean field; ``default`` when it is missing and a default is given."""
     value = obj.get(key, default)
     if not isinstance(value, bool):
-        raise _shape(f"{where}.{key}", "true or false")
+        raise _shape(f"{where}.{key}", _("true or false"))
     return value
 
 
@@ -92,7 +95,7 @@ def _parse_time(value, where):
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None:
-        raise _shape(where, "an ISO 8601 date-time with offset")
+        raise _shape(where, _("an ISO 8601 date-time with offset"))
     return parsed
 
 
@@ -148,7 +151,7 @@ def _booking(data, where):
     data = _object(data, where)
     status = _str(data, "status", where)
     if status not in BOOKING_STATUSES:
-        raise _shape(f"{where}.status", "one of " + ", ".join(BOOKING_STATUSES))
+        raise _shape(f"{where}.status", _("one of %(values)s", values=", ".join(BOOKING_STATUSES)))
     event_type = data.get("eventType")
     if event_type is not None:
         event_type = _object(event_type, f"{where}.eventType")
@@ -195,6 +198,6 @@ def _webhook(data, where):
     data = _object(data, where)
     triggers = _list(data.get("triggers"), f"{where}.triggers")
     if not all(isinstance(trigger, str) for trigger in triggers):
-        raise _shape(f"{where}.triggers", "a list of trigger names")
+        raise _shape(f"{where}.triggers", _("a list of trigger names"))
     return Webhook(id=_str(data, "id", where), subscriber_url=_str(data, "subscriberUrl", where),
                    active=_bool(data, "active", where), triggers=tuple(triggers))

@@ -6,6 +6,8 @@ app.providers.calcom.client.CalcomClient combines the parts."""
 
 import re
 
+from flask_babel import gettext as _
+
 from app.providers.calcom.api import SLOTS_VERSION, CalcomApi, _query_time, _utc_text
 from app.providers.calcom.parsing import _list, _reservation, _shape, _slot
 
@@ -25,11 +27,11 @@ class SlotsApi(CalcomApi):
             params["format"] = slot_format
         data = self._call("GET", "/v2/slots", action="slots.get", version=SLOTS_VERSION, params=params)
         if not isinstance(data, dict):
-            raise _shape("data", "an object keyed by date")
+            raise _shape("data", _("an object keyed by date"))
         slots = {}
         for day, items in data.items():
             if not _DAY.fullmatch(day):
-                raise _shape(f"data.{day}", "a key of the form YYYY-MM-DD")
+                raise _shape(f"data.{day}", _("a key of the form YYYY-MM-DD"))
             slots[day] = [_slot(item, f"data.{day}[{index}]") for index, item in enumerate(_list(items, f"data.{day}"))]
         return slots
 

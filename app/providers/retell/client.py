@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from flask_babel import gettext as _
+
 from app.providers.base import ProviderBadResponse, ProviderClient, ProviderNotFound, ProviderRequestError
 from app.providers.events import PayloadError
 from app.providers.retell.webhooks import EPOCH, call_record
@@ -135,7 +137,7 @@ class RetellClient(ProviderClient):
         """The agent rows of ``POST /v2/list-agents`` (``limit`` and ``pagination_key`` in the query, an empty
         filter as body), following ``has_more``/``pagination_key``."""
         agents, params = [], {"limit": self.page_size}
-        for _ in range(MAX_PAGES):
+        for _page_number in range(MAX_PAGES):
             body = self.request("POST", "/v2/list-agents", action="agents.list", params=params, json={},
                                 retry=True, expect=(200,))
             items, key = self._page(body, "list agents")
@@ -152,7 +154,7 @@ class RetellClient(ProviderClient):
         """The agent versions of ``GET /list-agents``. A bare array has no pagination key: a full page may have
         more behind it, and the next page starts after the last row's agent id and version (both exclusive)."""
         agents, params = [], {"limit": self.page_size}
-        for _ in range(MAX_PAGES):
+        for _page_number in range(MAX_PAGES):
             body = self.request("GET", "/list-agents", action="agents.list", params=params, expect=(200,))
             items, key = self._page(body, "list agents")
             page = [self._agent(item, f"items[{len(agents) + index}]", "list agents")
@@ -182,7 +184,7 @@ class RetellClient(ProviderClient):
             request["filter_criteria"] = {"start_timestamp": (
                 {"lower_threshold": since_ms} if legacy else {"op": "ge", "type": "number", "value": since_ms})}
         records = []
-        for _ in range(MAX_PAGES):
+        for _page_number in range(MAX_PAGES):
             page_size = self.page_size if limit is None else min(limit - len(records), self.page_size)
             body = self.request("POST", path, action="calls.list", json={**request, "limit": page_size},
                                 retry=True, expect=(200,))
@@ -260,9 +262,11 @@ class RetellClient(ProviderClient):
             raise self._bad_shape("list calls", f"items[{index}].{reason}") from None
 
     def _bad_shape(self, what, detail):
-        """The ProviderBadResponse for a 2xx answer of ``what`` that is not the documented shape; ``detail``
-        names the field and what was expected there."""
-        return ProviderBadResponse(f"{self.label} answered {what} with an unexpected shape: {detail}.",
+        """The ProviderBadResponse for a 2xx answer of ``what`` that is not the documented shape, in the reader's
+        language; ``detail`` names the field and what was expected there, a technical detail for whoever looks
+        into it, given as the client found it."""
+        return ProviderBadResponse(_("%(label)s answered %(what)s with an unexpected shape: %(detail)s.",
+                                     label=self.label, what=what, detail=detail),
                                    status_code=200, provider=self.provider)
 
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.integrations import sync as sync_service
-from app.integrations.models import DEGRADED, OK, UNREACHABLE, IntegrationConfig
+from app.integrations.models import DEGRADED, OK, RATE_LIMITED, UNREACHABLE, IntegrationConfig
 from app.integrations.service import IntegrationValidationError, register_webhook, status_cards
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
@@ -197,23 +197,23 @@ def test_saving_with_automatic_sync_on_queues_a_sync(app, calcom, practice, admi
     assert sync_service.pending_run(practice.id, "calcom").trigger == "manual"
 
 
-@pytest.mark.parametrize(("scenario", "reason"), [
-    ("down", "could not be reached"),
-    ("500", "server error (HTTP 500)"),
-    ("429", "limiting the number of requests"),
+@pytest.mark.parametrize(("scenario", "reason", "state"), [
+    ("down", "could not be reached", UNREACHABLE),
+    ("500", "server error (HTTP 500)", UNREACHABLE),
+    ("429", "limiting the number of requests", RATE_LIMITED),
 ])
-def test_an_unreachable_provider_does_not_lose_the_input(app, calcom, practice, admin, scenario, reason):
+def test_an_unreachable_provider_does_not_lose_the_input(app, calcom, practice, admin, scenario, reason, state):
     """When the provider cannot give a verdict (no answer, a server error, too busy), the settings are saved with
-    a warning saying why and the card says unreachable."""
+    a warning saying why and the card says unreachable, or rate-limited for a 429."""
     calcom.set_scenario(scenario)
 
     outcome = connect(admin, "calcom", team_slug="praxis-am-see")
 
-    assert outcome.state == UNREACHABLE
+    assert outcome.state == state
     assert "could not be reached to check the key" in outcome.warning and reason in outcome.warning
     config = config_of(practice, "calcom")
     assert decrypt_secret(config.api_key) == CALCOM_KEY and config.settings["team_slug"] == "praxis-am-see"
-    assert health_of(practice, "calcom").state == UNREACHABLE
+    assert health_of(practice, "calcom").state == state
 
 
 @pytest.mark.parametrize(("scenario", "problem"), [
