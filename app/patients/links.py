@@ -2,7 +2,8 @@
 
 A link is a PatientAccessLink row plus a token signed with the app's SECRET_KEY that names the row and its random
 nonce. The token proves it was issued here; the row decides whether it still works (expiry after
-PATIENT_LINK_DAYS, revocation, archived patient). Creating and revoking a link is audited."""
+PATIENT_LINK_DAYS, revocation, archived patient). Archiving a patient revokes all their links for good, so a
+restored patient's old links stay dead and staff create a new one. Creating and revoking a link is audited."""
 
 import hmac
 import secrets
@@ -13,7 +14,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
-from app.patients.models import PatientAccessLink
+from app.patients.models import Patient, PatientAccessLink
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
@@ -39,14 +40,19 @@ def link_status(link, now):
     return "expired" if link.expires_at <= now else "active"
 
 
-def _audit(action, actor, link):
-    """Add an audit entry about ``link`` (the caller commits)."""
+def _audit(action, actor, link, **meta):
+    """Add an audit entry about ``link`` with its expiry and ``meta`` (the caller commits)."""
     record(action, actor, practice_id=link.practice_id, object_type="patient_access_link", object_id=link.id,
-           patient_id=link.patient_id, meta={"expires_at": link.expires_at.isoformat()})
+           patient_id=link.patient_id, meta={"expires_at": link.expires_at.isoformat(), **meta})
 
 
 def create_link(actor, patient, now):
-    """A new link for ``patient`` valid for PATIENT_LINK_DAYS from ``now``; archived patients get none."""
+    """A new link for ``patient`` valid for PATIENT_LINK_DAYS from ``now``; archived patients get none.
+
+    ``patient`` may have been read before somebody else archived it. So the archive mark is read again after the
+    link's row is written, with the patient's row locked: by then this transaction holds SQLite's write lock, or on
+    PostgreSQL waits for an archive in progress, and an archive that comes later revokes this link (see
+    revoke_active_links). Either way no link outlives the archive."""
     if patient.archived_at is not None:
         raise ServiceError(_("Archived patients cannot get a link."))
     link = PatientAccessLink(
@@ -56,6 +62,10 @@ def create_link(actor, patient, now):
     )
     db.session.add(link)
     db.session.flush()
+    archived_at = db.session.scalar(select(Patient.archived_at).where(Patient.id == patient.id).with_for_update())
+    if archived_at is not None:
+        db.session.rollback()
+        raise ServiceError(_("Archived patients cannot get a link."))
     _audit("patient_access_link.create", actor, link)
     db.session.commit()
     return link
@@ -73,6 +83,20 @@ def revoke_link(actor, patient, link_id, now):
         _audit("patient_access_link.revoke", actor, link)
         db.session.commit()
     return link
+
+
+def revoke_active_links(actor, patient, now, reason):
+    """Revoke every link of ``patient`` that still works, each audited as a revocation with ``reason`` (the action
+    that caused it, e.g. ``patient.archive``), in the caller's transaction (the caller commits). Call it after the
+    change that caused it is flushed, so a link created at the same moment is either seen here or refused by
+    create_link. Returns the revoked links."""
+    links = db.session.scalars(select(PatientAccessLink).where(
+        PatientAccessLink.patient_id == patient.id, PatientAccessLink.practice_id == patient.practice_id,
+        PatientAccessLink.revoked_at.is_(None), PatientAccessLink.expires_at > now)).all()
+    for link in links:
+        link.revoked_at = now
+        _audit("patient_access_link.revoke", actor, link, reason=reason)
+    return links
 
 
 def patient_links(patient, limit=LINKS_SHOWN):

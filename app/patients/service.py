@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.patients.fields import clean_text, normalise_email, validate_patient_fields
+from app.patients.links import revoke_active_links
 from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.audit.models import AuditEntry
 from app.platform.audit.service import record
@@ -207,22 +208,27 @@ def update_patient(actor, patient, data, partial=False, therapist_id=...):
 
 
 def archive_patient(actor, patient):
-    """Archive instead of delete: hide the record and remove its links to external systems (their data is never
-    touched). The removed booking id is kept in the audit entry so a mistaken archive can be undone by hand."""
+    """Archive instead of delete: hide the record, remove its links to external systems (their data is never
+    touched) and revoke the patient's "Meine Termine" links, each audited, in the same transaction. The removed
+    booking id is kept in the audit entry so a mistaken archive can be undone by hand."""
     if patient.archived_at is not None:
         return patient
     meta = {"booking_system_id": patient.booking_system_id} if patient.booking_system_id else {}
-    patient.archived_at = utcnow()
+    now = utcnow()
+    patient.archived_at = now
     patient.booking_system_id = None
     patient.booking_email = None
     patient.refresh_search_text()
+    db.session.flush()  # the archive mark first: a link created meanwhile is then refused or revoked below
+    revoke_active_links(actor, patient, now, reason="patient.archive")
     _audit("patient.archive", actor, patient, meta=meta)
     db.session.commit()
     return patient
 
 
 def restore_patient(actor, patient):
-    """Bring an archived patient back (links to external systems stay removed until linked again)."""
+    """Bring an archived patient back. Links to external systems stay removed until linked again, and the
+    "Meine Termine" links revoked by the archive stay revoked: staff create a new one."""
     if patient.archived_at is None:
         return patient
     patient.archived_at = None

@@ -243,3 +243,60 @@ def test_admin_archives_and_restores_a_patient(page, base_url, sign_in, live_app
     page.goto(f"/patients/?q={last_name}")
     expect(page.locator(f"#patient-row-{patient_id}")).to_contain_text(f"{last_name}, Arne")
     expect(page.locator("#patient-search-archived option:checked")).to_have_text(translate("Active patients"))
+
+
+def test_archiving_ends_the_patient_s_meine_termine_link_for_good(page, base_url, sign_in, live_app, translate):
+    """In the German UI: the admin creates a "Meine Termine" link, the patient opens it, the admin archives the
+    patient, and the link answers „nicht mehr gültig“ with 404; after a restore it still does, the Termine tab
+    lists it as revoked and offers a new link, which works."""
+    last_name = f"Linktest-{uuid4().hex[:8]}"
+    with live_app.app_context():
+        practice_id = db.session.scalar(select(Practice.id).where(Practice.slug == "demo"))
+        patient = Patient(practice_id=practice_id, first_name="Lina", last_name=last_name, source="manual")
+        patient.refresh_search_text()
+        db.session.add(patient)
+        db.session.commit()
+        patient_id = patient.id
+        db.session.remove()
+    page.on("dialog", lambda dialog: dialog.accept())
+    patient_page = page.context.browser.new_context().new_page()
+
+    def open_as_patient(url, status):
+        """Open the link in the patient's own browser (no session) and check the answer."""
+        response = patient_page.goto(url)
+        assert response is not None and response.status == status, url
+
+    sign_in("admin@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.goto(f"/patients/{patient_id}/termine")
+    page.locator("#create-access-link").click()
+    link_input = page.locator("#access-links-table input[id^='access-link-url-']")
+    expect(link_input).to_have_count(1)
+    url = link_input.input_value()
+    open_as_patient(url, 200)
+    expect(patient_page.locator("#portal-greeting")).to_have_text(translate("Hello %(name)s,", name="Lina"))
+
+    page.goto(f"/patients/{patient_id}")
+    page.locator("#archive-button").click()
+    expect(page.locator("#patient-archived")).to_be_visible()
+
+    open_as_patient(url, 404)
+    expect(patient_page.locator("#portal-invalid")).to_have_text(translate("This link is no longer valid."))
+
+    page.locator("#restore-button").click()
+    expect(page.locator("#patient-archived")).to_have_count(0)
+    open_as_patient(url, 404)
+    expect(patient_page.locator("#portal-invalid")).to_have_text(translate("This link is no longer valid."))
+
+    page.goto(f"/patients/{patient_id}/termine")
+    revoked = page.locator("#access-links-table tbody[data-status='revoked']")
+    expect(revoked).to_have_count(1)
+    expect(revoked).to_contain_text(translate("revoked"))
+    expect(page.locator("#access-links-table input[id^='access-link-url-']")).to_have_count(0)
+    page.locator("#create-access-link").click()
+    new_input = page.locator("#access-links-table input[id^='access-link-url-']")
+    expect(new_input).to_have_count(1)
+    new_url = new_input.input_value()
+    assert new_url != url
+    open_as_patient(new_url, 200)
+    patient_page.context.close()

@@ -1,19 +1,16 @@
 """Patient import, the report: counts and problem rows for the UI and the API, the problem rows as a CSV file for
 Excel, and the words a person reads for each row's action and outcome.
 
-Kept apart from the use cases because the report only reads what an import stored; the CSV's cells are made
-formula-safe, since they hold whatever the uploaded file contained.
+Kept apart from the use cases because the report only reads what an import stored; the CSV is written by
+app.platform.csv_export, which makes every cell formula-safe, headers included, since they hold whatever the
+uploaded file contained.
 """
-
-import csv
-import io
-import json
-import re
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from app.patients.importing.models import PatientImportRow
+from app.platform.csv_export import spreadsheet_csv
 from app.platform.extensions import db
 
 REPORT_ROW_LIMIT = 1000
@@ -80,21 +77,6 @@ def import_report(job) -> dict:
             "rows": rows, "rows_truncated": len(stored) > REPORT_ROW_LIMIT}
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d ()./-]+$")
-
-
-def _safe_cell(value):
-    """A cell that a spreadsheet will not run as a formula: text starting with =, +, -, @ or a control character
-    gets a leading apostrophe, except plain numbers such as "+49 170 1234567"."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
-
-
 def row_state_labels():
     """What a person reads for each row action and outcome (and "total" for the row count), in the current
     language: for the import's counts, its table and the problem-rows CSV, which never show the codes."""
@@ -104,19 +86,14 @@ def row_state_labels():
 
 
 def problem_rows_csv(job) -> str:
-    """The flagged, invalid and skipped rows as CSV for Excel (semicolons, UTF-8 with BOM; encode the string as
-    UTF-8): row number, action and outcome (as row_state_labels words), reason, then the row's raw cells under the
-    file's headers."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    """The flagged, invalid and skipped rows as CSV for Excel (see spreadsheet_csv; encode the string as UTF-8):
+    row number, action and outcome (as row_state_labels words), reason, then the row's raw cells under the file's
+    headers. The headers and cells come from the uploaded file, so all of them are written formula-safe."""
     headers = list(job.headers or [])
     stored = db.session.scalars(_problem_rows_query(job)).all()
     extra = list(dict.fromkeys(key for row in stored for key in (row.raw or {}) if key not in headers))
-    writer.writerow([_("Row"), _("Action"), _("Outcome"), _("Reason"), *headers, *extra])
     labels = row_state_labels()
-    for row in stored:
-        raw = row.raw or {}
-        writer.writerow([row.row_number, labels[row.action], labels.get(row.outcome, ""), _safe_cell(row.reason),
-                         *(_safe_cell(raw.get(header)) for header in (*headers, *extra))])
-    return buffer.getvalue()
+    header_row = [_("Row"), _("Action"), _("Outcome"), _("Reason"), *headers, *extra]
+    return spreadsheet_csv([header_row, *([row.row_number, labels[row.action], labels.get(row.outcome, ""),
+                                           row.reason, *((row.raw or {}).get(name) for name in (*headers, *extra))]
+                                          for row in stored)])

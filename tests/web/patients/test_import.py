@@ -424,6 +424,25 @@ def test_problem_rows_download(client, db, startable):
     assert by_row[INVALID_ROW][4:] == ROWS[INVALID_ROW - 2]
 
 
+def test_problem_rows_download_defuses_formulas_in_headers(client, auth, english, db):
+    """A header of the uploaded file is as much the uploader's text as a cell: ``=HYPERLINK(...)`` and ``@SUM(...)``
+    in the header row come out of problems.csv with a leading apostrophe, like a formula cell, while a plain phone
+    number stays readable."""
+    auth.login()
+    link = '=HYPERLINK("http://x")'
+    content = csv_bytes([["Vorname", "Nachname", link, "@SUM(1+1)*cmd|' /C calc'!A0", "Telefon"],
+                         ["Anna", "", "-2+3", "=1+1", "+49 170 1234567"]])
+    job_id = int(upload(client, content).headers["Location"].rsplit("/", 1)[1])
+    mapping = {"first_name": "Vorname", "last_name": "Nachname", "phone": "Telefon"}
+    assert client.post(f"/patients/import/{job_id}", data=mapping).status_code == 303
+    response = client.get(f"/patients/import/{job_id}/problems.csv")
+    assert response.status_code == 200
+    lines = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert lines[0] == ["Row", "Action", "Outcome", "Reason", "Vorname", "Nachname", "'" + link,
+                        "'@SUM(1+1)*cmd|' /C calc'!A0", "Telefon"]
+    assert lines[1][4:] == ["Anna", "", "'-2+3", "'=1+1", "+49 170 1234567"]
+
+
 @pytest.mark.parametrize("finished", [False, True])
 def test_progress_poll_never_reads_the_file(client, db, startable, sql_statements, finished):
     """The poll runs every second and the stored file can be 20 MB: one poll never selects the deferred

@@ -238,6 +238,46 @@ def test_archive_removes_links_and_restore_needs_admin(client, auth, make_user, 
     assert [e.meta for e in patient_entries(db, patient, "patient.archive")] == [{"booking_system_id": "B-1"}]
 
 
+def test_archive_revokes_meine_termine_links_for_good(client, auth, make_patient, db):
+    """A "Meine Termine" link that works stops working when the patient is archived, and a restore does not bring
+    it back: each active link is revoked with the archive and audited as revoked because of it; an expired link is
+    left as it was. After the restore, staff create a new link, which works."""
+    from app.patients.links import link_token
+    from app.patients.models import PatientAccessLink
+
+    auth.login(role="assistant")
+    patient = make_patient(first_name="Rita", last_name="Rückkehr")
+    for _ in range(2):
+        assert client.post(f"/patients/{patient.id}/meine-termine", headers=htmx("patient-links")).status_code == 200
+    first, second = db.session.scalars(select(PatientAccessLink).order_by(PatientAccessLink.id)).all()
+    expired = PatientAccessLink(practice_id=patient.practice_id, patient_id=patient.id, nonce="e" * 32,
+                                expires_at=first.expires_at.replace(year=2000))
+    db.session.add(expired)
+    db.session.commit()
+    paths = [f"/meine-termine/{link_token(link)}" for link in (first, second)]
+    assert [client.get(path).status_code for path in paths] == [200, 200]
+
+    assert client.post(f"/patients/{patient.id}/archive").status_code == 303
+    assert [client.get(path).status_code for path in paths] == [404, 404]
+    auth.logout()
+    auth.login(role="admin")
+    assert client.post(f"/patients/{patient.id}/restore").status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Patient, patient.id).archived_at is None
+    assert [client.get(path).status_code for path in paths] == [404, 404], "a restore must not revive old links"
+
+    assert db.session.get(PatientAccessLink, expired.id).revoked_at is None
+    revocations = patient_entries(db, patient, "patient_access_link.revoke")
+    assert sorted((entry.object_id, entry.meta["reason"]) for entry in revocations) == [
+        (str(first.id), "patient.archive"), (str(second.id), "patient.archive")]
+    fragment = client.get(f"/patients/{patient.id}/termine", headers=htmx("patient-tab")).get_data(as_text=True)
+    assert fragment.count('data-status="revoked"') == 2 and 'id="create-access-link"' in fragment
+
+    assert client.post(f"/patients/{patient.id}/meine-termine", headers=htmx("patient-links")).status_code == 200
+    newest = db.session.scalars(select(PatientAccessLink).order_by(PatientAccessLink.id.desc())).first()
+    assert client.get(f"/meine-termine/{link_token(newest)}").status_code == 200
+
+
 def test_link_refuses_an_id_of_another_patient_naming_them(client, auth, make_patient, db, english):
     """Linking a booking id that another patient holds is refused with that patient's name."""
     auth.login()
