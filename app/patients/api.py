@@ -14,6 +14,7 @@ from app.platform.security.actor import Actor
 from app.platform.security.guard import permission_required
 
 WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
+MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
 def patient_json(patient):
@@ -50,13 +51,28 @@ def _validation_error(error):
 
 def _patient_body():
     """The request's patient object, or a JSON error (415, 400, or 422 naming fields the API does not accept, so
-    typos are reported instead of silently ignored)."""
+    typos are reported instead of silently ignored, or fields of the wrong JSON type: text fields take a string
+    or null, ``therapist_id`` a whole number or null)."""
     body, error = json_body(dict)
     if error:
         return None, error
     if unknown := sorted(set(body) - set(WRITABLE)):
         return None, json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
+    if wrong := {name: reason for name, value in body.items() if (reason := _wrong_type(name, value))}:
+        response, status, headers = json_error(422, "validation_failed", next(iter(wrong.values())))
+        response["error"]["fields"] = wrong
+        return None, (response, status, headers)
     return body, None
+
+
+def _wrong_type(name, value):
+    """Why ``value`` cannot be field ``name`` of a patient body, or None when its JSON type fits."""
+    if value is None:
+        return None
+    if name == "therapist_id":
+        fits = type(value) is int and 0 < value <= MAX_ID  # bool is an int subclass: true is refused too
+        return None if fits else _("Must be the number of a therapist (a whole number) or null.")
+    return None if isinstance(value, str) else _("Must be text (a JSON string) or null.")
 
 
 def _patient_or_error(patient_id):

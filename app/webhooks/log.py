@@ -10,6 +10,7 @@ from sqlalchemy.orm import aliased
 from app.platform.audit.service import record
 from app.platform.database import within_days
 from app.platform.extensions import db
+from app.platform.json_input import UnreadableJSON, load_json
 from app.platform.pagination import Page
 from app.platform.security.crypto import decrypt_secret
 from app.webhooks.models import (
@@ -98,8 +99,8 @@ def known_event_types(practice):
 
 
 def reveal_payload(actor, event):
-    """The decrypted payload of ``event`` (pretty-printed when it is JSON), recorded in the audit log as
-    ``payload.reveal``; None for an event that kept no payload (rejected requests)."""
+    """The decrypted payload of ``event`` (pretty-printed when it is JSON the receiver could read, else as it
+    came), recorded in the audit log as ``payload.reveal``; None for an event that kept no payload (duplicates)."""
     if not event.payload:
         return None
     payload = decrypt_secret(event.payload)
@@ -107,7 +108,7 @@ def reveal_payload(actor, event):
            meta={"source": event.source, "event_type": event.event_type})
     db.session.commit()
     try:
-        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False, sort_keys=True)
-    except ValueError:
+        return json.dumps(load_json(payload), indent=2, ensure_ascii=False, sort_keys=True)
+    except UnreadableJSON:
         return payload
 

@@ -54,9 +54,11 @@ class WebhookEndpoint(db.Model):
 
 
 class WebhookEvent(db.Model):
-    """One request that reached an endpoint, as it arrived (append-only). Accepted events keep the payload
-    encrypted and a redacted preview; rejected requests keep only the reason, never their body. The current
-    status of an accepted event is its latest attempt."""
+    """One signed request that reached an endpoint, as it arrived (append-only). Accepted events keep the payload
+    encrypted and a redacted preview; a signed body that cannot be read is ``rejected`` with the reason, its payload
+    also kept encrypted (nothing the sender signed is lost). Requests refused before that (no valid signature, not
+    JSON, too large) are counted in WebhookRejection instead. The current status of an accepted event is its latest
+    attempt."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
@@ -116,6 +118,38 @@ class WebhookEventAttempt(db.Model):
     next_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user = relationship("User")
+
+
+class WebhookRejection(db.Model):
+    """Requests an endpoint refused before reading them (no valid signature, not JSON, too large), counted per
+    endpoint, reason and minute: the receiver increments one row (an upsert on the unique key) instead of adding one
+    per request. Anyone who knows an endpoint's URL can send such requests, so they must not grow the database with
+    their number; here they add at most one row per reason and minute, and the rows of an endpoint older than
+    WEBHOOK_REJECTIONS_KEEP_DAYS are removed when it gets a new one. Not append-only, being a counter; whatever a
+    sender signed is in WebhookEvent."""
+
+    __tablename__ = "webhook_rejections"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "minute", "reason", name="uq_webhook_rejections_endpoint_id_minute_reason"),
+        Index("ix_webhook_rejections_practice_id_minute", "practice_id", "minute"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    # The start of the minute (UTC) the requests came in.
+    minute = mapped_column(UTCDateTime, nullable=False)
+    # What the sender was answered (English, as in the JSON answer); the log shows it in the user's language.
+    reason: Mapped[str] = mapped_column(String(255))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    last_at = mapped_column(UTCDateTime, nullable=False)
+    last_remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+    endpoint = relationship("WebhookEndpoint")
+
+    def __repr__(self):
+        return f"<WebhookRejection {self.endpoint_id} {self.minute} {self.reason!r} x{self.count}>"
 
 
 make_append_only(WebhookEvent.__table__)

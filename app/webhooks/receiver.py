@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, request
 from app.platform.extensions import csrf, limiter
 from app.platform.security.guard import public
 from app.webhooks import ingest as webhook_ingest
+from app.webhooks.rejections import NOT_JSON, TOO_LARGE
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/webhooks")
 csrf.exempt(bp)
@@ -37,20 +38,19 @@ def _read_body(limit):
 @public
 def receive(source, public_id):
     """JSON: verify, store and apply one event. 200 processed/duplicate/ignored, 202 stored but not applied
-    (retried), 400 malformed, 401 signature, 404 unknown or disabled endpoint, 413 too large, 415 not JSON,
-    429 over the endpoint's rate (with Retry-After)."""
+    (retried), 400 signed but unreadable (stored), 401 signature, 404 unknown or disabled endpoint, 413 too large,
+    415 not JSON, 429 over the endpoint's rate (with Retry-After). 401, 413 and 415 are only counted."""
     endpoint = webhook_ingest.find_endpoint(source, public_id)
     if endpoint is None:
         return jsonify(status="rejected", reason="unknown or disabled webhook endpoint"), 404
     remote_addr = request.remote_addr
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if request.mimetype not in JSON_TYPES:
-        receipt = webhook_ingest.reject(endpoint, 415, "the body must be JSON (Content-Type: application/json)",
-                                        remote_addr)
+        receipt = webhook_ingest.reject(endpoint, 415, NOT_JSON, remote_addr)
     else:
         body = _read_body(limit)
         if body is None:
-            receipt = webhook_ingest.reject(endpoint, 413, f"the body is larger than {limit} bytes", remote_addr)
+            receipt = webhook_ingest.reject(endpoint, 413, TOO_LARGE.format(limit=limit), remote_addr)
         else:
             receipt = webhook_ingest.receive(endpoint, body, request.headers, remote_addr)
     return jsonify(receipt.body), receipt.status, receipt.headers

@@ -29,7 +29,7 @@ from app.providers.events import (
     PayloadError,
     SignatureError,
 )
-from app.providers.fields import optional_text, utc_datetime
+from app.providers.fields import MAX_DURATION, optional_text, utc_datetime
 
 LABEL = _l("Booking tool")
 SOURCE = "booking"
@@ -40,6 +40,9 @@ HUB_TEMPLATE = "hub/booking.html"
 TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_DELIVERY_ID = 128
+# The longest ids the appointment cache and the patients hold.
+MAX_APPOINTMENT_ID = 128
+MAX_PATIENT_ID = 64
 
 _TIMESTAMP = re.compile(r"[0-9]{1,11}")  # up to year 5138: cannot overflow datetime
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -136,6 +139,8 @@ def delivery_id(body, headers, payload):
         raise PayloadError("webhook-id header: required")
     if len(msg_id) > MAX_DELIVERY_ID:
         raise PayloadError(f"webhook-id header: longer than {MAX_DELIVERY_ID} characters")
+    if not msg_id.isprintable():  # a control character (NUL above all) cannot be stored in a text column
+        raise PayloadError("webhook-id header: holds a control character")
     return msg_id
 
 
@@ -161,7 +166,7 @@ def _patient(data):
     """The PatientRecord of a patient event's ``data``; email and phone are passed on as given (the core
     normalises them)."""
     return PatientRecord(
-        external_id=_identifier(data, "patient_id"),
+        external_id=_identifier(data, "patient_id", MAX_PATIENT_ID),
         first_name=_text(data, "first_name"),
         last_name=_text(data, "last_name"),
         email=_optional_text(data, "email"),
@@ -177,8 +182,8 @@ def _appointment(event_type, data):
     status = _status(data, "status")
     return AppointmentRecord(
         source=SOURCE,
-        external_id=_identifier(data, "appointment_id"),
-        patient_external_id=_identifier(data, "patient_id"),
+        external_id=_identifier(data, "appointment_id", MAX_APPOINTMENT_ID),
+        patient_external_id=_identifier(data, "patient_id", MAX_PATIENT_ID),
         starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=_minutes(data, "duration_minutes")),
         status=CANCELLED if event_type == "appointment.cancelled" else status,
@@ -196,13 +201,16 @@ def _required(data, key):
     return value
 
 
-def _identifier(data, key):
-    """An id of the booking tool, a non-empty string or an integer, as a string."""
+def _identifier(data, key, max_length):
+    """An id of the booking tool, a non-empty string or an integer, as a string of at most ``max_length``
+    characters."""
     value = _required(data, key)
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"data.{key}: expected a non-empty string or an integer")
+    if len(value) > max_length:
+        raise PayloadError(f"data.{key}: longer than {max_length} characters")
     return value
 
 
@@ -238,10 +246,11 @@ def _datetime(data, key):
 
 
 def _minutes(data, key):
-    """A positive whole number of minutes."""
+    """A positive whole number of minutes, up to MAX_DURATION (a week)."""
     value = _required(data, key)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise PayloadError(f"data.{key}: expected a positive whole number of minutes")
+    most = MAX_DURATION // timedelta(minutes=1)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= most:
+        raise PayloadError(f"data.{key}: expected a whole number of minutes from 1 to {most}")
     return value
 
 

@@ -22,7 +22,7 @@ from app.providers.events import (
     PayloadError,
     SignatureError,
 )
-from app.providers.fields import header, hex_hmac_version, optional_text, utc_datetime
+from app.providers.fields import header, hex_hmac_version, optional_text, sane_duration, utc_datetime
 
 LABEL = _l("Cal.com")
 SOURCE = "calcom"
@@ -33,6 +33,9 @@ HUB_TEMPLATE = None
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 # What Cal.com sends in the signature header when the webhook has no secret.
 UNSIGNED_MARKER = "no-secret-provided"
+# The longest booking uid and attendee email the appointment cache holds.
+MAX_UID = 128
+MAX_EMAIL = 254
 
 # The booking triggers we apply, with the status each one gives the booking it names.
 TRIGGER_STATUS = {
@@ -92,14 +95,17 @@ def parse(payload, headers):
     organizer = booking.get("organizer", {})
     if not isinstance(organizer, dict):
         raise PayloadError("payload.organizer: expected an object")
+    starts_at = utc_datetime(booking.get("startTime"), "payload.startTime")
+    ends_at = utc_datetime(booking.get("endTime"), "payload.endTime")
+    sane_duration(ends_at - starts_at, "payload.endTime - payload.startTime")
     record = AppointmentRecord(
         source=SOURCE,
         external_id=_uid(booking, "uid"),
-        starts_at=utc_datetime(booking.get("startTime"), "payload.startTime"),
-        ends_at=utc_datetime(booking.get("endTime"), "payload.endTime"),
+        starts_at=starts_at,
+        ends_at=ends_at,
         status=TRIGGER_STATUS[trigger],
         attendee_name=optional_text(attendee.get("name"), "payload.attendees[0].name") or "",
-        attendee_email=optional_text(attendee.get("email"), "payload.attendees[0].email"),
+        attendee_email=optional_text(attendee.get("email"), "payload.attendees[0].email", MAX_EMAIL),
         therapist_name=optional_text(organizer.get("name"), "payload.organizer.name") or "",
         therapist_email=optional_text(organizer.get("email"), "payload.organizer.email"),
         service_name=_service_name(booking),
@@ -130,8 +136,10 @@ def _service_name(booking):
 
 
 def _uid(booking, key):
-    """A required booking uid."""
+    """A required booking uid (at most MAX_UID characters)."""
     value = booking.get(key)
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"payload.{key}: expected a non-empty string")
+    if len(value) > MAX_UID:
+        raise PayloadError(f"payload.{key}: longer than {MAX_UID} characters")
     return value

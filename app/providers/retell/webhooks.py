@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.providers.events import CallRecord, ParsedEvent, PayloadError, SignatureError
-from app.providers.fields import header, hex_hmac_version
+from app.providers.fields import MAX_DURATION, header, hex_hmac_version, sane_duration, sane_instant
 from app.providers.registry import SecretEntry
 
 LABEL = _l("Retell.ai")
@@ -30,6 +30,10 @@ _SIGNATURE = re.compile(r"v=([0-9]{1,15}),d=([0-9a-f]{64})")
 
 # The events we apply, with the stage that orders them within one call.
 EVENT_STAGE = {"call_started": 1, "call_ended": 2, "call_analyzed": 3}
+MAX_DURATION_MS = MAX_DURATION // timedelta(milliseconds=1)  # fits the calls table's 32-bit column
+# The longest text each call field may have: the columns of the calls table.
+MAX_LENGTHS = {"call_id": 128, "agent_id": 128, "direction": 16, "from_number": 32, "to_number": 32,
+               "call_status": 32, "user_sentiment": 32, "disconnection_reason": 64}
 
 
 def generate_secret():
@@ -84,9 +88,12 @@ def call_record(call, stage):
     started_at = _time(call, "start_timestamp")
     ended_at = _time(call, "end_timestamp")
     duration_ms = _integer(call, "duration_ms")
+    if duration_ms is not None and duration_ms > MAX_DURATION_MS:
+        raise PayloadError(f"call.duration_ms: expected at most {MAX_DURATION_MS} ({MAX_DURATION.days} days)")
     if duration_ms is None and started_at and ended_at:
         # The docs example has both times but no duration_ms.
-        duration_ms = (ended_at - started_at) // timedelta(milliseconds=1)
+        duration_ms = sane_duration(ended_at - started_at, "call.end_timestamp - call.start_timestamp") \
+            // timedelta(milliseconds=1)
     analysis = call.get("call_analysis", {})
     if not isinstance(analysis, dict):
         raise PayloadError("call.call_analysis: expected an object")
@@ -131,12 +138,14 @@ def _call(payload):
 
 
 def _text(data, key, path="call", required=False):
-    """A string, or None when absent or null and not ``required``."""
+    """A string (no longer than its column, MAX_LENGTHS), or None when absent or null and not ``required``."""
     value = data.get(key)
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
         raise PayloadError(f"{path}.{key}: expected a {'non-empty ' if required else ''}string")
+    if key in MAX_LENGTHS and len(value) > MAX_LENGTHS[key]:
+        raise PayloadError(f"{path}.{key}: longer than {MAX_LENGTHS[key]} characters")
     return value
 
 
@@ -151,11 +160,13 @@ def _integer(data, key):
 
 
 def _time(data, key):
-    """A Unix time in milliseconds as an aware UTC datetime, or None when absent or null."""
+    """A Unix time in milliseconds as an aware UTC datetime (in the sane range of app.providers.fields), or None
+    when absent or null."""
     value = _integer(data, key)
     if value is None:
         return None
     try:
-        return EPOCH + timedelta(milliseconds=value)
+        instant = EPOCH + timedelta(milliseconds=value)
     except OverflowError:
-        raise PayloadError(f"call.{key}: expected Unix time in milliseconds") from None
+        instant = None
+    return sane_instant(instant, f"call.{key}")

@@ -190,6 +190,8 @@ def test_booking_delivery_id_is_the_webhook_id():
     assert booking.delivery_id(SW_BODY, Headers(sw_headers()), {}) == SW_VECTOR["msg_id"]
     with pytest.raises(PayloadError, match="webhook-id"):
         booking.delivery_id(SW_BODY, {"webhook-id": "m" * 129}, {})
+    with pytest.raises(PayloadError, match="webhook-id header: holds a control character"):
+        booking.delivery_id(SW_BODY, {"webhook-id": "msg_\x00_1"}, {})
 
 
 def patient_event(**data):
@@ -318,10 +320,22 @@ def test_booking_parse_appointment_requires(event_type, field):
         (appointment_event(start="next Monday"), "data.start: expected an ISO 8601 date-time with offset"),
         (appointment_event(start=1741593600), "data.start: expected an ISO 8601 date-time with offset"),
         (appointment_event(updated_at="2025-03-01 10:00"), "data.updated_at: expected an ISO 8601 date-time"),
-        (appointment_event(duration_minutes="50"), "data.duration_minutes: expected a positive whole number"),
-        (appointment_event(duration_minutes=True), "data.duration_minutes: expected a positive whole number"),
-        (appointment_event(duration_minutes=0), "data.duration_minutes: expected a positive whole number"),
-        (appointment_event(duration_minutes=50.5), "data.duration_minutes: expected a positive whole number"),
+        (appointment_event(duration_minutes="50"), "data.duration_minutes: expected a whole number of minutes"),
+        (appointment_event(duration_minutes=True), "data.duration_minutes: expected a whole number of minutes"),
+        (appointment_event(duration_minutes=0), "data.duration_minutes: expected a whole number of minutes"),
+        (appointment_event(duration_minutes=50.5), "data.duration_minutes: expected a whole number of minutes"),
+        # Out of range: a duration past a week (10^12 minutes overflowed datetime), instants that leave what
+        # datetime holds once in UTC or that no appointment has, ids longer than their columns.
+        (appointment_event(duration_minutes=10**12), "data.duration_minutes: expected a whole number of minutes "
+                                                     "from 1 to 10080"),
+        (appointment_event(duration_minutes=7 * 24 * 60 + 1), "data.duration_minutes: expected a whole number"),
+        (appointment_event(start="0001-01-01T00:30:00+01:00"), "data.start: expected a date-time from 1900 to 2199"),
+        (appointment_event(start="9999-12-31T23:30:00-01:00"), "data.start: expected a date-time from 1900 to 2199"),
+        (appointment_event(start="1899-12-31T23:59:59+00:00"), "data.start: expected a date-time from 1900 to 2199"),
+        (appointment_event(updated_at="2200-01-01T00:00:00Z"), "data.updated_at: expected a date-time from 1900"),
+        (appointment_event(appointment_id="A" * 129), "data.appointment_id: longer than 128 characters"),
+        (appointment_event(patient_id="B" * 65), "data.patient_id: longer than 64 characters"),
+        (patient_event(patient_id=10**65), "data.patient_id: longer than 64 characters"),
         (appointment_event(status="maybe"), "data.status: unknown appointment status 'maybe'"),
         (appointment_event(status=3), "data.status: unknown appointment status 3"),
         (appointment_event(appointment_id=""), "data.appointment_id: expected a non-empty string or an integer"),
@@ -503,6 +517,15 @@ def broken_cal(name, path, value):
         (broken_cal("BOOKING_CREATED", "payload.startTime", "2024-01-01T10:00:00"), "payload.startTime: expected"),
         (broken_cal("BOOKING_CREATED", "payload.endTime", None), "payload.endTime: expected an ISO 8601"),
         (broken_cal("BOOKING_CREATED", "createdAt", ...), "createdAt: expected an ISO 8601"),
+        (broken_cal("BOOKING_CREATED", "createdAt", "0001-01-01T00:30:00+01:00"), "createdAt: expected a date-time "
+                                                                                  "from 1900 to 2199"),
+        (broken_cal("BOOKING_CREATED", "payload.endTime", "2023-05-24T12:00:00Z"),
+         "payload.endTime - payload.startTime: expected a duration from 0 to 7 days"),
+        (broken_cal("BOOKING_CREATED", "payload.endTime", "2199-12-31T23:59:59Z"),
+         "payload.endTime - payload.startTime: expected a duration from 0 to 7 days"),
+        (broken_cal("BOOKING_CREATED", "payload.uid", "u" * 129), "payload.uid: longer than 128 characters"),
+        (broken_cal("BOOKING_CREATED", "payload.attendees", [{"email": "a" * 250 + "@b.de"}]),
+         "payload.attendees[0].email: longer than 254 characters"),
         (broken_cal("BOOKING_CREATED", "payload.attendees", []), "payload.attendees: expected a non-empty list"),
         (broken_cal("BOOKING_CREATED", "payload.attendees", ["x"]), "payload.attendees[0]: expected an object"),
         (broken_cal("BOOKING_CREATED", "payload.organizer", "x"), "payload.organizer: expected an object"),
@@ -692,7 +715,17 @@ def broken_call(changes, name="call_analyzed.synthetic"):
         (broken_call({"call_id": ""}), "call.call_id: expected a non-empty string"),
         (broken_call({"start_timestamp": "1735689600000"}), "call.start_timestamp: expected a non-negative integer"),
         (broken_call({"end_timestamp": -1}), "call.end_timestamp: expected a non-negative integer"),
-        (broken_call({"end_timestamp": 10**20}), "call.end_timestamp: expected Unix time in milliseconds"),
+        (broken_call({"end_timestamp": 10**20}), "call.end_timestamp: expected a date-time from 1900 to 2199"),
+        (broken_call({"end_timestamp": 7_258_118_400_000}), "call.end_timestamp: expected a date-time from 1900"),
+        (broken_call({"duration_ms": 2**31}), "call.duration_ms: expected at most 604800000 (7 days)"),
+        (broken_call({"duration_ms": ..., "end_timestamp": 1_000}), "call.end_timestamp - call.start_timestamp: "
+                                                                  "expected a duration from 0 to 7 days"),
+        (broken_call({"duration_ms": ..., "start_timestamp": 0, "end_timestamp": 4_102_444_800_000}),
+         "call.end_timestamp - call.start_timestamp: expected a duration from 0 to 7 days"),
+        (broken_call({"direction": "in" * 9}), "call.direction: longer than 16 characters"),
+        (broken_call({"from_number": "+49" * 11}), "call.from_number: longer than 32 characters"),
+        (broken_call({"call_id": "c" * 129}), "call.call_id: longer than 128 characters"),
+        (broken_call({"call_analysis": {"user_sentiment": "x" * 33}}), "call.call_analysis.user_sentiment: longer"),
         (broken_call({"duration_ms": 1.5}), "call.duration_ms: expected a non-negative integer"),
         (broken_call({"transcript": ["Agent: hi"]}), "call.transcript: expected a string"),
         (broken_call({"call_analysis": "good"}), "call.call_analysis: expected an object"),

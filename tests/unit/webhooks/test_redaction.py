@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.platform.json_input import MAX_DEPTH, load_json
 from app.webhooks.redaction import mask_email, mask_name, mask_phone, preview, redact
 
 CONTRACTS = Path(__file__).parents[2] / "fixtures" / "contracts"
@@ -196,3 +197,11 @@ def test_preview_truncates_long_payloads():
     assert len(preview(PATIENT_EVENT, limit=40)) == 40
     exact = preview(PATIENT_EVENT, limit=100_000)
     assert preview(PATIENT_EVENT, limit=len(exact)) == exact
+
+
+def test_the_deepest_payload_the_receiver_reads_is_redacted():
+    """The receiver reads bodies with app.platform.json_input, which refuses nesting past MAX_DEPTH (objects nested
+    950 deep ended in a RecursionError here); redaction, which recurses, handles every depth up to it."""
+    text = '{"a":' * (MAX_DEPTH - 1) + '{"email": "lena@example.com"}' + "}" * (MAX_DEPTH - 1)
+    shown = preview(load_json(text), limit=100_000)
+    assert "l***@example.com" in shown and "lena@" not in shown

@@ -1,6 +1,11 @@
 """The patients JSON API: list, detail, create, update, import; scoping and validation as in the UI."""
 
-from sqlalchemy import select
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from app.patients.models import Patient
 from tests.helpers import bearer
@@ -104,3 +109,81 @@ def test_import_dry_run_writes_nothing_then_import(client, make_user, make_token
     again = client.post("/api/patients/import", json=records[:1], headers=bearer(token)).get_json()
     assert again["counts"]["unchanged"] == 1
     assert client.post("/api/patients/import", json=[], headers=bearer(token)).status_code == 422
+
+
+HOSTILE_BODIES = [
+    ('{"first_name": ' + "[" * 1000 + "]" * 1000 + "}", "more than 32 levels deep"),
+    ('{"first_name": ' + '{"a":' * 950 + "1" + "}" * 950 + "}", "more than 32 levels deep"),
+    ('{"first_name": "A", "last_name": "B", "therapist_id": ' + "9" * 5000 + "}", "longer than 40 characters"),
+    ('{"first_name": "A", "last_name": "B", "therapist_id": 1e999}', "too large"),
+    ('{"first_name": "A\\u0000", "last_name": "B"}', "NUL"),
+    ('{"first_name": "\\ud800", "last_name": "B"}', "surrogate"),
+    ('{"first_name": NaN}', "not valid JSON"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), HOSTILE_BODIES)
+@pytest.mark.parametrize("path", ["/api/patients", "/api/patients/import"])
+def test_hostile_json_answers_400_with_a_reason(client, make_user, make_token, db, english, path, body, message):
+    """Bodies that made the JSON reading (or the database) fail with a 500: a 400 naming what is wrong."""
+    token = make_token(make_user())
+    data = body if path == "/api/patients" else "[" + body + "]"
+
+    response = client.post(path, data=data, content_type="application/json", headers=bearer(token))
+
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "malformed_json"
+    assert message in response.get_json()["error"]["message"]
+    assert db.session.scalar(select(Patient)) is None
+
+
+@pytest.mark.parametrize(("body", "fields"), [
+    ({"first_name": True, "last_name": "B", "birth_date": 19800402}, {"first_name", "birth_date"}),
+    ({"first_name": "A", "last_name": "B", "email": {"value": "a@b.de"}, "phone": [1]}, {"email", "phone"}),
+    ({"first_name": {"a": [1]}, "last_name": "B"}, {"first_name"}),
+    ({"first_name": "A", "last_name": "B", "therapist_id": 99999999999999999999}, {"therapist_id"}),
+    ({"first_name": "A", "last_name": "B", "therapist_id": "7"}, {"therapist_id"}),
+    ({"first_name": "A", "last_name": "B", "booking_system_id": 5}, {"booking_system_id"}),
+])
+def test_fields_of_the_wrong_json_type_answer_422_naming_them(client, make_user, make_token, db, english, body,
+                                                              fields):
+    """A number, object or list where text belongs, or an id no column holds: 422 per field (these were 500s, or
+    a dict stored as a name), for create and update alike."""
+    token = make_token(make_user())
+    patient = client.post("/api/patients", json={"first_name": "Kai", "last_name": "Kern"}, headers=bearer(token))
+
+    created = client.post("/api/patients", json=body, headers=bearer(token))
+    updated = client.patch(f"/api/patients/{patient.get_json()['id']}", json=body, headers=bearer(token))
+
+    for response in (created, updated):
+        assert response.status_code == 422, response.get_data(as_text=True)
+        assert set(response.get_json()["error"]["fields"]) == fields
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+patient_bodies = st.one_of(
+    json_values,
+    st.dictionaries(st.sampled_from(("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id",
+                                     "therapist_id")), json_values, max_size=7),
+)
+
+
+def test_generated_bodies_never_cause_a_5xx(client, make_user, make_token):
+    """Any JSON value (and the odd non-JSON Python writes, such as NaN) posted to create or import patients gets
+    a 2xx or 4xx answer, never a 500."""
+    headers = bearer(make_token(make_user()))
+
+    @seed(15)
+    @settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body=patient_bodies, path=st.sampled_from(("/api/patients", "/api/patients/import")))
+    def post(body, path):
+        data = json.dumps(body if path == "/api/patients" else [body])
+        response = client.post(path, data=data, content_type="application/json", headers=headers)
+        assert response.status_code < 500, (path, data[:300], response.get_data(as_text=True)[:300])
+
+    post()
