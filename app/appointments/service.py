@@ -2,8 +2,10 @@
 booking tool, the appointment cache, and the call log. Provider-agnostic: the records come from
 app.providers.<name>.webhooks, already parsed.
 
-Each function adds to the current transaction and returns a short, PHI-free text of what it did for the event's
-attempt; the caller (app.webhooks.ingest) commits or rolls back."""
+Each function adds to the current transaction and returns a short text of what it did for the event's attempt,
+naming our ids and the sources' appointment and call ids only: it is stored and may be logged, so it never holds a
+name, email, phone, birth date or the booking tool's patient ID. The caller (app.webhooks.ingest, or a sync)
+commits or rolls back."""
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, exists, or_, select, text, update
@@ -26,7 +28,8 @@ class Ignored(Exception):
 
 def apply_record(actor, practice, record):
     """Apply one domain record; returns what was done. Raises Ignored for a record that is deliberately not
-    applied, ServiceError for one that cannot be (the event is then retried and shown as failing)."""
+    applied, RecordRefused (a ServiceError naming ids and fields only) for one that cannot be (the event is then
+    retried and shown as failing)."""
     if isinstance(record, PatientRecord):
         return apply_patient(actor, practice, record)
     if isinstance(record, AppointmentRecord):
@@ -43,10 +46,10 @@ def apply_patient(actor, practice, record):
     fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
               "phone": record.phone, "birth_date": record.birth_date.isoformat() if record.birth_date else None,
               "booking_system_id": record.external_id}
-    action, patient_id, _reason = apply_patient_record(actor, fields, origin="webhook",
-                                                       label=_("Booking tool (webhook)"))
+    action, patient_id, review_id = apply_patient_record(actor, fields, origin="webhook",
+                                                         label=_("Booking tool (webhook)"))
     if action == "flagged":
-        return f"patient {record.external_id}: flagged for review"
+        return f"patient flagged for review in import {review_id}"
     if patient_id is not None:
         db.session.execute(
             update(Appointment)
@@ -54,7 +57,7 @@ def apply_patient(actor, practice, record):
                    Appointment.patient_external_id == record.external_id, Appointment.patient_id.is_(None))
             .values(patient_id=patient_id)
         )
-    return f"patient {record.external_id}: {action}"
+    return f"patient {patient_id}: {action}"
 
 
 def _patient_by_email(practice_id, email):

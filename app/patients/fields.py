@@ -17,14 +17,21 @@ EARLIEST_BIRTH_YEAR = 1900
 
 
 class FieldError(ValueError):
-    """A field value that breaks a rule; the message says what to change."""
+    """A field value that breaks a rule; the message says what to change (and may quote the value, for the person
+    who typed it). ``code`` names the rule without the value, for what is stored or logged: too_long,
+    invalid_email, invalid_phone, not_a_date, not_a_real_date, future_date, too_early (and "required" in
+    PatientInput.problems for a missing name)."""
+
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.code = code
 
 
 def clean_text(value, max_length):
     """Strip surrounding whitespace and collapse inner runs; None for empty."""
     text = " ".join(str(value or "").split())
     if len(text) > max_length:
-        raise FieldError(_("At most %(n)d characters.", n=max_length))
+        raise FieldError(_("At most %(n)d characters.", n=max_length), "too_long")
     return text or None
 
 
@@ -36,7 +43,7 @@ def normalise_email(value):
     try:
         return validate_email(text, check_deliverability=False, test_environment=True).normalized
     except EmailNotValidError:
-        raise FieldError(_("“%(value)s” is not a valid email address.", value=text)) from None
+        raise FieldError(_("“%(value)s” is not a valid email address.", value=text), "invalid_email") from None
 
 
 def normalise_phone(value, country="DE"):
@@ -49,7 +56,7 @@ def normalise_phone(value, country="DE"):
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise FieldError(_("“%(value)s” is not a valid phone number.", value=text))
+        raise FieldError(_("“%(value)s” is not a valid phone number.", value=text), "invalid_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -79,9 +86,9 @@ def parse_birth_date(value, today=None):
             return None
         parsed = _parse_date_text(text, today)
     if parsed > today:
-        raise FieldError(_("The birth date lies in the future."))
+        raise FieldError(_("The birth date lies in the future."), "future_date")
     if parsed.year < EARLIEST_BIRTH_YEAR:
-        raise FieldError(_("The birth date is before %(year)d.", year=EARLIEST_BIRTH_YEAR))
+        raise FieldError(_("The birth date is before %(year)d.", year=EARLIEST_BIRTH_YEAR), "too_early")
     return parsed
 
 
@@ -98,16 +105,19 @@ def _parse_date_text(text, today):
             year, month, day = (int(part) for part in iso.groups())
             return date(year, month, day)
     except ValueError:
-        raise FieldError(_("“%(value)s” is not a real date.", value=text)) from None
-    raise FieldError(_("“%(value)s” is not a date; use DD.MM.YYYY or YYYY-MM-DD.", value=text))
+        raise FieldError(_("“%(value)s” is not a real date.", value=text), "not_a_real_date") from None
+    raise FieldError(_("“%(value)s” is not a date; use DD.MM.YYYY or YYYY-MM-DD.", value=text), "not_a_date")
 
 
 @dataclass
 class PatientInput:
-    """Validated patient fields (only those that were given) and the errors of the others, by field."""
+    """Validated patient fields (only those that were given) and the errors of the others, by field: ``errors``
+    the messages for the person who typed them (they may quote the value), ``problems`` the rule broken (a
+    FieldError code, never a value) for what is stored or logged."""
 
     values: dict = field(default_factory=dict)
     errors: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)
 
     @property
     def ok(self):
@@ -132,8 +142,8 @@ def validate_patient_fields(data, country="DE", today=None, partial=False):
         try:
             result.values[name] = rule(data.get(name))
         except FieldError as error:
-            result.errors[name] = str(error)
+            result.errors[name], result.problems[name] = str(error), error.code
     for name in ("first_name", "last_name"):
         if (not partial or name in data) and name not in result.errors and not result.values.get(name):
-            result.errors[name] = _("This field is required.")
+            result.errors[name], result.problems[name] = _("This field is required."), "required"
     return result

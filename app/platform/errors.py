@@ -1,5 +1,8 @@
 """One error renderer: JSON under /api, a fragment plus a toast for htmx, a full page otherwise."""
 
+import traceback
+from pathlib import Path
+
 from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -116,3 +119,25 @@ class ServiceError(Exception):
         self.message = message
         self.field = field
         self.code = code
+
+
+def error_location(error):
+    """``path:line`` of the innermost frame under app/ that ``error`` passed through (None when it never did)."""
+    root = Path(__file__).resolve().parents[2]
+    ours = [frame for frame in traceback.extract_tb(error.__traceback__)
+            if Path(frame.filename).resolve().is_relative_to(root / "app")]
+    if not ours:
+        return None
+    return f"{Path(ours[-1].filename).resolve().relative_to(root)}:{ours[-1].lineno}"
+
+
+def loggable_error(error):
+    """What a log line or an error column may say about an unexpected ``error``: its class and where in our code
+    it was raised, never its text (a database error quotes the statement's parameters: names, emails, phones)."""
+    where = error_location(error)
+    return f"{type(error).__name__} at {where}" if where else type(error).__name__
+
+
+def loggable_traceback(error):
+    """The stack of ``error`` (files, lines and code) without its message, for the log."""
+    return "".join(traceback.format_list(traceback.extract_tb(error.__traceback__))).rstrip()

@@ -1,19 +1,20 @@
 """The webhook pipeline: verify, dedupe, store, apply; retry and replay.
 
-A request to an endpoint becomes exactly one row in the append-only ``webhook_events``: ``rejected`` (bad
-signature, malformed body; the body is not stored), ``duplicate`` (its dedup key was seen before) or ``accepted``
-(payload stored encrypted with a redacted preview). An accepted event is applied in the same transaction as it is
-stored. If applying fails, that transaction is rolled back and the event is stored again on its own with an
-``error`` attempt, the worker retries it with backoff (WEBHOOK_RETRY_DELAYS) and the sender gets 202. The answer is
-only built after the commit, so a 2xx always means the event is stored. (A rollback and a second insert cost less on
-the rare failure than a savepoint on every event.)
+A request without a valid signature is only counted (app.webhooks.rejections: one row per endpoint, reason and
+minute), so nobody can grow the database by sending them. A signed request becomes exactly one row in the
+append-only ``webhook_events``: ``rejected`` (a body that cannot be read: not JSON as app.platform.json_input reads
+it, or not an event, or a field out of range; answered 400 with the reason, the payload kept encrypted),
+``duplicate`` (its dedup key was seen before) or ``accepted`` (payload stored encrypted with a redacted preview).
+An accepted event is applied in the same transaction as it is stored. If applying fails, that transaction is rolled
+back and the event is stored again on its own with an ``error`` attempt, the worker retries it with backoff
+(WEBHOOK_RETRY_DELAYS) and the sender gets 202. The answer is only built after the commit, so a 2xx always means the
+event is stored. (A rollback and a second insert cost less on the rare failure than a savepoint on every event.)
 
 Dedup is exact under concurrency: a partial unique index over (endpoint, delivery id) of accepted events makes the
 second of two concurrent deliveries fail at its insert (on PostgreSQL it waits for the first to commit); its
 transaction is rolled back and it is stored as a duplicate instead. The hot path is a handful of statements: the
 event insert, the domain upsert(s), the attempt insert and the commit."""
 
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -29,12 +30,14 @@ from app.platform.database import sqlite_writer, utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.jobs.queue import enqueue
+from app.platform.json_input import UnreadableJSON, load_json
 from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
 from app.tenancy.models import Practice
 from app.webhooks.endpoints import valid_secrets
+from app.webhooks.failures import stored_error
 from app.webhooks.models import (
     ACCEPTED,
     DUPLICATE,
@@ -50,8 +53,10 @@ from app.webhooks.models import (
     WebhookEventAttempt,
 )
 from app.webhooks.redaction import preview
+from app.webhooks.rejections import INVALID_SIGNATURE, count_rejection
 
 RETRY_JOB = "webhook_retry"
+MAX_REASON = WebhookEvent.__table__.c.reject_reason.type.length  # 255
 # Constant Core statements, so SQLAlchemy compiles each once and never rebuilds them per event.
 _INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
 _INSERT_ATTEMPT = insert(WebhookEventAttempt.__table__)
@@ -82,13 +87,10 @@ def find_endpoint(source, public_id):
     return db.session.scalar(_FIND_ENDPOINT, {"public_id": public_id, "source": source})
 
 
-def reject(endpoint, status, reason, remote_addr=None, secret_version=None, event_type=None):
-    """Log a refused request as ``rejected`` (reason only, never the body) and build its answer."""
-    db.session.add(WebhookEvent(
-        practice_id=endpoint.practice_id, endpoint_id=endpoint.id, source=endpoint.source, outcome=REJECTED,
-        reject_reason=reason[:255], remote_addr=remote_addr, secret_version=secret_version, event_type=event_type,
-    ))
-    db.session.commit()
+def reject(endpoint, status, reason, remote_addr=None, now=None):
+    """Count a request refused before its body was read (app.webhooks.rejections; never the body) and build its
+    answer."""
+    count_rejection(endpoint, reason, remote_addr, now or utcnow())
     return Receipt(status, {"status": "rejected", "reason": reason})
 
 
@@ -99,19 +101,22 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
     try:
         version = source.verify(body, headers, valid_secrets(endpoint, now), now)
     except SignatureError as error:
-        return reject(endpoint, 401, f"invalid signature: {error}", remote_addr)
+        return reject(endpoint, 401, INVALID_SIGNATURE.format(reason=error), remote_addr, now)
+    payload = None
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = load_json(body)
         if not isinstance(payload, dict):
             raise PayloadError("the body must be a JSON object")
         parsed = source.parse(payload, headers)
         delivery_id = source.delivery_id(body, headers, payload)
-    except UnicodeDecodeError:
-        return reject(endpoint, 400, "malformed body: not UTF-8 text", remote_addr, version)
-    except json.JSONDecodeError as error:
-        return reject(endpoint, 400, f"malformed JSON: {error.msg} at position {error.pos}", remote_addr, version)
+    except UnreadableJSON as error:
+        return _store_unreadable(endpoint, body, None, f"malformed JSON: {error}", version, remote_addr, now)
     except PayloadError as error:
-        return reject(endpoint, 400, f"malformed event: {error}", remote_addr, version)
+        return _store_unreadable(endpoint, body, payload, f"malformed event: {error}", version, remote_addr, now)
+    except Exception as error:  # a source's parser failed on a signed body: keep it and say so, never a 5xx
+        current_app.logger.exception("webhook %s: the %s parser failed", endpoint.public_id, endpoint.source)
+        return _store_unreadable(endpoint, body, payload, f"unreadable event: {type(error).__name__}", version,
+                                 remote_addr, now)
 
     values = {
         "practice_id": endpoint.practice_id, "endpoint_id": endpoint.id, "source": endpoint.source,
@@ -129,6 +134,23 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
         return Receipt(202, {"status": "accepted", "event_id": event_id,
                              "reason": "stored, but applying it failed; it will be retried"})
     return Receipt(200, {"status": outcome, "event_id": event_id})
+
+
+def _store_unreadable(endpoint, body, payload, reason, version, remote_addr, now):
+    """Store a signed body that cannot be read as one ``rejected`` event with ``reason``, its payload encrypted
+    (bytes that are not UTF-8 kept as backslash escapes) and, when it was JSON, its redacted preview; answer 400.
+    Nothing the sender signed is lost, and only a holder of the secret can add such rows. A reason longer than the
+    column (it may quote a value) is shortened, in the answer as in the log."""
+    reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
+    with sqlite_writer(db.engine):
+        db.session.add(WebhookEvent(
+            practice_id=endpoint.practice_id, endpoint_id=endpoint.id, source=endpoint.source, received_at=now,
+            secret_version=version, payload=encrypt_secret(body.decode("utf-8", "backslashreplace")),
+            preview=preview(payload) if payload is not None else None, outcome=REJECTED,
+            reject_reason=reason, remote_addr=remote_addr,
+        ))
+        db.session.commit()
+    return Receipt(400, {"status": "rejected", "reason": reason})
 
 
 def _store_and_apply(endpoint, parsed, values):
@@ -184,8 +206,9 @@ def _apply(practice, parsed, actor):
                 done.append(apply_record(actor, practice, item))
             except Ignored as reason:
                 ignored.append(str(reason))
+        db.session.flush()  # rows added through the session are written here, so their errors are caught here
     except Exception as error:  # whatever goes wrong while applying, the event itself must not be lost
-        return ERROR, None, f"{type(error).__name__}: {error}"[:2000]
+        return ERROR, None, stored_error(error)  # a code and ids: it is stored and logged, so never a value
     if not done:
         return IGNORED, "; ".join(ignored) or "nothing to apply", None
     return PROCESSED, "; ".join(done + ignored), None
@@ -230,7 +253,7 @@ def _reapply(event, triggered_by, user=None):
 
 def _parse_stored(event):
     """The parsed form of a stored accepted event (its payload decrypted)."""
-    payload = json.loads(decrypt_secret(event.payload))
+    payload = load_json(decrypt_secret(event.payload))
     return webhook_source(event.source).parse(payload, {})
 
 

@@ -1,7 +1,11 @@
 """Webhook endpoints and the event log for admins: one card per source (create, rotate the secret, disable and
-enable), the event log with filters and live polling, and an event's detail (attempts, reveal payload, replay)."""
+enable), the event log with filters and live polling, an event's detail (attempts, reveal payload, replay), and the
+counts of requests the endpoints refused without reading them."""
+
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -23,6 +27,7 @@ from app.webhooks.endpoints import (
     set_active,
     source_label,
 )
+from app.webhooks.failures import describe_error
 from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
 from app.webhooks.log import (
     FAILED,
@@ -35,6 +40,7 @@ from app.webhooks.log import (
     reveal_payload,
 )
 from app.webhooks.models import DUPLICATE, IGNORED, PROCESSED, REJECTED
+from app.webhooks.rejections import rejected_since, rejection_label, rejections_page
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
@@ -51,10 +57,14 @@ STATUS_LABELS = {
 
 @bp.context_processor
 def _labels():
-    """``source_label(name)`` and ``status_label(status)`` for the webhook templates."""
+    """``source_label(name)``, ``status_label(status)``, ``attempt_error(stored)``, ``rejection_label(reason)`` and
+    ``format_decimal`` (counts with the locale's separators) for the webhook templates."""
     return {
         "source_label": source_label,
         "status_label": lambda status: STATUS_LABELS.get(status, status),
+        "attempt_error": describe_error,
+        "rejection_label": rejection_label,
+        "format_decimal": format_decimal,
     }
 
 
@@ -185,7 +195,7 @@ def _log_filter_form(practice):
 @permission_required("webhooks.log")
 def events():
     """Page (or #webhook-events-table fragment, also for the poll): the practice's events, newest first, filtered
-    and paged, each with its current status."""
+    and paged, each with its current status; the page also says how many requests were refused in the last day."""
     practice = current_user.practice
     form = _log_filter_form(practice)
     filters = {"source": form.source.data or None, "event_type": form.event_type.data or None,
@@ -193,7 +203,32 @@ def events():
                "date_to": form.date_to.data} if form.validate() else None
     page = filtered_log_page(practice, filters, request.args.get("page", 1, type=int),
                              current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
-    template = "webhooks/_events_table.html" if wants_fragment("webhook-events-table") else "webhooks/events.html"
+    context = {"form": form, "page": page,
+               "filter_args": {key: value for key, value in request.args.items() if key != "page" and value}}
+    status = 422 if filters is None else 200
+    if wants_fragment("webhook-events-table"):
+        return render_template("webhooks/_events_table.html", **context), status
+    rejected = rejected_since(practice, utcnow() - timedelta(hours=24))
+    return render_template("webhooks/events.html", rejected_last_day=rejected, **context), status
+
+
+@bp.get("/rejections")
+@permission_required("webhooks.log")
+def rejections():
+    """Page (or #webhook-rejections-table fragment): the requests the practice's endpoints refused before reading
+    them (no valid signature, not JSON, too large), counted per minute and reason, newest first; filtered by source
+    and date range."""
+    practice = current_user.practice
+    form = WebhookLogFilterForm(request.args)
+    form.source.choices = [SelectChoice("", _("All sources"))] + [
+        SelectChoice(name, source_label(name)) for name in WEBHOOK_SOURCES]
+    form.event_type.choices = form.status.choices = [SelectChoice("", "")]  # not shown: counts have neither
+    filters = {"source": form.source.data or None, "date_from": form.date_from.data,
+               "date_to": form.date_to.data} if form.validate() else None
+    page = rejections_page(practice, filters, request.args.get("page", 1, type=int),
+                           current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
+    template = ("webhooks/_rejections_table.html" if wants_fragment("webhook-rejections-table")
+                else "webhooks/rejections.html")
     filter_args = {key: value for key, value in request.args.items() if key != "page" and value}
     return render_template(template, form=form, page=page, filter_args=filter_args), 422 if filters is None else 200
 

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, or_, select
 
 from app.patients.fields import PATIENT_FIELDS
+from app.patients.importing import refusal
 from app.patients.importing.decode import ImportFileError, parse_csv
 from app.patients.importing.headers import REQUIRED_FIELDS, check_mapping, field_labels, guess_mapping
 from app.patients.importing.models import PatientImportJob, PatientImportRow
@@ -39,7 +40,7 @@ from app.patients.importing.write import BATCH_SIZE, ROW_TABLE, apply_rows, inse
 from app.patients.models import Patient
 from app.platform.audit.service import record
 from app.platform.database import utcnow
-from app.platform.errors import ServiceError
+from app.platform.errors import ServiceError, loggable_error
 from app.platform.extensions import db
 from app.platform.jobs import queue as job_queue
 from app.platform.security.actor import Actor
@@ -247,7 +248,9 @@ def run_import_job(job, progress):
         db.session.rollback()
         import_job = db.session.get(PatientImportJob, import_job_id)
         import_job.status, import_job.finished_at = "failed", utcnow()
-        import_job.error = (str(error) or type(error).__name__)[:2000]
+        # Our own refusals say what to do; anything else only its class and place, never its text (a database
+        # error quotes the statement's parameters: the file's names and emails).
+        import_job.error = error.message if isinstance(error, ServiceError) else loggable_error(error)
         record("patients.import", actor, object_type="patient_import", object_id=import_job_id,
                meta={"origin": "csv", "file_name": import_job.file_name, "status": "failed",
                      "error": type(error).__name__})
@@ -333,21 +336,23 @@ def _candidates(values):
     return or_(*branches)
 
 
-def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, str | None]:
+def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, int | None]:
     """Apply one patient pushed by the booking tool (a webhook event) with exactly the rules of an import:
     create (with the practice's default therapist), link, update or unchanged. A record that is *flagged* (same
     name and birth date as a patient with another email, and the other cases the import flags) is never merged:
-    it is stored as a one-row import of origin ``origin`` awaiting the admin's decision in the import review UI.
-    An invalid record raises ServiceError with the reason. Adds to the current transaction (the caller commits).
-    Returns (action, patient id or None, reason)."""
+    it is stored as a one-row import of origin ``origin`` awaiting the admin's decision in the import review UI
+    (the row's reason names the patients, for that page only). An invalid record raises RecordRefused, whose code
+    and ids say why without a personal value. Adds to the current transaction (the caller commits). Returns
+    (action, patient id or None, the review import's id for a flagged record or None)."""
     practice = db.session.get(Practice, actor.practice_id)
     rows = api_rows([fields], practice.country)
     row = rows[0]
     if row.values is None:
-        raise ServiceError(row.reason or _("The patient is invalid."), code="invalid")
-    plan_rows(rows, PatientIndex(practice.id, _candidates(row.values)))
+        raise refusal.invalid_fields(fields, practice.country, row.data["errors"])
+    index = PatientIndex(practice.id, _candidates(row.values))
+    plan_rows(rows, index)
     if row.action == "invalid":
-        raise ServiceError(row.reason, code="invalid")
+        raise refusal.conflict(row.values, index)
     if row.action == "flagged":
         job = PatientImportJob(practice_id=practice.id, origin=origin, file_name=label or origin,
                                headers=list(fields), mapping={name: name for name in PATIENT_FIELDS},
@@ -356,12 +361,12 @@ def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> 
         db.session.flush()
         insert_rows(job.id, rows)
         record("patients.import_flagged", actor, object_type="patient_import", object_id=job.id,
-               patient_id=row.patient_id, meta={"origin": origin, "reason": row.reason})
-        return "flagged", row.patient_id, row.reason
+               patient_id=row.patient_id, meta={"origin": origin})
+        return "flagged", row.patient_id, job.id
     finalise(row, row.patient_id)
     apply_rows(rows, practice.id, default_therapist_id(practice), "booking")
     if row.operation is not None:
         record("patient.create" if row.operation == "create" else "patient.update", actor, object_type="patient",
                object_id=row.patient_id, patient_id=row.patient_id, meta={"origin": origin, "action": row.action})
-    return row.action, row.patient_id, row.reason
+    return row.action, row.patient_id, None
 

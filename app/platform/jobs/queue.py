@@ -27,9 +27,10 @@ from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
 from app.platform.database import utcnow
+from app.platform.errors import loggable_error, loggable_traceback
 from app.platform.extensions import db
 from app.platform.jobs.models import FAILED, QUEUED, RUNNING, SUCCEEDED, Job
-from app.platform.jobs.registry import resolve_handler
+from app.platform.jobs.registry import JobHandlerError, resolve_handler
 
 logger = logging.getLogger(__name__)
 
@@ -221,10 +222,17 @@ def run_job(job):
             handler(job, progress)
         except JobLost:
             raise
-        except Exception as error:
+        except JobHandlerError as error:
             db.session.rollback()
-            logger.exception("job %s (%s) attempt %s failed", lease.job_id, kind, lease.attempt)
+            logger.error("job %s (%s) attempt %s failed: %s", lease.job_id, kind, lease.attempt, error)
             fail(job, f"{type(error).__name__}: {error}")
+        except Exception as error:
+            # Only the class, the place and the stack: an error's text may quote patients' data (a database error
+            # quotes the statement's parameters), and the log and jobs.error must hold none.
+            db.session.rollback()
+            logger.error("job %s (%s) attempt %s failed: %s\n%s", lease.job_id, kind, lease.attempt,
+                         loggable_error(error), loggable_traceback(error))
+            fail(job, loggable_error(error))
         else:
             complete(job)
             logger.info("job %s (%s) attempt %s succeeded", lease.job_id, kind, lease.attempt)

@@ -18,7 +18,7 @@ from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret
 from app.webhooks import endpoints as webhook_endpoints
 from app.webhooks import ingest as webhook_ingest
-from app.webhooks.models import WebhookEvent, WebhookEventAttempt
+from app.webhooks.models import WebhookEvent, WebhookEventAttempt, WebhookRejection
 from tests.signers import booking_event, compact, sign_booking, sign_calcom, sign_retell
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts"
@@ -150,7 +150,7 @@ def test_a_redelivered_event_is_logged_as_duplicate_and_applied_once(db, send_bo
 
 
 @pytest.mark.parametrize("tamper", ["wrong_secret", "stale", "future", "truncated", "no_signature"])
-def test_bad_signatures_are_rejected_and_logged_without_the_body(db, client, endpoints, tamper):
+def test_bad_signatures_are_rejected_and_counted_without_the_body(db, client, endpoints, tamper):
     endpoint, secret = endpoints["booking"]
     body = compact(booking_event("patient.created", PATIENT, event_id="msg_x"))
     timestamp = {"stale": datetime.now(UTC) - timedelta(minutes=6),
@@ -166,8 +166,9 @@ def test_bad_signatures_are_rejected_and_logged_without_the_body(db, client, end
 
     assert response.status_code == 401
     assert response.json["status"] == "rejected" and response.json["reason"].startswith("invalid signature")
-    [event] = _events(db)
-    assert event.outcome == "rejected" and event.payload is None and event.preview is None
+    assert _events(db) == []  # nothing of an unsigned request is stored, only counted
+    [counted] = db.session.scalars(select(WebhookRejection)).all()
+    assert (counted.endpoint_id, counted.reason, counted.count) == (endpoint.id, response.json["reason"], 1)
     assert db.session.scalar(select(func.count()).select_from(Patient)) == 0
 
 
@@ -196,7 +197,9 @@ def test_malformed_signed_bodies_answer_400_with_the_reason(db, client, endpoint
 
     assert response.status_code == 400
     assert reason in response.json["reason"]
-    assert _events(db)[0].outcome == "rejected"
+    [event] = _events(db)
+    assert (event.outcome, event.reject_reason, event.secret_version) == ("rejected", response.json["reason"], 1)
+    assert decrypt_secret(event.payload) == body  # signed by the sender: kept, encrypted
 
 
 def test_http_level_refusals(app, db, client, endpoints):
@@ -214,7 +217,10 @@ def test_http_level_refusals(app, db, client, endpoints):
     assert too_large.status_code == 413
     webhook_endpoints.set_active(Actor(practice_id=endpoint.practice_id), endpoint, False)
     assert client.post(_url(endpoint), data=body, headers=headers).status_code == 404
-    assert [event.reject_reason[:20] for event in _events(db)] == ["the body must be JSO", "the body is larger t"]
+    assert _events(db) == []
+    counted = db.session.scalars(select(WebhookRejection).order_by(WebhookRejection.id)).all()
+    assert [(row.reason[:20], row.count) for row in counted] == [("the body must be JSO", 1),
+                                                                  ("the body is larger t", 1)]
 
 
 def _calcom_body(name):
@@ -286,7 +292,8 @@ def test_an_event_that_fails_to_apply_is_stored_answered_202_and_retried(app, db
     assert response.status_code == 202 and response.json["status"] == "accepted"
     [event] = _events(db)
     [attempt] = event.attempts
-    assert attempt.outcome == "error" and "B-999" in attempt.error and attempt.next_retry_at is not None
+    assert attempt.outcome == "error" and attempt.next_retry_at is not None
+    assert json.loads(attempt.error) == {"code": "email_linked_elsewhere", "patient_ids": [holder.id]}
     job = db.session.scalar(select(Job).where(Job.kind == "webhook_retry"))
     assert job.run_after == attempt.next_retry_at
 
