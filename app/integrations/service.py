@@ -21,7 +21,15 @@ from app.accounts.models import User
 from app.integrations import health, metrics
 from app.integrations import sync as sync_service
 from app.integrations.clients import ProviderCall, get_config, label, provider_call, provider_module, providers
-from app.integrations.models import SYNC_INTERVALS, UNCONFIGURED, IntegrationConfig, ProviderHealth
+from app.integrations.models import (
+    DEGRADED,
+    OK,
+    RATE_LIMITED,
+    SYNC_INTERVALS,
+    UNCONFIGURED,
+    IntegrationConfig,
+    ProviderHealth,
+)
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -325,8 +333,9 @@ class Card:
 
     @property
     def connected(self):
-        """Configured and answering (ok or degraded)."""
-        return self.configured and self.health.state in ("ok", "degraded")
+        """Configured and answering (ok, degraded, or rate-limited: the key works, the provider only asks us to
+        wait)."""
+        return self.configured and self.health.state in (OK, DEGRADED, RATE_LIMITED)
 
 
 def _health_defaults(practice_id, provider):

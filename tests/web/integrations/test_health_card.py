@@ -120,6 +120,8 @@ def test_the_english_card_says_rate_limited_retrying_at(client, admin, calcom, d
 
     assert 'id="hub-state-calcom">rate-limited</span>' in html
     assert _retry_line(html) == "Rate-limited, retrying at 2:35\u202fPM"
+    # The key works; the provider only asks us to wait: the card does not say the connection failed.
+    assert "<strong>Connected</strong>" in html and "the last check failed" not in html
 
 
 def test_an_answer_of_the_wrong_shape_is_explained_in_german(client, admin, calcom, db, practice):
