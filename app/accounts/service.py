@@ -276,16 +276,26 @@ def reset_password(actor, user):
     return make_invite_token(user)
 
 
-def load_session_user(user_id):
-    """Flask-Login loader: ``"<id>:<session_version>"`` → the active user, or None when the version moved on."""
+def session_user_clause(session_id):
+    """The condition on ``users`` that the session id ``"<id>:<session_version>"`` (what the session cookie points
+    to) meets only while that session lives: that user, still active, still at that session version. None when the
+    id is malformed. The one place the session check is written, for the user loader and for a read that fetches the
+    user together with its own rows in one statement (the hub's status poll)."""
     try:
-        raw_id, raw_version = user_id.split(":", 1)
-        user = db.session.get(User, int(raw_id))
+        raw_id, raw_version = session_id.split(":", 1)
+        user_id, version = int(raw_id), int(raw_version)
     except (ValueError, AttributeError):
         return None
-    if user is None or not user.active or str(user.session_version) != raw_version:
+    if str(version) != raw_version:
         return None
-    return user
+    return and_(User.id == user_id, User.session_version == version, User.active)
+
+
+def load_session_user(user_id):
+    """Flask-Login loader: ``"<id>:<session_version>"`` → the active user, or None when the version moved on (one
+    statement, by primary key, never answered from the identity map)."""
+    clause = session_user_clause(user_id)
+    return None if clause is None else db.session.scalar(select(User).where(clause))
 
 
 def practice_therapists(practice_id):

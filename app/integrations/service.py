@@ -14,10 +14,12 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, func, literal, select, union_all
+from sqlalchemy import String, and_, func, join, literal, select, true, union_all
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app.accounts.models import User
+from app.accounts.service import session_user_clause
 from app.integrations import health, metrics
 from app.integrations import sync as sync_service
 from app.integrations.clients import ProviderCall, get_config, label, provider_call, provider_module, providers
@@ -343,23 +345,37 @@ def _health_defaults(practice_id, provider):
     return ProviderHealth(practice_id=practice_id, provider=provider, state=UNCONFIGURED, consecutive_failures=0)
 
 
-def status_cards(practice_id):
-    """One Card per provider, for the Übersicht tab and its 30-second poll: ONE statement, the list of providers
-    outer-joined to the practice's config and health rows (both found by unique index), with the prerequisite
-    counts as scalar subqueries. Never calls a provider."""
+def _status_read(practice, *user):
+    """The status cards' statement: the providers outer-joined to the practice's config and health rows (both by
+    unique index), the prerequisite counts as scalar subqueries. ``practice`` is a practice id, or
+    ``User.practice_id`` with ``user`` (the User entity) leading the FROM list, read along (session_status_rows)."""
     names = union_all(*(select(literal(name, String(32)).label("provider")) for name in providers())).subquery()
-    locations = select(func.count(Location.id)).where(Location.practice_id == practice_id).scalar_subquery()
-    therapists = select(func.count(User.id)).where(
-        User.practice_id == practice_id, User.role == "therapist", User.active).scalar_subquery()
-    rows = db.session.execute(
-        select(names.c.provider, IntegrationConfig, ProviderHealth, locations, therapists)
-        .select_from(names)
-        .outerjoin(IntegrationConfig, and_(IntegrationConfig.practice_id == practice_id,
-                                           IntegrationConfig.provider == names.c.provider,
-                                           IntegrationConfig.location_id.is_(None)))
-        .outerjoin(ProviderHealth, and_(ProviderHealth.practice_id == practice_id,
-                                        ProviderHealth.provider == names.c.provider))
-    ).all()
+    staff = aliased(User)
+    locations = select(func.count(Location.id)).where(Location.practice_id == practice).scalar_subquery()
+    therapists = select(func.count(staff.id)).where(
+        staff.practice_id == practice, staff.role == "therapist", staff.active).scalar_subquery()
+    source = (join(*user, names, true()) if user else names).outerjoin(IntegrationConfig, and_(
+        IntegrationConfig.practice_id == practice, IntegrationConfig.provider == names.c.provider,
+        IntegrationConfig.location_id.is_(None)))
+    source = source.outerjoin(ProviderHealth, and_(ProviderHealth.practice_id == practice,
+                                                   ProviderHealth.provider == names.c.provider))
+    return select(names.c.provider, IntegrationConfig, ProviderHealth, locations, therapists, *user).select_from(source)
+
+
+def session_status_rows(session_id):
+    """The status poll's one statement: the user of ``session_id`` (accounts' session check: active, same session
+    version) and the status rows of that user's practice, for status_cards; (None, None) once the session has ended.
+    Only reads: it runs as the poll's user loader, before anything may ask who the user is."""
+    clause = session_user_clause(session_id)
+    rows = db.session.execute(_status_read(User.practice_id, User).where(clause)).all() if clause is not None else []
+    return (rows[0][-1], [row[:-1] for row in rows]) if rows else (None, None)
+
+
+def status_cards(practice_id, rows=None):
+    """One Card per provider, for the Übersicht tab, the provider tabs and the poll: from ``rows`` when the poll
+    read them with its user (session_status_rows), else from ONE statement. Never calls a provider."""
+    if rows is None:
+        rows = db.session.execute(_status_read(practice_id)).all()
     found = {row[0]: row for row in rows}
     sandbox = current_app.config["HUB_SANDBOX"]
     cards = []

@@ -82,7 +82,9 @@ def provider_context(provider, form=None, **extra):
     return context
 
 
-def status_body(only=None):
-    """The #hub-status fragment: the status cards (one statement), all of them or only ``only``'s."""
-    cards = [card for card in integrations.status_cards(current_user.practice_id) if only in (None, card.provider)]
+def status_body(only=None, cards=None):
+    """The #hub-status fragment: the status cards (read in one statement unless the poll brings them), all of them
+    or only ``only``'s."""
+    cards = integrations.status_cards(current_user.practice_id) if cards is None else cards
+    cards = [card for card in cards if only in (None, card.provider)]
     return render_template("hub/_status.html", cards=cards, only=only)

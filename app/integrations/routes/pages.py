@@ -11,7 +11,7 @@ from app.integrations.routes.blueprint import bp
 from app.integrations.routes.context import provider_context, status_body
 from app.platform.extensions import limiter
 from app.platform.htmx import wants_fragment
-from app.platform.security.guard import permission_required
+from app.platform.security.guard import permission_required, session_data, session_read
 
 
 @bp.get("/")
@@ -27,14 +27,17 @@ def index():
 @bp.get("/status")
 @limiter.exempt
 @permission_required("integrations.view")
+@session_read(integrations.session_status_rows)
 def status():
     """Fragment #hub-status for the 30-second poll and the ``hub-status-changed`` event: the cards read from the
-    cached health rows in one statement, never from a provider. ``?provider=`` narrows it to one provider's tab.
-    Exempt from rate limits: a poll must never be answered with 429."""
+    cached health rows, never from a provider, in the same statement as the session's user, so the whole request is
+    one statement. ``?provider=`` narrows it to one provider's tab. Exempt from rate limits: a poll must never be
+    answered with 429."""
     if not wants_fragment("hub-status"):
         return redirect(url_for("hub.index"))
     only = request.args.get("provider")
-    return status_body(only if only in providers() else None)
+    cards = integrations.status_cards(current_user.practice_id, rows=session_data())
+    return status_body(only if only in providers() else None, cards=cards)
 
 
 @bp.get("/<integration:provider>")

@@ -1,8 +1,10 @@
 """Sessions end on the server: a copy of the session cookie stops working after logout, a password change, a
 deactivation and "sign out on all other devices" (the cookie is only a signed pointer to ``id:session_version``,
-and each of these moves the version on)."""
+and each of these moves the version on). The hub's status poll, which reads the session's user in the statement
+that reads its cards, ends with the session like every other request."""
 
 import pytest
+from sqlalchemy import update
 
 from app.accounts.models import User
 from app.accounts.tokens import create_token
@@ -16,6 +18,9 @@ NEW_PASSWORD = "ein neues Passwort"
 def copy_session_cookie(client):
     """The value of ``client``'s session cookie, as someone who copied it out of the browser would hold it."""
     return client.get_cookie("session").value
+
+
+POLL = "/integrations/status"
 
 
 def replay(app, cookie, path="/", **kwargs):
@@ -60,10 +65,12 @@ def sign_out_other_devices(app, client, make_user, user):
 
 @pytest.mark.parametrize("end_session", [log_out, change_password, deactivate_by_admin, sign_out_other_devices])
 def test_a_copied_session_cookie_stops_working_when_the_session_ends(app, client, auth, make_user, end_session):
-    """Replaying the cookie copied before the session ended leads to the login page (and 401 for htmx)."""
+    """Replaying the cookie copied before the session ended leads to the login page (and 401 for htmx), the hub's
+    status poll included."""
     user = auth.login(role="assistant")
     copied = copy_session_cookie(client)
     assert replay(app, copied).status_code == 200  # the copy is as good as the original while the session lives
+    assert replay(app, copied, POLL, headers=htmx("hub-status")).status_code == 200
 
     end_session(app, client, make_user, user)
 
@@ -73,6 +80,27 @@ def test_a_copied_session_cookie_stops_working_when_the_session_ends(app, client
     fragment = replay(app, copied, "/patients/", headers=htmx("patients-table"))
     assert fragment.status_code == 401
     assert fragment.headers["HX-Redirect"].startswith("/auth/login?next=")
+    poll = replay(app, copied, POLL, headers=htmx("hub-status"))
+    assert poll.status_code == 401 and poll.headers["HX-Redirect"].startswith("/auth/login?next=")
+
+
+def test_the_status_poll_reads_the_active_flag_and_the_role_with_its_cards(app, client, auth, make_user, db):
+    """The poll's one statement checks the account as it is now: an account switched off in the database (even
+    without a new session version) is signed out at its next poll, and a role that lost ``integrations.view`` is
+    refused at once, while the rest of the app still knows the user."""
+    user = auth.login(role="assistant")
+    assert client.get(POLL, headers=htmx("hub-status")).status_code == 200
+    admin = signed_in_elsewhere(app, make_user, make_user())
+
+    edited = admin.post(f"/users/{user.id}/edit", data={"name": user.name, "role": "therapist", "active": "y"})
+    assert edited.status_code == 303
+
+    assert client.get(POLL, headers=htmx("hub-status")).status_code == 403
+    assert client.get("/").status_code == 200
+    db.session.execute(update(User).where(User.id == user.id).values(active=False))
+    db.session.commit()
+    poll = client.get(POLL, headers=htmx("hub-status"))
+    assert poll.status_code == 401 and poll.headers["HX-Redirect"].startswith("/auth/login?next=")
 
 
 def test_logout_ends_the_users_sessions_on_every_device(app, client, auth, make_user, db):

@@ -14,6 +14,7 @@ from app.platform.jobs.queue import claim_next, run_job
 from app.platform.security.crypto import decrypt_secret
 from app.tenancy.models import Location
 from app.webhooks.endpoints import practice_endpoints, valid_secrets
+from tests.conftest import AuthActions
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed
 from tests.fakes.retell import RetellFake
@@ -217,7 +218,7 @@ def test_anonymous_poll_is_sent_to_the_login_page(client):
 def test_status_poll_never_calls_a_provider_and_is_one_statement(client, admin, calcom, retell, ready, practice,
                                                                    sql_statements):
     """After connecting both providers, polling the status several times sends no request to either fake, and
-    each poll reads the cards with one SQL statement (besides the session's user lookup)."""
+    each poll costs one SQL statement in all: the session's user is read in the statement that reads the cards."""
     assert _save(client, "calcom", api_key=CAL_KEY).status_code == 200
     assert _save(client, "retell", api_key=RETELL_KEY).status_code == 200
     before = (calcom.request_count(), retell.request_count())
@@ -235,11 +236,25 @@ def test_status_poll_never_calls_a_provider_and_is_one_statement(client, admin, 
     assert 'data-state="ok"' in html and "Connected" in html
     assert "HX-Request" in response.headers["Vary"]
     for poll in polls:
-        reads = [statement for statement in poll if not statement.lstrip().startswith("SELECT users.")]
-        assert len(reads) == 1, poll
-        assert "integration_configs" in reads[0] and "provider_health" in reads[0]
+        assert len(poll) == 1, poll
+        assert all(table in poll[0] for table in ("users", "integration_configs", "provider_health")), poll
     client.get("/integrations/")
     assert (calcom.request_count(), retell.request_count()) == before
+
+
+def test_status_poll_shows_the_cards_of_the_users_own_practice(app, client, admin, calcom, make_user,
+                                                              other_practice):
+    """The poll finds the practice through the session's user, inside its one statement: a user of another practice
+    polling at the same time sees that practice's cards (nothing configured), never this practice's connection."""
+    assert _save(client, "calcom", api_key=CAL_KEY).status_code == 200
+    other = app.test_client()
+    AuthActions(other, make_user).login(user=make_user(practice=other_practice))
+
+    mine = client.get("/integrations/status", headers=htmx("hub-status")).get_data(as_text=True)
+    theirs = other.get("/integrations/status", headers=htmx("hub-status")).get_data(as_text=True)
+
+    assert 'id="hub-card-calcom" data-state="ok"' in mine and "<strong>Connected</strong>" in mine
+    assert 'id="hub-card-calcom" data-state="unconfigured"' in theirs and 'data-state="ok"' not in theirs
 
 
 def test_status_without_htmx_goes_to_the_overview(client, admin):
