@@ -13,6 +13,7 @@ event is stored. (A rollback and a second insert cost less on the rare failure t
 Dedup is exact under concurrency: a partial unique index over (endpoint, delivery id) of accepted events makes the
 second of two concurrent deliveries fail at its insert (on PostgreSQL it waits for the first to commit); its
 transaction is rolled back and it is stored as a duplicate instead. The hot path is a handful of statements: the
+endpoint read (with its practice, one Core statement; the secrets are decrypted once per process and version), the
 event insert, the domain upsert(s), the attempt insert and the commit."""
 
 from dataclasses import dataclass, field
@@ -20,9 +21,9 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Column, bindparam, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.appointments.service import Ignored, apply_record
 from app.platform.audit.service import record
@@ -36,7 +37,7 @@ from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
 from app.tenancy.models import Practice
-from app.webhooks.endpoints import valid_secrets
+from app.webhooks.endpoints import ReceivingEndpoint, receiving_secrets
 from app.webhooks.failures import stored_error
 from app.webhooks.models import (
     ACCEPTED,
@@ -71,20 +72,39 @@ class Receipt:
     headers: dict = field(default_factory=dict)
 
 
+# The practice's mapped columns (attribute name, column), read with the endpoint to rebuild the practice.
+_PRACTICE_COLUMNS = [(attr.key, attr.columns[0]) for attr in inspect(Practice).column_attrs
+                     if isinstance(attr.columns[0], Column)]
+_ENDPOINT = WebhookEndpoint.__table__.c
 _FIND_ENDPOINT = (
-    select(WebhookEndpoint).options(joinedload(WebhookEndpoint.practice))
-    .where(WebhookEndpoint.public_id == bindparam("public_id"), WebhookEndpoint.source == bindparam("source"),
-           WebhookEndpoint.active.is_(True))
+    select(_ENDPOINT.id, _ENDPOINT.practice_id, _ENDPOINT.secret_version, _ENDPOINT.secret,
+           _ENDPOINT.previous_secret, _ENDPOINT.previous_valid_until,
+           *(column.label(f"p__{key}") for key, column in _PRACTICE_COLUMNS))
+    .join_from(WebhookEndpoint.__table__, Practice.__table__, Practice.__table__.c.id == _ENDPOINT.practice_id)
+    .where(_ENDPOINT.public_id == bindparam("public_id"), _ENDPOINT.source == bindparam("source"),
+           _ENDPOINT.active.is_(True))
 )
 
 
 def find_endpoint(source, public_id):
-    """The active endpoint of ``source`` with ``public_id``, or None (unknown, disabled or another source). Its
-    practice is loaded in the same query (one constant statement, compiled once), so applying an event finds it
-    in the session instead of reading it."""
+    """The active endpoint of ``source`` with ``public_id`` as a ReceivingEndpoint, or None (unknown, disabled or
+    another source). One constant Core statement (compiled once) reads the endpoint and its practice: the
+    practice is attached to the session from that row (no second query, no ORM load), so applying an event finds
+    it there; its secrets are decrypted once per secret version (endpoints.receiving_secrets). Being read on every
+    request, a rotation, a disabled endpoint or a changed practice setting takes effect at once."""
     if webhook_source(source) is None:
         return None
-    return db.session.scalar(_FIND_ENDPOINT, {"public_id": public_id, "source": source})
+    row = db.session.execute(_FIND_ENDPOINT, {"public_id": public_id, "source": source}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    practice = Practice(**{key: values[f"p__{key}"] for key, _column in _PRACTICE_COLUMNS})
+    make_transient_to_detached(practice)  # as if loaded: no pending changes, so merge() needs no SELECT
+    practice = db.session.merge(practice, load=False)
+    return ReceivingEndpoint(id=row.id, practice_id=row.practice_id, source=source, public_id=public_id,
+                             secret_version=row.secret_version, secret=row.secret,
+                             previous_secret=row.previous_secret, previous_valid_until=row.previous_valid_until,
+                             practice=practice)
 
 
 def reject(endpoint, status, reason, remote_addr=None, now=None):
@@ -99,7 +119,7 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
     now = now or utcnow()
     source = webhook_source(endpoint.source)
     try:
-        version = source.verify(body, headers, valid_secrets(endpoint, now), now)
+        version = source.verify(body, headers, receiving_secrets(endpoint, now), now)
     except SignatureError as error:
         return reject(endpoint, 401, INVALID_SIGNATURE.format(reason=error), remote_addr, now)
     payload = None

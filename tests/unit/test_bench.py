@@ -17,6 +17,7 @@ BENCHES = {
     "appointments_tab": ["--patients", "50", "--appointments", "500", "--repeats", "2"],
     "hub": ["--appointments", "50", "--metrics", "500", "--repeats", "2"],
     "webhooks": ["-n", "40", "-c", "2"],
+    "webhooks_wrk": ["-d", "1", "--rounds", "1", "--pool", "2000"],
 }
 
 
