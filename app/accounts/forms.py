@@ -1,5 +1,7 @@
 """Forms of the accounts blueprints: signing in and invites (auth), user management (users), one's own account."""
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -14,8 +16,24 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from app.platform.security.permissions import ROLE_LABELS
+from app.platform.security.permissions import ALL, ROLE_LABELS, ROLE_PERMISSIONS
 from app.platform.validators import EmailAddress
+
+
+def password_rules():
+    """The password policy that app.accounts.service.check_password_policy enforces, in words: shown under every
+    field where a password is chosen, so that nobody learns the rules from an error."""
+    return _("At least %(n)d characters, and not the email address of the account.",
+             n=current_app.config["AUTH_MIN_PASSWORD_LENGTH"])
+
+
+class PasswordRulesForm(FlaskForm):
+    """A form with a ``password`` field for a new password; the field's description states the rules (the form
+    macro shows it as help text under the field)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.password.description = password_rules()
 
 
 class LoginForm(FlaskForm):
@@ -28,7 +46,7 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(PasswordRulesForm):
     """Choose a password (from an invite or reset link)."""
 
     password = PasswordField(_l("New password"), validators=[DataRequired()],
@@ -50,12 +68,21 @@ def role_choices():
     return [SelectChoice(role, label) for role, label in ROLE_LABELS.items()]
 
 
-class UserCreateForm(FlaskForm):
-    """A new user; without a password an invite link is created instead."""
+def least_privileged_role():
+    """The role that grants the fewest permissions, and of equal ones the fewest over all patients rather than the
+    user's own (therapist: own patients only, where billing reads every patient): what a new user starts with, so
+    that forgetting to choose gives away as little as possible."""
+    return min(ROLE_PERMISSIONS, key=lambda role: (
+        len(ROLE_PERMISSIONS[role]), sum(scope == ALL for scope in ROLE_PERMISSIONS[role].values())))
+
+
+class UserCreateForm(PasswordRulesForm):
+    """A new user (with the least-privileged role preselected); without a password an invite link is created
+    instead."""
 
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), EmailAddress(), Length(max=254)])
-    role = SelectField(_l("Role"), choices=role_choices)
+    role = SelectField(_l("Role"), choices=role_choices, default=least_privileged_role)
     password = PasswordField(_l("Initial password (leave empty to create an invite link)"),
                              validators=[Optional()], render_kw={"autocomplete": "new-password"})
 
@@ -68,7 +95,7 @@ class UserEditForm(FlaskForm):
     active = BooleanField(_l("Active (can sign in)"))
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(PasswordRulesForm):
     """Change one's own password."""
 
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],

@@ -9,11 +9,11 @@ from app.platform.templating import add_navigation
 
 def init_app(app):
     """Register the patients blueprint (with the import views), the API endpoints, the import job, the phone
-    filter, the navigation entry and the audit labels."""
+    filter and test, the navigation entry and the audit labels."""
     from flask_login import current_user
 
     from app.patients import api  # noqa: F401 (attaches the endpoints to the /api blueprint)
-    from app.patients.fields import format_phone
+    from app.patients.fields import format_phone, phone_needs_check
     from app.patients.importing import routes as importing_routes  # noqa: F401 (attaches the import views)
     from app.patients.importing.service import run_import_job
     from app.patients.routes import bp
@@ -28,6 +28,9 @@ def init_app(app):
         """An E.164 number formatted for the signed-in user's practice (see format_phone)."""
         practice = getattr(current_user, "practice", None)
         return format_phone(e164, practice.country if practice is not None else "DE")
+
+    # ``phone is phone_to_check``: a phone kept as entered, shown with "Check phone number".
+    app.add_template_test(phone_needs_check, "phone_to_check")
 
     register_action_labels({
         "patient.create": _l("Patient created"),

@@ -1,6 +1,7 @@
 """The rules for patient fields, shared by the form, the JSON API and the import so they can never disagree:
-names are required, emails must be well-formed, phones become E.164 in the practice's country, birth dates are read
-in German or ISO form and may not lie in the future."""
+names are required, emails must be well-formed, phones become E.164 in the practice's country where they can (and are
+kept as entered, marked for checking, where they cannot: a practice's data is messy and a phone number is never worth
+refusing a patient for), birth dates are read in German or ISO form and may not lie in the future."""
 
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,9 @@ PATIENT_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date", "bo
 _GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})\s*$")
 _ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*$")
 EARLIEST_BIRTH_YEAR = 1900
+PHONE_MAX_LENGTH = 20  # the length of the column patients.phone
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class FieldError(ValueError):
@@ -47,29 +51,75 @@ def normalise_email(value):
 
 
 def normalise_phone(value, country="DE"):
-    """The phone number in E.164 (+4917012345678), reading national numbers in ``country``; None for empty."""
-    text = (value or "").strip()
+    """The phone number in E.164 (+4917012345678), reading national numbers in ``country``; None for empty.
+
+    A number is accepted when its length fits a mobile or landline number of its country (phonenumbers'
+    "possible"), not only when it lies in a range the library's metadata already knows ("valid"): new mobile ranges
+    and older 10-digit mobile numbers (0151 1112223, 01522 334455) are real and were refused by the stricter test.
+    Refused, because their E.164 form would be a guess: text with letters (phonenumbers reads them as a keypad
+    word, so "mobil" would become digits) and a national number typed without its national prefix (1112223 lacks
+    its area code)."""
+    text = str(value or "").strip()
     if not text:
         return None
-    try:
-        number = phonenumbers.parse(text, country)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    number = None
+    if not any(character.isalpha() for character in text):
+        try:
+            number = phonenumbers.parse(text, country, keep_raw_input=True)
+        except phonenumbers.NumberParseException:
+            number = None
+    if number is None or not _complete(number, text, country):
         raise FieldError(_("“%(value)s” is not a valid phone number.", value=text), "invalid_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def format_phone(e164, country="DE"):
-    """A stored E.164 number as a person reads it: national form for a number of the practice's own country
-    (0170 1112233), international form otherwise (+43 1 234567). Anything unparsable is shown as stored."""
-    if not e164:
-        return ""
+def _complete(number, text, country):
+    """Whether a parsed number is a whole number (one the library knows, or one with the length of a mobile or
+    landline number of its country: the generic length rule would take "0173" for a number) and, when read as a
+    national number, was typed with the country's national prefix (0 in DE, AT and CH)."""
+    kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE)
+    if not phonenumbers.is_valid_number(number) and all(
+            phonenumbers.is_possible_number_for_type_with_reason(number, kind)
+            != phonenumbers.ValidationResult.IS_POSSIBLE for kind in kinds):
+        return False
+    if number.country_code_source != phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        return True
+    prefix = phonenumbers.ndd_prefix_for_region(country, True) or ""
+    return "".join(character for character in text if character.isdigit()).startswith(prefix)
+
+
+def clean_phone(value, country="DE"):
+    """A patient's phone as stored: E.164 when it can be normalised, otherwise the text as entered (control
+    characters removed, whitespace collapsed, cut to the column's PHONE_MAX_LENGTH with "…" as the last
+    character when longer) so that no patient is refused for a phone number; None for empty. Such a value is
+    shown with "Check phone number" (phone_needs_check)."""
     try:
-        number = phonenumbers.parse(e164, country)
+        return normalise_phone(value, country)
+    except FieldError:
+        text = " ".join(_CONTROL_CHARACTERS.sub(" ", str(value)).split())
+        if len(text) > PHONE_MAX_LENGTH:
+            text = text[:PHONE_MAX_LENGTH - 1].rstrip() + "…"
+        return text or None
+
+
+def phone_needs_check(stored):
+    """Whether a stored phone is one kept as entered (not E.164), which a person should check."""
+    return bool(stored) and not _E164.match(stored)
+
+
+def format_phone(stored, country="DE"):
+    """A stored phone as a person reads it: an E.164 number in national form for the practice's own country
+    (0170 1112233), in international form otherwise (+43 1 234567); a value kept as entered is shown as stored."""
+    if not stored:
+        return ""
+    if phone_needs_check(stored):
+        return stored
+    try:
+        number = phonenumbers.parse(stored, country)
     except phonenumbers.NumberParseException:
-        return e164
-    own = phonenumbers.region_code_for_number(number) == country
+        return stored
+    # A number in a range the library does not know yet has no national pattern: it is shown internationally.
+    own = phonenumbers.is_valid_number(number) and phonenumbers.region_code_for_number(number) == country
     style = phonenumbers.PhoneNumberFormat.NATIONAL if own else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     return phonenumbers.format_number(number, style)
 
@@ -132,7 +182,7 @@ def validate_patient_fields(data, country="DE", today=None, partial=False):
         "first_name": lambda v: clean_text(v, 100),
         "last_name": lambda v: clean_text(v, 100),
         "email": normalise_email,
-        "phone": lambda v: normalise_phone(v, country),
+        "phone": lambda v: clean_phone(v, country),
         "birth_date": lambda v: parse_birth_date(v, today),
         "booking_system_id": lambda v: clean_text(v, 64),
     }

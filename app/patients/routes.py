@@ -8,9 +8,8 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from app.accounts.service import practice_therapists
-from app.patients.fields import validate_patient_fields
+from app.patients.fields import phone_needs_check, validate_patient_fields
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.patients.importing.report import row_state_labels
 from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link
 from app.patients.service import (
     PatientValidationError,
@@ -43,15 +42,14 @@ INLINE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
 @bp.context_processor
 def _helpers():
     """``validate_attrs(name)``: htmx attributes that validate a patient field when it is left;
-    ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links;
-    ``row_state_labels()`` for the import's counts and rows."""
+    ``access_link_url(link)`` and ``link_status(link, now)`` for the "Meine Termine" links."""
 
     def access_link_url(link):
         return url_for("portal.show", token=link_token(link), _external=True)
 
     return {"validate_attrs": lambda name: validate_attrs(url_for("patients.validate_field", field=name), "focusout"),
             "TABS": TABS, "access_link_url": access_link_url,
-            "link_status": link_status, "row_state_labels": row_state_labels}
+            "link_status": link_status}
 
 
 def _patient_or_404(patient_id):
@@ -137,6 +135,9 @@ def validate_field(field):
                                      partial=True)
     bound = getattr(form, field)
     bound.errors = [result.errors[field]] if field in result.errors else []
+    if field == "phone" and phone_needs_check(result.values.get("phone")):
+        # Not an error (the patient is saved all the same), but the front desk should know before saving.
+        bound.description = _("Not a complete phone number: it is saved as typed and marked “Check phone number”.")
     return render_template("patients/_field.html", field=bound), 422 if bound.errors else 200
 
 

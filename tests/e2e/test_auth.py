@@ -57,7 +57,7 @@ def test_wrong_password_shows_generic_error_and_stays_on_login(page, base_url, s
     sign_in(user.email, "falsches-passwort")
 
     expect(page).to_have_url(f"{base_url}/auth/login")
-    expect(page.locator("#form-errors")).to_have_text(translate(GENERIC_LOGIN_ERROR))
+    expect(page.locator("#password-errors")).to_have_text(translate(GENERIC_LOGIN_ERROR))
     expect(page.locator("#login-form")).to_be_visible()
     expect(page.locator("#logout-button")).to_have_count(0)
 
@@ -67,7 +67,7 @@ def test_unknown_email_shows_the_same_generic_error(page, base_url, sign_in, tra
     sign_in("niemand@demo.test", "irgendein-passwort")
 
     expect(page).to_have_url(f"{base_url}/auth/login")
-    expect(page.locator("#form-errors")).to_have_text(translate(GENERIC_LOGIN_ERROR))
+    expect(page.locator("#password-errors")).to_have_text(translate(GENERIC_LOGIN_ERROR))
 
 
 def test_lockout_after_five_wrong_passwords_refuses_the_right_one(page, base_url, sign_in, make_live_user, live_app,
@@ -79,12 +79,12 @@ def test_lockout_after_five_wrong_passwords_refuses_the_right_one(page, base_url
 
     for attempt in range(5):
         sign_in(user.email, f"falsch-{attempt}")
-        expect(page.locator("#form-errors")).to_have_text(generic_error)
+        expect(page.locator("#password-errors")).to_have_text(generic_error)
 
     sign_in(user.email, user.password)
 
     expect(page).to_have_url(f"{base_url}/auth/login")
-    expect(page.locator("#form-errors")).to_have_text(generic_error)
+    expect(page.locator("#password-errors")).to_have_text(generic_error)
     expect(page.locator("#logout-button")).to_have_count(0)
     with live_app.app_context():
         locked = db.session.scalar(select(User).where(User.email == user.email))

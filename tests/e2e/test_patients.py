@@ -1,5 +1,5 @@
-"""Patients as staff click through them: active search, creating a patient with inline validation, the record's
-tabs, a therapist's restricted view, and archiving and restoring."""
+"""Patients as staff click through them: active search, creating a patient with inline validation, phones that
+cannot be normalised, the record's tabs, a therapist's restricted view, and archiving and restoring."""
 
 import re
 from uuid import uuid4
@@ -94,8 +94,8 @@ def test_assistant_searches_as_she_types(page, base_url, sign_in):
     assert_no_page_load(page)
 
 
-def test_admin_creates_patient_and_fixes_phone_inline(page, base_url, sign_in, translate):
-    """An admin types an invalid phone, sees the error on leaving the field, corrects it and creates the patient."""
+def test_admin_creates_patient_and_fixes_email_inline(page, base_url, sign_in, translate):
+    """An admin types an invalid email, sees the error on leaving the field, corrects it and creates the patient."""
     last_name = f"Neumann-{uuid4().hex[:8]}"
     sign_in("admin@demo.test")
     expect(page).to_have_url(f"{base_url}/")
@@ -103,31 +103,32 @@ def test_admin_creates_patient_and_fixes_phone_inline(page, base_url, sign_in, t
     page.locator("#new-patient-link").click()
     expect(page).to_have_url(f"{base_url}/patients/new")
     form = page.locator("#patient-form")
-    phone = form.locator("[name=phone]")
-    errors = page.locator("#field-phone .field-errors")
+    email = form.locator("[name=email]")
+    errors = page.locator("#field-email .field-errors")
 
     form.locator("[name=first_name]").fill("Nina")
     form.locator("[name=last_name]").fill(last_name)
-    phone.fill("12345")
+    form.locator("[name=phone]").fill("0170 1234567")
+    email.fill("nina-at-example")
     wait_for_htmx_idle(page)
-    with page.expect_response(lambda response: response.url.endswith("/patients/validate/phone")) as checked:
-        phone.press("Tab")
+    with page.expect_response(lambda response: response.url.endswith("/patients/validate/email")) as checked:
+        email.press("Tab")
 
     assert checked.value.status == 422
-    expect(phone).to_have_attribute("aria-invalid", "true")
-    expect(errors).to_have_text(translate("“%(value)s” is not a valid phone number.", value="12345"))
-    expect(phone).to_have_attribute("aria-describedby", "phone-errors")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(errors).to_have_text(translate("“%(value)s” is not a valid email address.", value="nina-at-example"))
+    expect(email).to_have_attribute("aria-describedby", "email-errors")
     expect(page).to_have_url(f"{base_url}/patients/new")
 
-    phone.fill("0170 1234567")
+    email.fill("nina@example.test")
     wait_for_htmx_idle(page)
-    with page.expect_response(lambda response: response.url.endswith("/patients/validate/phone")) as checked:
-        phone.press("Tab")
+    with page.expect_response(lambda response: response.url.endswith("/patients/validate/email")) as checked:
+        email.press("Tab")
 
     assert checked.value.status == 200
     expect(errors).to_have_count(0)
-    expect(phone).not_to_have_attribute("aria-invalid", "true")
-    expect(phone).to_have_value("0170 1234567")
+    expect(email).not_to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_value("nina@example.test")
 
     form.get_by_role("button", name=translate("Create patient")).click()
 
@@ -135,6 +136,49 @@ def test_admin_creates_patient_and_fixes_phone_inline(page, base_url, sign_in, t
     expect(page.locator("#patient-name")).to_have_text(f"Nina {last_name}")
     expect(page.locator("#patient-tab")).to_have_attribute("data-tab", "stammdaten")
     expect(page.locator("#patient-tab")).to_contain_text("0170 1234567")
+
+
+@pytest.mark.parametrize(("typed", "shown", "marked"), [
+    ("0151 1112223", "+49 1511112223", False),
+    ("bitte zurückrufen", "bitte zurückrufen", True),
+])
+def test_front_desk_creates_patients_whatever_the_phone_says(page, base_url, sign_in, translate, typed, shown,
+                                                             marked):
+    """The front desk (German UI) creates a patient with a mobile number of a range the phone library does not
+    know yet, and one with a note instead of a number: both are saved; only the note is marked
+    "Telefonnummer prüfen", in the record and in the list."""
+    last_name = f"Anrufer-{uuid4().hex[:8]}"
+    check = translate("Check phone number")
+    assert check == "Telefonnummer prüfen"
+    sign_in("empfang@demo.test")
+    expect(page).to_have_url(f"{base_url}/")
+    page.goto("/patients/new")
+    form = page.locator("#patient-form")
+    form.locator("[name=first_name]").fill("Ida")
+    form.locator("[name=last_name]").fill(last_name)
+    form.locator("[name=phone]").fill(typed)
+    wait_for_htmx_idle(page)
+    with page.expect_response(lambda response: response.url.endswith("/patients/validate/phone")) as checked:
+        form.locator("[name=phone]").press("Tab")
+    assert checked.value.status == 200
+    expect(page.locator("#field-phone .field-errors")).to_have_count(0)
+    expect(page.locator("#phone-help")).to_have_count(1 if marked else 0)
+    if marked:
+        expect(page.locator("#phone-help")).to_contain_text(check)
+    form.get_by_role("button", name=translate("Create patient")).click()
+
+    expect(page).to_have_url(re.compile(re.escape(f"{base_url}/patients/") + r"\d+$"))
+    phone = page.locator("#patient-phone")
+    expect(phone).to_contain_text(shown)
+    expect(phone.locator("mark.phone-check")).to_have_count(1 if marked else 0)
+    if marked:
+        expect(phone.locator("mark.phone-check")).to_have_text(check)
+
+    page.goto(f"/patients/?q={last_name}")
+    row = table_rows(page)
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(shown)
+    expect(row.locator("mark.phone-check")).to_have_count(1 if marked else 0)
 
 
 def test_record_tabs_switch_with_htmx(page, base_url, sign_in, live_app, translate):

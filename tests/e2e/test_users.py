@@ -119,3 +119,29 @@ def test_invalid_email_is_flagged_when_leaving_the_field(page, base_url, sign_in
     expect(email).not_to_have_attribute("aria-invalid", "true")
     expect(email).to_have_value("richtig@beispiel.test")
     expect(page).to_have_url(f"{base_url}/users/new")
+
+
+def test_new_user_starts_as_therapist_and_sees_the_password_rules_first(page, base_url, sign_in, unique_email,
+                                                                        new_context, live_app, translate):
+    """In German: the create form opens with the least-privileged role (therapist) and states the password rules
+    under the initial password; the invitee reads the same rules before typing a password."""
+    rules = translate("At least %(n)d characters, and not the email address of the account.",
+                      n=live_app.config["AUTH_MIN_PASSWORD_LENGTH"])
+    assert rules.startswith("Mindestens ")
+    form = open_new_user_form(page, base_url, sign_in)
+    expect(form.locator("[name=role]")).to_have_value("therapist")
+    expect(form.locator("#password-help")).to_have_text(rules)
+    expect(form.locator("[name=password]")).to_have_attribute("aria-describedby", "password-help")
+
+    form.locator("[name=name]").fill("Rita Rolle")
+    form.locator("[name=email]").fill(unique_email)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#invite-link")).to_be_visible()
+    link = page.locator("#invite-url").input_value()
+    page.goto("/users/")
+    expect(page.locator("#users-table tr", has_text=unique_email)).to_contain_text(translate("Therapist"))
+
+    invitee = new_context().new_page()
+    invitee.goto(link)
+    expect(invitee.locator("#invite-form #password-help")).to_have_text(rules)
+    expect(invitee.locator("#invite-form .field-errors")).to_have_count(0)

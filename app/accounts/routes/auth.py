@@ -37,7 +37,9 @@ def login():
         try:
             user = authenticate(form.email.data, form.password.data, current_actor())
         except LoginFailed as error:
-            form.form_errors.append(error.message)
+            # Under the password field, with the markup of every other field error (field-errors, aria-invalid):
+            # the field to type again, and the message says nothing about which of the two was wrong.
+            form.password.errors.append(error.message)
             return render_template("auth/login.html", form=form), 422
         login_user(user)
         target = form.next.data if is_safe_next(form.next.data) else url_for("dashboard.index")

@@ -11,7 +11,7 @@ from app.patients.fields import PATIENT_FIELDS
 from app.patients.forms import ImportQueueForm, ImportUploadForm
 from app.patients.importing.decode import format_size
 from app.patients.importing.queries import job_row, practice_job, recent_imports
-from app.patients.importing.report import plan_problem_rows, problem_rows_csv, unresolved_count
+from app.patients.importing.report import plan_problem_rows, problem_rows_csv, row_state_labels, unresolved_count
 from app.patients.importing.service import create_csv_import, preview_import, queue_import, resolve_flagged_row
 from app.patients.routes import bp
 from app.platform.errors import ServiceError
@@ -58,6 +58,12 @@ def _imports_page(form, status=200):
     recent = recent_imports(current_user.practice_id, RECENT_IMPORTS)
     max_size = format_size(current_app.config["PATIENT_IMPORT_MAX_BYTES"])
     return render_template("patients/imports.html", form=form, recent=recent, max_size=max_size), status
+
+
+@bp.context_processor
+def _import_helpers():
+    """``row_state_labels()`` for the import's counts and rows (on the patients blueprint the import views share)."""
+    return {"row_state_labels": row_state_labels}
 
 
 @bp.get("/import")

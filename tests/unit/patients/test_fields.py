@@ -1,8 +1,17 @@
-"""Unit tests of the shared patient field rules that have no form of their own: how a stored phone number is shown."""
+"""Unit tests of the shared patient field rules that have no form of their own: how a phone number is normalised,
+kept as typed when it cannot be, and shown."""
 
 import pytest
 
-from app.patients.fields import format_phone, normalise_phone
+from app.patients.fields import (
+    PHONE_MAX_LENGTH,
+    FieldError,
+    clean_phone,
+    format_phone,
+    normalise_phone,
+    phone_needs_check,
+    validate_patient_fields,
+)
 
 
 @pytest.mark.parametrize(("stored", "country", "shown"), [
@@ -23,3 +32,50 @@ def test_a_stored_number_is_shown_nationally_at_home_and_internationally_abroad(
 def test_what_is_shown_reads_back_as_the_same_number(typed):
     stored = normalise_phone(typed, "DE")
     assert normalise_phone(format_phone(stored, "DE"), "DE") == stored == "+491701112233"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("0151 1112223", "+491511112223"),
+    ("01522 334455", "+491522334455"),
+    ("+49 1522 334455", "+491522334455"),
+])
+def test_mobile_numbers_the_library_does_not_know_yet_become_e164(typed, stored):
+    """The three numbers of issue 17: their length fits a German mobile number, so they are normalised although
+    the phone library's metadata does not list their range as valid."""
+    assert normalise_phone(typed, "DE") == clean_phone(typed, "DE") == stored
+    assert not phone_needs_check(stored)
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("bitte zurückrufen", "bitte zurückrufen"),
+    ("  0173  ", "0173"),  # a mobile prefix alone: too short for any German number
+    ("12", "12"),
+    ("1112223", "1112223"),  # a local number without its area code: its E.164 form would be a guess
+    ("+49 170 1", "+49 170 1"),
+    ("(0170) 1234567 mobil", "(0170) 1234567 mobil"),  # letters are not read as a keypad word
+    ("0170\x00\t123\x7f", "0170 123"),
+    ("Praxis anrufen, nicht Handy", "Praxis anrufen, nic…"),
+    (4917012345, "4917012345"),
+])
+def test_what_cannot_be_normalised_is_kept_as_typed_and_marked(typed, stored):
+    """Never a reason to refuse the patient: kept as typed (control characters removed, cut to the column) and
+    marked for checking; the strict rule, used to match callers, still refuses it."""
+    assert clean_phone(typed, "DE") == stored and len(stored) <= PHONE_MAX_LENGTH
+    assert phone_needs_check(stored) and format_phone(stored, "DE") == stored
+    with pytest.raises(FieldError):
+        normalise_phone(typed, "DE")
+
+
+def test_a_messy_phone_leaves_the_other_fields_valid():
+    """The shared rules accept a patient whose phone cannot be normalised; empty stays empty."""
+    result = validate_patient_fields({"first_name": "Mia", "last_name": "Morgen", "phone": "bitte zurückrufen"})
+    assert result.ok and result.values["phone"] == "bitte zurückrufen"
+    assert validate_patient_fields({"first_name": "A", "last_name": "B", "phone": "  "}).values["phone"] is None
+    assert not phone_needs_check(None) and not phone_needs_check("")
+
+
+@pytest.mark.parametrize(("stored", "shown"), [("+491511112223", "+49 1511112223"), ("0173", "0173")])
+def test_a_number_in_an_unknown_range_is_shown_internationally_and_a_kept_one_as_stored(stored, shown):
+    """A number without a national pattern in the library is shown in international form, not as bare digits;
+    one kept as typed is shown exactly as stored."""
+    assert format_phone(stored, "DE") == shown

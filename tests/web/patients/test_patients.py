@@ -152,7 +152,6 @@ def test_create_patient_normalises_and_audits(client, auth, db, practice):
     "field,value,message",
     [
         ("email", "kein-at", "not a valid email address"),
-        ("phone", "12", "not a valid phone number"),
         ("birth_date", "31.02.1980", "not a real date"),
         ("birth_date", "01.01.2999", "in the future"),
         ("birth_date", "gestern", "DD.MM.YYYY"),
@@ -171,12 +170,12 @@ def test_create_patient_validation(client, auth, db, english, field, value, mess
 
 
 def test_inline_validation_of_a_field(client, auth, english):
-    """Leaving the phone field validates it alone: 422 with the message, 200 when it is fixed."""
+    """Leaving the email field validates it alone: 422 with the message, 200 when it is fixed."""
     auth.login()
-    bad = client.post("/patients/validate/phone", data={"phone": "0000"}, headers=htmx("field-phone"))
-    assert bad.status_code == 422 and "not a valid phone number" in bad.get_data(as_text=True)
-    assert bad.get_data(as_text=True).lstrip().startswith('<div id="field-phone"')
-    good = client.post("/patients/validate/phone", data={"phone": "0170 1234567"}, headers=htmx("field-phone"))
+    bad = client.post("/patients/validate/email", data={"email": "kein-at"}, headers=htmx("field-email"))
+    assert bad.status_code == 422 and "not a valid email address" in bad.get_data(as_text=True)
+    assert bad.get_data(as_text=True).lstrip().startswith('<div id="field-email"')
+    good = client.post("/patients/validate/email", data={"email": "dora@example.test"}, headers=htmx("field-email"))
     assert good.status_code == 200 and "aria-invalid" not in good.get_data(as_text=True)
     assert client.post("/patients/validate/therapist_id", data={}).status_code == 404
 
