@@ -117,6 +117,22 @@ class Events:
                               self._appointment(number, version, self.rng.choice(("scheduled", "confirmed"))))
 
 
+def real_items(events, rng, count, updates):
+    """``count`` real events in the bench's mix; appointment.updated events each change a different warm-up
+    appointment (from ``updates``, consumed) while any are left."""
+    items = []
+    for index in range(count):
+        roll = index % 20
+        if roll < 1:
+            items.append(events.patient_created())
+        elif roll < 6 and updates:
+            items.append(events.appointment_updated(updates.pop(), version=10))
+        else:
+            items.append(events.appointment_created())
+    rng.shuffle(items)
+    return items
+
+
 def signed_headers(webhook, msg_id, body):
     """Standard Webhooks headers of ``body``, signed now (the receivers allow 5 minutes of clock difference)."""
     now = datetime.now(UTC)
@@ -275,16 +291,7 @@ def run(args, url, tmp):
 
         count = args.events
         updates = rng.sample(range(WARM_APPOINTMENTS), k=min(WARM_APPOINTMENTS, count // 4))
-        real = []
-        for index in range(count):
-            roll = index % 20
-            if roll < 1:
-                real.append(events.patient_created())
-            elif roll < 6 and updates:
-                real.append(events.appointment_updated(updates.pop(), version=10))
-            else:
-                real.append(events.appointment_created())
-        rng.shuffle(real)
+        real = real_items(events, rng, count, updates)
         bare = [[(f"bare{run}_{index:07d}", body) for index, (_, body) in enumerate(real)] for run in (1, 2)]
 
         print(f"gunicorn: {args.workers} worker(s) x {args.threads} threads; {args.concurrency} concurrent senders; "

@@ -50,19 +50,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select  # noqa: E402
-from standardwebhooks.webhooks import Webhook  # noqa: E402
+from sqlalchemy import func, select
+from standardwebhooks.webhooks import Webhook
 
-from app import create_app  # noqa: E402
-from app.platform.extensions import db  # noqa: E402
-from app.webhooks.models import ACCEPTED, PROCESSED, WebhookEvent, WebhookEventAttempt  # noqa: E402
-from bench.webhooks import (  # noqa: E402
+from app import create_app
+from app.platform.extensions import db
+from app.webhooks.models import ACCEPTED, PROCESSED, WebhookEvent, WebhookEventAttempt
+from bench.webhooks import (
     ENCRYPTION_KEY,
     PATIENTS,
     SECRET_KEY,
     WARM_APPOINTMENTS,
     Events,
     free_port,
+    real_items,
     reset_database,
     send_all,
     setup,
@@ -70,8 +71,8 @@ from bench.webhooks import (  # noqa: E402
     start_server,
     stop_server,
 )
-from bench.webhooks_app import BARE_EVENTS  # noqa: E402
-from config import Config  # noqa: E402
+from bench.webhooks_app import BARE_EVENTS
+from config import Config
 
 BENCH_RATE_LIMIT = "10000000 per minute"
 # Hands the pre-signed requests of the file in args[1] to wrk's threads (line i to thread i mod args[2]); counts
@@ -192,22 +193,6 @@ def run_python(port, request_file, args):
     ordered = sorted(latencies) or [0]
     return {**counts, "duration_us": (time.perf_counter() - start) * 1e6, "pool": len(lines),
             "p50_us": statistics.median(ordered), "p99_us": ordered[min(len(ordered) - 1, int(len(ordered) * .99))]}
-
-
-def real_items(events, rng, count, updates):
-    """``count`` real events in the bench's mix; appointment.updated events each change a different warm-up
-    appointment (from ``updates``, consumed) while any are left."""
-    items = []
-    for index in range(count):
-        roll = index % 20
-        if roll < 1:
-            items.append(events.patient_created())
-        elif roll < 6 and updates:
-            items.append(events.appointment_updated(updates.pop(), version=10))
-        else:
-            items.append(events.appointment_created())
-    rng.shuffle(items)
-    return items
 
 
 def run(args, url, tmp):

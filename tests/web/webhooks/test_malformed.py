@@ -12,23 +12,12 @@ from sqlalchemy import func, select
 
 from app.appointments.models import Appointment, Call
 from app.patients.models import Patient
-from app.platform.security.actor import Actor
 from app.platform.security.crypto import decrypt_secret
 from app.providers.calcom import webhooks as calcom_webhooks
-from app.webhooks import endpoints as webhook_endpoints
 from app.webhooks.models import WebhookEvent, WebhookRejection
 from tests.signers import booking_event, compact, sign_booking, sign_calcom, sign_retell
 
 HOSTILE = "@@hostile@@"  # replaced, quotes and all, by raw JSON text that json.dumps could not even write
-
-
-@pytest.fixture
-def endpoints(db, practice):
-    """The practice's three endpoints with their secrets: {source: (endpoint, secret)}."""
-    actor = Actor(practice_id=practice.id)
-    made = {source: webhook_endpoints.create_endpoint(actor, source) for source in ("booking", "calcom")}
-    made["retell"] = webhook_endpoints.create_endpoint(actor, "retell", "key_test_retell_0123456789")
-    return made
 
 
 def _appointment(**changes):

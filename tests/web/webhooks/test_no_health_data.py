@@ -14,7 +14,6 @@ from sqlalchemy import select, text
 from app.platform.audit.models import AuditEntry
 from app.platform.jobs.queue import claim_next, run_job
 from app.platform.security.actor import Actor
-from app.webhooks import endpoints as webhook_endpoints
 from app.webhooks import ingest as webhook_ingest
 from app.webhooks.failures import describe_error
 from app.webhooks.models import WebhookEvent, WebhookEventAttempt
@@ -34,15 +33,6 @@ PERSONAL_VALUES = (
     "Ludmilla", "Hagebutte", "+4915170246813", "15170246813", "14.05.1961",
 )
 REFUSED_APPOINTMENT, REFUSED_CALL = "uid-refused-by-db", "call_refused_by_db"
-
-
-@pytest.fixture
-def endpoints(db, practice):
-    """The practice's three endpoints with their secrets: {source: (endpoint, secret)}."""
-    actor = Actor(practice_id=practice.id)
-    made = {source: webhook_endpoints.create_endpoint(actor, source) for source in ("booking", "calcom")}
-    made["retell"] = webhook_endpoints.create_endpoint(actor, "retell", "key_test_retell_0123456789")
-    return made
 
 
 def _url(endpoint):

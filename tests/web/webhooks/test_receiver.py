@@ -29,15 +29,6 @@ def _url(endpoint):
 
 
 @pytest.fixture
-def endpoints(db, practice):
-    """The practice's three endpoints with their secrets: {source: (endpoint, secret)}."""
-    actor = Actor(practice_id=practice.id)
-    made = {source: webhook_endpoints.create_endpoint(actor, source) for source in ("booking", "calcom")}
-    made["retell"] = webhook_endpoints.create_endpoint(actor, "retell", "key_test_retell_0123456789")
-    return made
-
-
-@pytest.fixture
 def send_booking(client, endpoints):
     """POST a booking-tool event signed with the endpoint's secret; returns the response."""
     endpoint, secret = endpoints["booking"]
