@@ -47,6 +47,9 @@ HUB_SANDBOX ?= 1
 SANDBOX_CALCOM_PORT ?= 8701
 SANDBOX_RETELL_PORT ?= 8702
 run: export HUB_SANDBOX := $(HUB_SANDBOX)
+# The app's own address (SERVED_BASE_URL in config.py): webhook URLs default to it when PUBLIC_BASE_URL is unset.
+run: export HOST := $(HOST)
+run: export PORT := $(PORT)
 run: export SANDBOX_CALCOM_URL := http://127.0.0.1:$(SANDBOX_CALCOM_PORT)
 run: export SANDBOX_RETELL_URL := http://127.0.0.1:$(SANDBOX_RETELL_PORT)
 

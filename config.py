@@ -21,6 +21,17 @@ def _env_bool(name, default):
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def served_base_url(environ):
+    """``http://HOST:PORT`` as `make run` serves (it exports both): 127.0.0.1:5000 when unset, and a wildcard
+    HOST (all interfaces) as 127.0.0.1, the address this machine reaches it at."""
+    host = environ.get("HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (compared, not bound)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{environ.get('PORT', '').strip() or '5000'}"
+
+
 class Config:
     """Embedded default: SQLite in ``instance/``, in-memory rate limits, keys generated into ``instance/``."""
 
@@ -76,7 +87,11 @@ class Config:
 
     # Inbound webhooks (/api/webhooks/<source>/<endpoint id>).
     # The base URL senders reach this app at; shown on the endpoint cards and printed by `flask webhooks create`.
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Unset, a page builds it from its own request (behind a proxy from the trusted X-Forwarded-* headers, see
+    # PROXY_FIX_X_FOR) and the CLI from SERVED_BASE_URL: the HOST and PORT `make run` serves at (a wildcard HOST
+    # is reached at 127.0.0.1). Production behind a load balancer sets it.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()
+    SERVED_BASE_URL = served_base_url(os.environ)
     WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 256 * 1024)
     WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "100 per minute")
     # How long the previous secret still verifies events after a rotation.

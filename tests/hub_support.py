@@ -15,6 +15,9 @@ from tests.fakes.retell import DEFAULT_API_KEY as RETELL_KEY
 
 CALCOM_KEY = next(iter(CALCOM_KEYS))
 KEYS = {"calcom": CALCOM_KEY, "retell": RETELL_KEY}
+# The address webhook URLs are built from: a public one, since the fakes stand in for the real providers, to which
+# the hub never registers a loopback address.
+PUBLIC_BASE_URL = "https://praxis.example.test"
 # A second Retell key the fake accepts, for key changes.
 RETELL_NEW_KEY = "key_test_rotated"
 
@@ -24,7 +27,7 @@ def hub_overrides(calcom_fake, retell_fake, **extra):
     English as the default language: messages the worker stores (run errors, health reasons) are written in the
     default language, outside any request, and these tests assert their English source form."""
     return {"CALCOM_API_URL": calcom_fake.url, "RETELL_API_URL": retell_fake.url, "PROVIDER_MAX_RETRIES": 0,
-            "PROVIDER_TIMEOUT_SECONDS": 1, "BABEL_DEFAULT_LOCALE": "en", **extra}
+            "PROVIDER_TIMEOUT_SECONDS": 1, "BABEL_DEFAULT_LOCALE": "en", "PUBLIC_BASE_URL": PUBLIC_BASE_URL, **extra}
 
 
 def file_database(tmp_path):

@@ -32,6 +32,7 @@ from app.integrations.models import (
     IntegrationConfig,
     ProviderHealth,
 )
+from app.integrations.reachability import check_reachable
 from app.platform.audit.service import record as audit_record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -52,6 +53,7 @@ from app.webhooks.endpoints import (
     generate_secret,
     new_public_id,
     practice_endpoints,
+    public_base_url,
 )
 from app.webhooks.endpoints import rotate_secret as rotate_endpoint_secret
 from app.webhooks.models import WebhookEndpoint
@@ -255,9 +257,9 @@ def _use_key_as_webhook_secret(actor, source, api_key):
 def register_webhook(actor, practice, provider):
     """Register our endpoint at the provider (its WEBHOOK_REGISTRATION hook: a new registration, or an update of
     the one for our URL) under a fresh secret, then store that secret in our endpoint (created when missing, under
-    the URL the provider was given) and the registration's id in the settings, together. Nothing is written before
-    the provider has answered, so no transaction waits for it; if the provider refuses, nothing changes here
-    (ServiceError with the provider's own sentence). Returns the endpoint's URL."""
+    the URL the provider was given) and the registration's id and base URL in the settings, together. Nothing is
+    written before the provider has answered, so no transaction waits for it; if the provider refuses, nothing
+    changes here (ServiceError with the provider's own sentence). Returns the endpoint's URL."""
     module = provider_module(provider)
     registration = module.WEBHOOK_REGISTRATION
     if registration is None:
@@ -269,6 +271,7 @@ def register_webhook(actor, practice, provider):
     endpoint = practice_endpoints(practice_id).get(source)
     public_id = endpoint.public_id if endpoint is not None else new_public_id()
     url = endpoint_url(WebhookEndpoint(source=source, public_id=public_id))
+    check_reachable(label(provider), url)
     secret = generate_secret(source)
     try:
         with call as client:
@@ -281,7 +284,7 @@ def register_webhook(actor, practice, provider):
         audit_record("webhook.endpoint.enable", actor, practice_id=practice_id, object_type="webhook_endpoint",
                      object_id=endpoint.id, meta={"source": source})
     config = get_config(practice_id, provider)
-    config.settings = {**(config.settings or {}), "webhook_id": webhook_id}
+    config.settings = {**(config.settings or {}), "webhook_id": webhook_id, "webhook_base_url": public_base_url()}
     health.update_facts(practice_id, provider, {"webhook_registered": True})
     audit_record("integration.webhook.register", actor, practice_id=practice_id, object_type="integration",
                  object_id=config.id, meta={"provider": provider, "webhook_id": webhook_id})

@@ -258,8 +258,8 @@ def probe(practice_id, provider):
         return row
     module = provider_module(provider)
     endpoint = practice_endpoints(practice_id).get(module.WEBHOOK_SOURCE)
-    webhook_url = endpoint_url(endpoint) if endpoint is not None else None
     settings = dict(config.settings or {})
+    webhook_url = endpoint_url(endpoint, settings.get("webhook_base_url")) if endpoint is not None else None
     call = provider_call(config)
     started = time.monotonic()
     try:

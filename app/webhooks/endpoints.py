@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -46,10 +46,20 @@ def source_label(name):
     return webhook_source(name).LABEL if name in WEBHOOK_SOURCES else name
 
 
-def endpoint_url(endpoint):
-    """The full URL the source posts to, built from PUBLIC_BASE_URL (the address senders reach the app at)."""
-    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return f"{base}/api/webhooks/{endpoint.source}/{endpoint.public_id}"
+def public_base_url():
+    """The address senders reach the app at, without a trailing slash: PUBLIC_BASE_URL when set, else the
+    current request's own scheme and host (behind a trusted proxy the forwarded ones, applied by ProxyFix), else
+    (the CLI, the worker) SERVED_BASE_URL, where `make run` serves."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if not base:
+        base = request.host_url if has_request_context() else current_app.config["SERVED_BASE_URL"]
+    return base.rstrip("/")
+
+
+def endpoint_url(endpoint, base=None):
+    """The full URL the source posts to, built from ``base`` (the address a provider was given when the hub
+    registered the endpoint there, as the worker's probe compares it) or else public_base_url."""
+    return f"{(base or public_base_url()).rstrip('/')}/api/webhooks/{endpoint.source}/{endpoint.public_id}"
 
 
 def practice_endpoints(practice_id):

@@ -25,7 +25,7 @@ def test_create_prints_url_and_secret_as_json(runner, db, practice, app):
     output = json.loads(result.stdout)
     assert set(output) == {"url", "secret"} and result.stdout == json.dumps(output) + "\n"
     endpoint = db.session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.practice_id == practice.id))
-    assert output["url"] == f"{app.config['PUBLIC_BASE_URL']}/api/webhooks/booking/{endpoint.public_id}"
+    assert output["url"] == f"{app.config['SERVED_BASE_URL']}/api/webhooks/booking/{endpoint.public_id}"
     assert output["secret"].startswith("whsec_")
     assert valid_secrets(endpoint, utcnow()) == [(1, output["secret"])]
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "webhook.endpoint.create"))

@@ -20,6 +20,7 @@ from tests.fakes.calcom import demo_seed as calcom_demo_seed
 from tests.fakes.retell import RetellFake
 from tests.fakes.retell import demo_seed as retell_demo_seed
 from tests.helpers import PASSWORD, audit_actions, htmx
+from tests.hub_support import PUBLIC_BASE_URL
 
 CAL_KEY = "cal_test_valid"
 RETELL_KEY = "key_test_valid"
@@ -76,7 +77,7 @@ def app_overrides(calcom, retell, hub_sandbox, csrf_enabled):
     """Point the app at the fakes (also as the sandbox URLs), without retries and with a short timeout."""
     return {"CALCOM_API_URL": calcom.url, "RETELL_API_URL": retell.url, "SANDBOX_CALCOM_URL": calcom.url,
             "SANDBOX_RETELL_URL": retell.url, "PROVIDER_MAX_RETRIES": 0, "PROVIDER_TIMEOUT_SECONDS": 1,
-            "HUB_SANDBOX": hub_sandbox, "WTF_CSRF_ENABLED": csrf_enabled}
+            "HUB_SANDBOX": hub_sandbox, "WTF_CSRF_ENABLED": csrf_enabled, "PUBLIC_BASE_URL": PUBLIC_BASE_URL}
 
 
 def _english(client):
