@@ -17,6 +17,8 @@ from app.platform.extensions import db as _db
 from app.platform.security.passwords import hash_password
 from app.tenancy.models import Practice
 from config import TestConfig
+from tests.fakes.calcom import CalcomFake
+from tests.fakes.retell import RetellFake
 from tests.helpers import PASSWORD
 
 _counter = itertools.count(1)
@@ -227,3 +229,17 @@ def make_patient(db, practice):
         return patient
 
     return make
+
+
+@pytest.fixture(scope="module")
+def calcom_server():
+    """One plain Cal.com fake for the module (a module that needs seeded data or other keys defines its own)."""
+    with CalcomFake() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def retell_server():
+    """One plain Retell fake for the module (the hub's settings name both providers)."""
+    with RetellFake() as server:
+        yield server

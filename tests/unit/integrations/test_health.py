@@ -20,25 +20,9 @@ from app.integrations.models import (
 from app.platform.database import utcnow
 from app.platform.extensions import db as _db
 from app.providers.base import ProviderRateLimited, ProviderTimeout, ProviderUnreachable
-from tests.fakes.calcom import CalcomFake
-from tests.fakes.retell import RetellFake
 from tests.hub_support import config_of, connect, hub_overrides
 
 WINDOW_PROBLEM = "More than 15 percent of the calls in the last hour failed."
-
-
-@pytest.fixture(scope="module")
-def calcom_server():
-    """One Cal.com fake for the module."""
-    with CalcomFake() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def retell_server():
-    """One Retell fake for the module (the hub's settings name both providers)."""
-    with RetellFake() as server:
-        yield server
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from app.providers.base import ProviderClient, ProviderNotAnswering, ProviderUnr
 from app.providers.calcom.client import CalcomClient
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
-from tests.fakes.retell import RetellFake
 from tests.helpers import htmx
 from tests.hub_support import CALCOM_KEY, config_of, connect, health_of
 
@@ -124,17 +123,10 @@ def calcom():
         yield fake
 
 
-@pytest.fixture(scope="module")
-def retell():
-    """The Retell fake (the hub needs its URL; nothing here calls it)."""
-    with RetellFake() as fake:
-        yield fake
-
-
 @pytest.fixture
-def app_overrides(calcom, retell):
+def app_overrides(calcom, retell_server):
     """The production timeout (10 s) and retries (3) of the worker, and a budget of BUDGET for requests."""
-    return {"CALCOM_API_URL": calcom.url, "RETELL_API_URL": retell.url, "PROVIDER_TIMEOUT_SECONDS": 10,
+    return {"CALCOM_API_URL": calcom.url, "RETELL_API_URL": retell_server.url, "PROVIDER_TIMEOUT_SECONDS": 10,
             "PROVIDER_MAX_RETRIES": 3, "PROVIDER_REQUEST_BUDGET_SECONDS": BUDGET}
 
 

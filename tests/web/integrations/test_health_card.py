@@ -8,18 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.platform.database import utcnow
-from tests.fakes.calcom import CalcomFake
 from tests.helpers import htmx
 from tests.hub_support import CALCOM_KEY, config_of, health_of
 
 TOKYO = ZoneInfo("Asia/Tokyo")
-
-
-@pytest.fixture(scope="module")
-def calcom_server():
-    """One Cal.com fake for the module."""
-    with CalcomFake() as server:
-        yield server
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from app.webhooks.models import WebhookEvent
 from config import TestConfig
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_seed
-from tests.fakes.retell import RetellFake
 from tests.helpers import bearer, htmx
 from tests.hub_support import CALCOM_KEY, connect, health_of, hub_overrides, run_jobs
 from tests.signers import booking_event, compact, sign_booking
@@ -98,13 +97,6 @@ def calcom():
         yield fake
 
 
-@pytest.fixture(scope="module")
-def retell():
-    """The Retell fake (the hub needs both URLs; these tests call only Cal.com)."""
-    with RetellFake() as fake:
-        yield fake
-
-
 @pytest.fixture
 def retries():
     """PROVIDER_MAX_RETRIES of the app (a test parametrizes it)."""
@@ -112,11 +104,11 @@ def retries():
 
 
 @pytest.fixture
-def app_overrides(calcom, retell, database_file, retries):
+def app_overrides(calcom, retell_server, database_file, retries):
     """The hub on a SQLite file (or TEST_DATABASE_URL) pointed at the fakes, with the worker's retries on and a
     one-second timeout per attempt."""
     file_db = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_file}"} if ON_SQLITE else {}
-    return hub_overrides(calcom, retell, PROVIDER_MAX_RETRIES=retries, **file_db)
+    return hub_overrides(calcom, retell_server, PROVIDER_MAX_RETRIES=retries, **file_db)
 
 
 @pytest.fixture

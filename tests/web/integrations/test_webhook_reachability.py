@@ -8,8 +8,6 @@ from app.integrations import sync
 from app.integrations.models import OK
 from app.integrations.reachability import unreachable_from_internet
 from app.webhooks.endpoints import practice_endpoints
-from tests.fakes.calcom import CalcomFake
-from tests.fakes.retell import RetellFake
 from tests.helpers import htmx
 from tests.hub_support import connect, hub_overrides
 
@@ -42,20 +40,6 @@ def test_which_addresses_the_internet_cannot_reach(url, unreachable):
 def hub_sandbox():
     """Whether HUB_SANDBOX is on (a test parametrizes this to True)."""
     return False
-
-
-@pytest.fixture(scope="module")
-def calcom_server():
-    """One Cal.com fake for the module."""
-    with CalcomFake() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def retell_server():
-    """One Retell fake for the module (the hub's settings name both)."""
-    with RetellFake() as server:
-        yield server
 
 
 @pytest.fixture
