@@ -22,12 +22,25 @@ def create_app(config_class=None, **overrides):
     _check_required_settings(app)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from app import accounts, api, appointments, demo, integrations, patients, platform, tenancy, webhooks
+    from app import (
+        access,
+        accounts,
+        api,
+        appointments,
+        demo,
+        integrations,
+        patients,
+        platform,
+        scheduling,
+        tenancy,
+        webhooks,
+    )
     from app.platform import audit
 
     platform.init_app(app, migrations_dir=BASE_DIR / "migrations")
     # Lowest layer first (DESIGN.md §2); the /api blueprint last, once every domain has attached its endpoints.
-    for domain in (audit, tenancy, accounts, patients, appointments, webhooks, integrations, demo, api):
+    for domain in (audit, tenancy, accounts, patients, appointments, webhooks, integrations, scheduling, access, demo,
+                   api):
         domain.init_app(app)
     return app
 

@@ -13,13 +13,15 @@ ROLE_PERMISSIONS = {
         "integrations.view": ALL, "integrations.manage": ALL, "webhooks.manage": ALL, "users.manage": ALL,
         "audit.read": ALL, "webhooks.log": ALL, "payload.reveal": ALL,
         "access.validate": ALL, "access.manage": ALL, "access.stats": ALL,
-        "api_tokens.manage": ALL,
+        "api_tokens.manage": ALL, "appointments.override": ALL, "scheduling.manage": ALL, "scheduling.hours": ALL,
+        "calls.manage": ALL, "patients.merge": ALL, "mail.outbox": ALL,
     },
     "assistant": {
         "patients.read": ALL, "patients.write": ALL, "appointments.read": ALL, "appointments.book": ALL,
-        "integrations.view": ALL, "access.validate": ALL, "access.stats": ALL,
+        "integrations.view": ALL, "access.validate": ALL, "access.stats": ALL, "appointments.override": ALL,
+        "scheduling.hours": ALL, "calls.manage": ALL,
     },
-    "therapist": {"patients.read": OWN, "appointments.read": OWN, "appointments.book": ALL},
+    "therapist": {"patients.read": OWN, "appointments.read": OWN, "appointments.book": ALL, "scheduling.hours": OWN},
     "billing": {"patients.read": ALL, "appointments.read": ALL, "access.stats": ALL},
 }
 ROLES = tuple(ROLE_PERMISSIONS)

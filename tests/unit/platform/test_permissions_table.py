@@ -1,5 +1,6 @@
-"""The role table in app.platform.security.permissions is DESIGN.md §4, exactly (plus api_tokens.manage and
-patients.restore for admins, documented in the README)."""
+"""The role table in app.platform.security.permissions is DESIGN.md §4, exactly (plus api_tokens.manage,
+patients.restore, patients.merge and mail.outbox for admins and calls.manage for admins and the front desk,
+documented in the README)."""
 
 from app.platform.security.permissions import ALL, OWN, ROLE_PERMISSIONS
 
@@ -23,6 +24,12 @@ DESIGN_TABLE = {
     "access.stats": {"admin": ALL, "assistant": ALL, "billing": ALL},
     "api_tokens.manage": {"admin": ALL},
     "patients.restore": {"admin": ALL},
+    "appointments.override": {"admin": ALL, "assistant": ALL},
+    "scheduling.manage": {"admin": ALL},
+    "scheduling.hours": {"admin": ALL, "assistant": ALL, "therapist": OWN},
+    "calls.manage": {"admin": ALL, "assistant": ALL},
+    "patients.merge": {"admin": ALL},
+    "mail.outbox": {"admin": ALL},
 }
 
 

@@ -1,0 +1,1 @@
+"""Fitpass (CH): the access provider's adapter (issue 19, ../shared/contracts/PROVIDERS.md)."""

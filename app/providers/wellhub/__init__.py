@@ -1,0 +1,1 @@
+"""Wellhub (Gympass): the access provider's adapter (issue 19, ../shared/contracts/PROVIDERS.md)."""
