@@ -1,7 +1,7 @@
 """Tenancy: a practice (the tenant) and its locations. Every row that belongs to a practice carries practice_id."""
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from app.platform.database import UTCDateTime, utcnow
 from app.platform.extensions import db
@@ -21,11 +21,23 @@ class Practice(db.Model):
     # Practice-wide settings such as the default therapist or the booking page URL template.
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # Raised with every change of the practice (see _count_change), so a copy kept per process (the webhook
+    # receiver's, app.webhooks.endpoints) can check in its own write that it still holds the current practice.
+    config_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     locations = relationship("Location", back_populates="practice", order_by="Location.name")
 
     def __repr__(self):
         return f"<Practice {self.slug}>"
+
+
+@event.listens_for(Practice, "before_update")
+def _count_change(mapper, connection, target):
+    """Raise ``config_version`` when a flush changes the practice's own columns (not for a practice that is only
+    marked dirty, which flushes without a change)."""
+    session = object_session(target)
+    if session is not None and session.is_modified(target, include_collections=False):
+        target.config_version = (target.config_version or 0) + 1
 
 
 class Location(db.Model):

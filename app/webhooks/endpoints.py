@@ -3,8 +3,7 @@ while), disable and enable it, and the secrets that currently verify its events.
 returned once to the caller and then only ever stored encrypted."""
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
@@ -133,42 +132,4 @@ def valid_secrets(endpoint, now):
     pairs = [(endpoint.secret_version, decrypt_secret(endpoint.secret))]
     if endpoint.previous_secret and endpoint.previous_valid_until and endpoint.previous_valid_until > now:
         pairs.append((endpoint.secret_version - 1, decrypt_secret(endpoint.previous_secret)))
-    return pairs
-
-
-@dataclass(frozen=True)
-class ReceivingEndpoint:
-    """What the receiver needs of an active endpoint, read in one statement per request (app.webhooks.ingest):
-    its ids, the secrets as stored (encrypted) and its practice (attached to the session without a query)."""
-
-    id: int
-    practice_id: int
-    source: str
-    public_id: str
-    secret_version: int
-    secret: str
-    previous_secret: str | None
-    previous_valid_until: datetime | None
-    practice: object
-
-
-# endpoint id -> (secret_version, secret, previous_secret as stored, their plaintexts). One entry per endpoint
-# that received an event in this process; an entry is used only while the stored version and ciphertexts are
-# still those it was made from, so a rotation takes effect with the next request (a disabled endpoint is not
-# found at all).
-_DECRYPTED = {}
-
-
-def receiving_secrets(endpoint: ReceivingEndpoint, now):
-    """valid_secrets() for the receiver: the same pairs, decrypted once per process and secret version instead of
-    on every request (issue 16: Fernet on each event)."""
-    stored = (endpoint.secret_version, endpoint.secret, endpoint.previous_secret)
-    cached = _DECRYPTED.get(endpoint.id)
-    if cached is None or cached[0] != stored:
-        previous = decrypt_secret(endpoint.previous_secret) if endpoint.previous_secret else None
-        cached = (stored, decrypt_secret(endpoint.secret), previous)
-        _DECRYPTED[endpoint.id] = cached
-    pairs = [(endpoint.secret_version, cached[1])]
-    if cached[2] is not None and endpoint.previous_valid_until and endpoint.previous_valid_until > now:
-        pairs.append((endpoint.secret_version - 1, cached[2]))
     return pairs

@@ -12,18 +12,19 @@ event is stored. (A rollback and a second insert cost less on the rare failure t
 
 Dedup is exact under concurrency: a partial unique index over (endpoint, delivery id) of accepted events makes the
 second of two concurrent deliveries fail at its insert (on PostgreSQL it waits for the first to commit); its
-transaction is rolled back and it is stored as a duplicate instead. The hot path is a handful of statements: the
-endpoint read (with its practice, one Core statement; the secrets are decrypted once per process and version), the
-event insert, the domain upsert(s), the attempt insert and the commit."""
+transaction is rolled back and it is stored as a duplicate instead.
+
+The hot path is the event insert, the domain upsert(s), the attempt insert and the commit: the endpoint, its
+secrets and its practice come from this process's copy, and every event insert is fenced against a stale copy
+(app.webhooks.receiving)."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Column, bindparam, func, insert, inspect, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.appointments.service import Ignored, apply_record
 from app.platform.audit.service import record
@@ -37,7 +38,6 @@ from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
 from app.tenancy.models import Practice
-from app.webhooks.endpoints import ReceivingEndpoint, receiving_secrets
 from app.webhooks.failures import stored_error
 from app.webhooks.models import (
     ACCEPTED,
@@ -49,9 +49,17 @@ from app.webhooks.models import (
     REJECTED,
     REPLAY,
     RETRY,
-    WebhookEndpoint,
     WebhookEvent,
     WebhookEventAttempt,
+)
+from app.webhooks.receiving import (
+    StaleEndpoint,
+    attach_practice,
+    event_values,
+    forget_receiving_endpoint,
+    insert_event,
+    read_endpoint,
+    receiving_secrets,
 )
 from app.webhooks.redaction import preview
 from app.webhooks.rejections import INVALID_SIGNATURE, count_rejection
@@ -59,7 +67,6 @@ from app.webhooks.rejections import INVALID_SIGNATURE, count_rejection
 RETRY_JOB = "webhook_retry"
 MAX_REASON = WebhookEvent.__table__.c.reject_reason.type.length  # 255
 # Constant Core statements, so SQLAlchemy compiles each once and never rebuilds them per event.
-_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
 _INSERT_ATTEMPT = insert(WebhookEventAttempt.__table__)
 
 
@@ -72,41 +79,6 @@ class Receipt:
     headers: dict = field(default_factory=dict)
 
 
-# The practice's mapped columns (attribute name, column), read with the endpoint to rebuild the practice.
-_PRACTICE_COLUMNS = [(attr.key, attr.columns[0]) for attr in inspect(Practice).column_attrs
-                     if isinstance(attr.columns[0], Column)]
-_ENDPOINT = WebhookEndpoint.__table__.c
-_FIND_ENDPOINT = (
-    select(_ENDPOINT.id, _ENDPOINT.practice_id, _ENDPOINT.secret_version, _ENDPOINT.secret,
-           _ENDPOINT.previous_secret, _ENDPOINT.previous_valid_until,
-           *(column.label(f"p__{key}") for key, column in _PRACTICE_COLUMNS))
-    .join_from(WebhookEndpoint.__table__, Practice.__table__, Practice.__table__.c.id == _ENDPOINT.practice_id)
-    .where(_ENDPOINT.public_id == bindparam("public_id"), _ENDPOINT.source == bindparam("source"),
-           _ENDPOINT.active.is_(True))
-)
-
-
-def find_endpoint(source, public_id):
-    """The active endpoint of ``source`` with ``public_id`` as a ReceivingEndpoint, or None (unknown, disabled or
-    another source). One constant Core statement (compiled once) reads the endpoint and its practice: the
-    practice is attached to the session from that row (no second query, no ORM load), so applying an event finds
-    it there; its secrets are decrypted once per secret version (endpoints.receiving_secrets). Being read on every
-    request, a rotation, a disabled endpoint or a changed practice setting takes effect at once."""
-    if webhook_source(source) is None:
-        return None
-    row = db.session.execute(_FIND_ENDPOINT, {"public_id": public_id, "source": source}).first()
-    if row is None:
-        return None
-    values = row._mapping
-    practice = Practice(**{key: values[f"p__{key}"] for key, _column in _PRACTICE_COLUMNS})
-    make_transient_to_detached(practice)  # as if loaded: no pending changes, so merge() needs no SELECT
-    practice = db.session.merge(practice, load=False)
-    return ReceivingEndpoint(id=row.id, practice_id=row.practice_id, source=source, public_id=public_id,
-                             secret_version=row.secret_version, secret=row.secret,
-                             previous_secret=row.previous_secret, previous_valid_until=row.previous_valid_until,
-                             practice=practice)
-
-
 def reject(endpoint, status, reason, remote_addr=None, now=None):
     """Count a request refused before its body was read (app.webhooks.rejections; never the body) and build its
     answer."""
@@ -115,12 +87,29 @@ def reject(endpoint, status, reason, remote_addr=None, now=None):
 
 
 def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Receipt:
-    """Verify, dedupe, store and apply one delivery to ``endpoint`` (see the module docstring)."""
+    """Verify, dedupe, store and apply one delivery to ``endpoint`` (see the module docstring). A request handled
+    with a stale copy of the endpoint (its signature fails, or a fence) is handled again with the endpoint as
+    stored now: 404 when it is gone or disabled."""
+    try:
+        return _receive(endpoint, body, headers, remote_addr, now)
+    except StaleEndpoint:
+        db.session.rollback()
+        forget_receiving_endpoint(endpoint.source, endpoint.public_id)
+        current = read_endpoint(endpoint.source, endpoint.public_id)
+        if current is None:
+            return Receipt(404, {"status": "rejected", "reason": "unknown or disabled webhook endpoint"})
+        return _receive(current, body, headers, remote_addr, now)
+
+
+def _receive(endpoint, body, headers, remote_addr, now):
+    """receive() with one copy of the endpoint; raises StaleEndpoint when that copy turns out stale."""
     now = now or utcnow()
     source = webhook_source(endpoint.source)
     try:
         version = source.verify(body, headers, receiving_secrets(endpoint, now), now)
     except SignatureError as error:
+        if endpoint.cached:  # perhaps signed with a secret this process has not seen yet
+            raise StaleEndpoint from error
         return reject(endpoint, 401, INVALID_SIGNATURE.format(reason=error), remote_addr, now)
     payload = None
     try:
@@ -138,12 +127,9 @@ def receive(endpoint, body: bytes, headers, remote_addr=None, now=None) -> Recei
         return _store_unreadable(endpoint, body, payload, f"unreadable event: {type(error).__name__}", version,
                                  remote_addr, now)
 
-    values = {
-        "practice_id": endpoint.practice_id, "endpoint_id": endpoint.id, "source": endpoint.source,
-        "delivery_id": delivery_id[:128], "event_type": parsed.event_type[:64], "received_at": now,
-        "secret_version": version, "payload": encrypt_secret(body.decode("utf-8")), "preview": preview(payload),
-        "outcome": ACCEPTED, "remote_addr": remote_addr,
-    }
+    values = event_values(endpoint, version, now, remote_addr, delivery_id=delivery_id[:128],
+                           event_type=parsed.event_type[:64], payload=encrypt_secret(body.decode("utf-8")),
+                           preview=preview(payload), outcome=ACCEPTED)
     with sqlite_writer(db.engine):
         stored = _store_and_apply(endpoint, parsed, values)
     if isinstance(stored, Receipt):
@@ -162,13 +148,11 @@ def _store_unreadable(endpoint, body, payload, reason, version, remote_addr, now
     Nothing the sender signed is lost, and only a holder of the secret can add such rows. A reason longer than the
     column (it may quote a value) is shortened, in the answer as in the log."""
     reason = reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
+    values = event_values(endpoint, version, now, remote_addr, outcome=REJECTED, reject_reason=reason,
+                           payload=encrypt_secret(body.decode("utf-8", "backslashreplace")),
+                           preview=preview(payload) if payload is not None else None)
     with sqlite_writer(db.engine):
-        db.session.add(WebhookEvent(
-            practice_id=endpoint.practice_id, endpoint_id=endpoint.id, source=endpoint.source, received_at=now,
-            secret_version=version, payload=encrypt_secret(body.decode("utf-8", "backslashreplace")),
-            preview=preview(payload) if payload is not None else None, outcome=REJECTED,
-            reject_reason=reason, remote_addr=remote_addr,
-        ))
+        insert_event(values)
         db.session.commit()
     return Receipt(400, {"status": "rejected", "reason": reason})
 
@@ -177,17 +161,17 @@ def _store_and_apply(endpoint, parsed, values):
     """The write transaction of a delivery: insert the event, apply it, append the attempt, commit. Returns
     (event id, outcome, error), or the duplicate's Receipt."""
     try:
-        event_id = _insert_event(values)
+        event_id = insert_event(values)
     except IntegrityError:
         db.session.rollback()
         return _store_duplicate(endpoint, values)
     started = utcnow()
-    outcome, detail, error = _apply(endpoint.practice, parsed, Actor(practice_id=endpoint.practice_id))
+    outcome, detail, error = _apply(attach_practice(endpoint), parsed, Actor(practice_id=endpoint.practice_id))
     if outcome == ERROR:
         # Nothing of the failed apply may stay: roll it back and store the event alone, with the error.
         db.session.rollback()
         try:
-            event_id = _insert_event(values)
+            event_id = insert_event(values)
         except IntegrityError:  # a concurrent delivery of the same event got in first
             db.session.rollback()
             return _store_duplicate(endpoint, values)
@@ -196,20 +180,13 @@ def _store_and_apply(endpoint, parsed, values):
     return event_id, outcome, error
 
 
-def _insert_event(values):
-    """Insert an event row (one statement) and return its id. An accepted event whose (endpoint, delivery id) was
-    accepted before violates the partial unique index and raises IntegrityError; on PostgreSQL a concurrent
-    insert of the same key waits for the first transaction to end."""
-    return db.session.execute(_INSERT_EVENT, values).scalar_one()
-
-
 def _store_duplicate(endpoint, values):
     """Log a delivery whose dedup key was already accepted (in a fresh transaction) and answer 200. The
     duplicate keeps the preview but never a second copy of the payload."""
     original = db.session.scalar(select(WebhookEvent.id).where(
         WebhookEvent.endpoint_id == endpoint.id, WebhookEvent.delivery_id == values["delivery_id"],
         WebhookEvent.outcome == ACCEPTED))
-    _insert_event({**values, "payload": None, "outcome": DUPLICATE, "original_event_id": original})
+    insert_event({**values, "payload": None, "outcome": DUPLICATE, "original_event_id": original})
     db.session.commit()
     return Receipt(200, {"status": "duplicate", "event_id": original})
 

@@ -23,6 +23,7 @@ from werkzeug.exceptions import TooManyRequests
 from app.platform.extensions import csrf, limiter
 from app.platform.security.guard import public
 from app.webhooks import ingest as webhook_ingest
+from app.webhooks.receiving import find_endpoint
 from app.webhooks.rejections import NOT_JSON, TOO_LARGE
 
 bp = Blueprint("inbound", __name__, url_prefix="/api/webhooks")
@@ -68,7 +69,7 @@ def receive(source, public_id):
     (retried), 400 signed but unreadable (stored), 401 signature, 404 unknown or disabled endpoint, 413 too large,
     415 not JSON, 429 over the endpoint's rate (with Retry-After). 401, 413 and 415 are only counted."""
     _check_rate_limit(source, public_id)
-    endpoint = webhook_ingest.find_endpoint(source, public_id)
+    endpoint = find_endpoint(source, public_id)
     if endpoint is None:
         return jsonify(status="rejected", reason="unknown or disabled webhook endpoint"), 404
     remote_addr = request.remote_addr

@@ -12,7 +12,6 @@ from sqlalchemy.exc import DatabaseError
 from app import create_app
 from app.platform.extensions import db
 from app.platform.security.crypto import encrypt_secret
-from app.tenancy.models import Practice
 from app.webhooks.models import WebhookEndpoint, WebhookEvent, WebhookRejection
 from app.webhooks.rejections import count_rejection
 from config import TestConfig
@@ -50,10 +49,11 @@ def _event(endpoint, received_at, outcome="rejected", reason=WRONG, secret_versi
 
 
 def test_unsigned_rejected_events_become_counts_and_signed_ones_stay(app_before):
-    practice = Practice(name="Fold", slug="fold", settings={})
-    db.session.add(practice)
-    db.session.flush()
-    calcom, booking = (WebhookEndpoint(practice_id=practice.id, source=source, public_id=f"fold-{source}",
+    # The practice as the schema of 0008 has it (the model has gained columns since).
+    practice_id = db.session.execute(text(
+        "INSERT INTO practices (name, slug, timezone, country, settings, created_at) "
+        "VALUES ('Fold', 'fold', 'Europe/Berlin', 'DE', '{}', CURRENT_TIMESTAMP) RETURNING id")).scalar_one()
+    calcom, booking = (WebhookEndpoint(practice_id=practice_id, source=source, public_id=f"fold-{source}",
                                        secret=encrypt_secret("s"), secret_version=1, active=True)
                        for source in ("calcom", "booking"))
     db.session.add_all([calcom, booking])
