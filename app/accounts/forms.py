@@ -69,11 +69,11 @@ def role_choices():
 
 
 def least_privileged_role():
-    """The role that grants the fewest permissions, and of equal ones the fewest over all patients rather than the
-    user's own (therapist: own patients only, where billing reads every patient): what a new user starts with, so
-    that forgetting to choose gives away as little as possible."""
+    """The role that reaches least far: the fewest permissions over the whole practice (a therapist's reach only
+    their own patients and hours, where billing reads every patient), then the fewest permissions at all. What a
+    new user starts with, so that forgetting to choose gives away as little as possible."""
     return min(ROLE_PERMISSIONS, key=lambda role: (
-        len(ROLE_PERMISSIONS[role]), sum(scope == ALL for scope in ROLE_PERMISSIONS[role].values())))
+        sum(scope == ALL for scope in ROLE_PERMISSIONS[role].values()), len(ROLE_PERMISSIONS[role])))
 
 
 class UserCreateForm(PasswordRulesForm):
