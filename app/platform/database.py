@@ -266,7 +266,7 @@ def _connection_settings(dbapi_connection, connection_record):
     trigram index reads the whole index (124 ms against 4 ms for a five-letter word, 50,000 patients)."""
     module = type(dbapi_connection).__module__
     if module.startswith("psycopg"):
-        pass
+        dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
         dbapi_connection.commit()  # a SET inside a transaction that is rolled back would be undone
         return
     if not module.startswith("sqlite3"):
