@@ -3,7 +3,8 @@
 A link is a PatientAccessLink row plus a token signed with the app's SECRET_KEY that names the row and its random
 nonce. The token proves it was issued here; the row decides whether it still works (expiry after
 PATIENT_LINK_DAYS, revocation, archived patient). Archiving a patient revokes all their links for good, so a
-restored patient's old links stay dead and staff create a new one. Creating and revoking a link is audited."""
+restored patient's old links stay dead and staff create a new one. Creating, revoking and e-mailing a link is
+audited."""
 
 import hmac
 import secrets
@@ -18,8 +19,10 @@ from app.patients.models import Patient, PatientAccessLink
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
+from app.platform.mail.service import mail_link, mail_locale, queue_mail
 
 LINK_SIGNING_SALT = "praxis-hub.patient-access-link"
+MAIL_KIND = "patients.access_link"
 LINKS_SHOWN = 20
 
 
@@ -83,6 +86,30 @@ def revoke_link(actor, patient, link_id, now):
         _audit("patient_access_link.revoke", actor, link)
         db.session.commit()
     return link
+
+
+def send_link_mail(actor, patient, link_id, now):
+    """E-mail one of ``patient``'s active links to the patient's own address (in the practice's language), audited
+    on the link; returns the mail, or None when the patient has no such link. Raises ServiceError when the patient
+    has no e-mail address or the link no longer works."""
+    link = db.session.scalar(select(PatientAccessLink).where(
+        PatientAccessLink.id == link_id, PatientAccessLink.patient_id == patient.id,
+        PatientAccessLink.practice_id == patient.practice_id))
+    if link is None:
+        return None
+    if not patient.email:
+        raise ServiceError(_("The patient has no e-mail address. Add one in the master data first."))
+    if link_status(link, now) != "active" or patient.archived_at is not None:
+        raise ServiceError(_("This link no longer works. Create a new one."))
+    message = queue_mail(
+        kind=MAIL_KIND, recipient=patient.email, template="patient_link", practice_id=patient.practice_id,
+        locale=mail_locale(),
+        context={"name": patient.full_name, "practice_name": patient.practice.name, "valid_until": link.expires_at,
+                 "link": mail_link("portal.show", token=link_token(link))},
+    )
+    _audit("patient_access_link.mail", actor, link, mail=message.id)
+    db.session.commit()
+    return message
 
 
 def revoke_active_links(actor, patient, now, reason):

@@ -5,10 +5,11 @@ into it through its registries (job kinds, periodic tasks, audit labels, navigat
 
 def init_app(app, *, migrations_dir):
     """Initialise the platform on ``app``: instance keys, the proxy fix, extensions, i18n, the access guard,
-    templating, error handlers and the platform's commands (``flask crypto``, ``flask hub worker``)."""
+    templating, error handlers, e-mail (outbox page, delivery job) and the platform's commands (``flask crypto``,
+    ``flask hub worker``)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from app.platform import errors, i18n, templating
+    from app.platform import errors, i18n, mail, templating
     from app.platform.extensions import cache, csrf, db, limiter, login_manager, migrate
     from app.platform.jobs.cli import hub_cli
     from app.platform.keys import ensure_instance_keys
@@ -28,5 +29,6 @@ def init_app(app, *, migrations_dir):
     guard.init_app(app)
     templating.init_app(app)
     errors.register_error_handlers(app)
+    mail.init_app(app)
     app.cli.add_command(crypto_cli)
     app.cli.add_command(hub_cli)

@@ -1,10 +1,15 @@
-"""Sign-in, sign-out, invite links and the language switch."""
+"""Sign-in, sign-out, invite links, "Passwort vergessen?" and the language switch."""
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms.validators import DataRequired, Length
 
 from app.accounts.forms import LanguageForm, LoginForm, SetPasswordForm
+from app.accounts.reset import request_password_reset, reset_password_with_token, user_for_reset
 from app.accounts.service import (
     LoginFailed,
     authenticate,
@@ -81,6 +86,47 @@ def invite(token):
             return redirect(url_for("dashboard.index"), code=303)
     status = 422 if form.errors else 200
     return render_template("auth/invite.html", form=form, user=user), status
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The address to send a password-reset link to."""
+
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username", "autofocus": True})
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def forgot_password():
+    """Page: ask for a reset link by e-mail; the answer is the same whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        request_password_reset(form.email.data, current_actor())
+        return render_template("auth/forgot_password_sent.html")
+    return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def reset_password(token):
+    """Page: choose a new password with a reset link, then sign in with it (303 to the login page)."""
+    try:
+        user = user_for_reset(token)
+    except ServiceError as error:
+        return render_template("auth/invite_invalid.html", message=error.message), 404
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset_password_with_token(token, form.password.data, current_actor())
+        except ServiceError as error:
+            form.password.errors = [*form.password.errors, error.message]
+        else:
+            logout_user()
+            flash(_("Your new password is set. Please sign in with it."), "success")
+            return redirect(url_for("auth.login"), code=303)
+    return render_template("auth/reset_password.html", form=form, user=user), 422 if form.errors else 200
 
 
 @bp.post("/language")

@@ -1,13 +1,15 @@
 """User management: list, create (with password or invite link), edit role and status, reset password."""
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.accounts.forms import UserCreateForm, UserEditForm
+from app.accounts.invites import send_invite
 from app.accounts.service import create_user, email_taken, practice_user, practice_users, reset_password, update_user
 from app.platform.errors import ServiceError
 from app.platform.htmx import fragment_response, mutation_response, validate_attrs, wants_fragment
+from app.platform.mail.models import HELD
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
@@ -51,6 +53,9 @@ def new():
             getattr(form, error.field or "email").errors.append(error.message)
         else:
             if invite:
+                mail = send_invite(current_actor(), user, invite)
+                flash(_("The invitation was e-mailed to %(email)s.", email=user.email) if mail.status != HELD else
+                      _("The invitation e-mail waits in the outbox (no mail server is set up)."), "info")
                 return render_template("users/invite_link.html", user=user, invite=invite, created=True)
             return redirect(url_for("users.index"), code=303)
     return render_template("users/new.html", form=form), 422 if form.errors else 200
