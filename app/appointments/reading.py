@@ -173,8 +173,11 @@ def upcoming_for_patient_page(patient, now, limit=50):
 
 
 def therapist_label(appointment):
-    """The therapist as staff know them: the matched user's name, else the name the source sent."""
-    return appointment.therapist.name if appointment.therapist is not None else appointment.therapist_name
+    """The therapist as staff know them: the matched user's name, else the name the source sent. A Cal.com host no
+    therapist is mapped to is not one of the practice's therapists: "" (staff pages show "nicht zugeordnet")."""
+    if appointment.therapist is not None:
+        return appointment.therapist.name
+    return "" if appointment.source == "calcom" else appointment.therapist_name
 
 
 def patient_calls(patient, limit=CALLS_SHOWN):

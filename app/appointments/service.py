@@ -14,6 +14,7 @@ from app.appointments.models import Appointment, Call
 from app.patients.fields import FieldError, normalise_email, normalise_phone
 from app.patients.importing.service import apply_patient_record
 from app.patients.models import Patient
+from app.patients.reviews.service import hold_for_review
 from app.platform.audit.service import record as audit_record
 from app.platform.database import UTCDateTime, utcnow
 from app.platform.extensions import db
@@ -50,6 +51,8 @@ def apply_patient(actor, practice, record):
                                                          label=_("Booking tool (webhook)"))
     if action == "flagged":
         return f"patient flagged for review in import {review_id}"
+    if action == "create":
+        hold_for_review(practice.id, patient_id, "booking")  # on the review list until an admin decides
     if patient_id is not None:
         db.session.execute(
             update(Appointment)
@@ -92,6 +95,7 @@ def _attendee_patient(actor, practice, record):
     db.session.flush()
     audit_record("patient.create", actor, object_type="patient", object_id=patient.id, patient_id=patient.id,
           meta={"origin": "calcom"})
+    hold_for_review(practice.id, patient.id, "calcom")  # an admin accepts, links or ignores it (issue 17, item 5)
     return patient.id
 
 
@@ -112,8 +116,10 @@ _UPSERT_SQL = text(
     "AND booking_system_id = :patient_external_id)), "
     ":patient_external_id, :starts_at, :ends_at, :status, :therapist_name, "
     "COALESCE(:therapist_id, "
-    "(SELECT id FROM users WHERE practice_id = :practice_id AND lower(email) = :therapist_email LIMIT 1), "
-    "(SELECT id FROM users WHERE practice_id = :practice_id AND lower(name) = :therapist_key LIMIT 1)), "
+    "(SELECT id FROM users WHERE practice_id = :practice_id AND role = 'therapist' "
+    "AND lower(email) = :therapist_email LIMIT 1), "
+    "(SELECT id FROM users WHERE practice_id = :practice_id AND role = 'therapist' "
+    "AND lower(name) = :therapist_key LIMIT 1)), "
     ":service_name, :attendee_name, :attendee_email, :source_updated_at, :synced_at, :created_at) "
     "ON CONFLICT (practice_id, source, external_id) DO UPDATE SET "
     "patient_id = COALESCE(excluded.patient_id, appointments.patient_id), "
@@ -132,9 +138,10 @@ _UPSERT_SQL = text(
 def apply_appointment(actor, practice, record, *, therapist_id=None):
     """Upsert one appointment into the cache by (practice, source, external id), in one statement (see
     _UPSERT_SQL). ``therapist_id`` (a sync's admin-corrected mapping) wins over matching the therapist by email
-    or name. A record whose ``source_updated_at`` is older than the stored one is ignored (out-of-order
-    delivery); a cancelled appointment stays, marked cancelled. A reschedule marks the replaced appointment
-    ``rescheduled``."""
+    or name; only a user with the therapist role is matched (an admin's own Cal.com account hosting a booking is
+    no therapist, and the appointment's therapist then shows "nicht zugeordnet"). A record whose
+    ``source_updated_at`` is older than the stored one is ignored (out-of-order delivery); a cancelled
+    appointment stays, marked cancelled. A reschedule marks the replaced appointment ``rescheduled``."""
     now = utcnow()
     patient_id = _attendee_patient(actor, practice, record) if record.source != "booking" else None
     stored = db.session.execute(_UPSERT_SQL, {

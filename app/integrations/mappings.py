@@ -7,7 +7,7 @@ the next sync on (the hub queues one right away), because such a sync re-reads i
 from dataclasses import replace
 
 from flask_babel import gettext as _
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from app.accounts.models import User
 from app.integrations.models import MAP_EVENT_TYPE, MAP_USER, IntegrationMapping
@@ -22,19 +22,24 @@ MAX_SERVICE_NAME = 200
 def resolve(practice_id, provider, seen):
     """The practice's mappings of ``provider`` keyed by (kind, external id), after adding the objects in ``seen``
     (MappingKeys) that had none, with their automatic match. Two queries for any number of objects: the stored
-    mappings, the practice's users by email; then one bulk insert of the new ones."""
+    mappings, the practice's therapists by email or name (a host who is none of them stays unmapped, shown as
+    "nicht zugeordnet"); then one bulk insert of the new ones."""
     stored = {
         (row.kind, row.external_id): row
         for row in db.session.scalars(select(IntegrationMapping).where(
             IntegrationMapping.practice_id == practice_id, IntegrationMapping.provider == provider))
     }
     emails = {key.email.lower() for key in seen if key.kind == MAP_USER and key.email}
+    names = {key.external_name.strip().lower() for key in seen if key.kind == MAP_USER and key.external_name.strip()}
     users = {}
-    if emails:
-        users = dict(db.session.execute(
-            select(func.lower(User.email), User.id)
-            .where(User.practice_id == practice_id, User.active, func.lower(User.email).in_(emails))
-        ).all())
+    if emails or names:
+        for email, name, user_id in db.session.execute(
+            select(func.lower(User.email), func.lower(User.name), User.id)
+            .where(User.practice_id == practice_id, User.active, User.role == "therapist",
+                   or_(func.lower(User.email).in_(emails), func.lower(User.name).in_(names)))
+        ):
+            users[("email", email)] = user_id
+            users.setdefault(("name", name), user_id)
     now = utcnow()
     new_rows = []
     for key in seen:
@@ -55,9 +60,12 @@ def resolve(practice_id, provider, seen):
 
 
 def _automatic(key, users):
-    """The automatic match of one object: a user by email, an event type's title as service name."""
+    """The automatic match of one object: a therapist by email, else by name (as the appointment cache matches
+    them), an event type's title as service name."""
     if key.kind == MAP_USER:
-        return {"user_id": users.get((key.email or "").lower()), "service_name": None}
+        user_id = users.get(("email", (key.email or "").lower()))
+        user_id = user_id or users.get(("name", key.external_name.strip().lower()))
+        return {"user_id": user_id, "service_name": None}
     return {"user_id": None, "service_name": key.external_name[:MAX_SERVICE_NAME] or None}
 
 
