@@ -10,10 +10,11 @@ from sqlalchemy import text as text_clause
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
-from app.patients.fields import clean_text, normalise_email, validate_patient_fields
+from app.patients.collation import search_key
+from app.patients.duplicates import find_duplicates
+from app.patients.fields import FieldError, clean_text, normalise_email, validate_patient_fields
 from app.patients.links import revoke_active_links
 from app.patients.models import SQLITE_SEARCH_INDEX, Patient
-from app.platform.audit.models import AuditEntry
 from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
@@ -23,11 +24,13 @@ from app.platform.security.permissions import OWN, permission_scope
 from app.tenancy.settings import default_therapist_id
 
 OWNERSHIP = "praxis.patient_ownership"
+IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")  # what duplicates are found by
+DUPLICATE_REASON_LENGTH = 500
 TRIGRAM = 3  # words this long are served by the trigram index; shorter ones only by LIKE over the practice
 
-# Sort orders of the list, matching the partial indexes on active patients.
+# Sort orders of the list and the API, matching the partial indexes on active patients.
 SORTS = {
-    "name": (Patient.last_name, Patient.first_name, Patient.id),
+    "name": (Patient.sort_name, Patient.id),  # German phone-book order (collation.name_sort_key)
     "birth_date": (Patient.birth_date, Patient.id),
 }
 
@@ -113,10 +116,11 @@ def search_patients(user, text="", archived=False, sort="name", descending=False
 
 
 def _search_words(text):
-    """The lower-cased words of a search. Digit groups typed with spaces ("0170 123 45") are one number, joined,
-    so the phone number is matched as typed instead of each group anywhere."""
+    """The words of a search as search keys (collation.search_key: "Müller", "Mueller" and "Muller" are all
+    "muller", as the stored search text holds them). Digit groups typed with spaces ("0170 123 45") are one
+    number, joined, so the phone number is matched as typed instead of each group anywhere."""
     words = []
-    for word in (text or "").lower().replace("+", " ").split():
+    for word in search_key(text or "").replace("+", " ").split():
         if word.isdigit() and words and words[-1].isdigit():
             words[-1] += word
         else:
@@ -175,34 +179,71 @@ def _apply(patient, values):
     patient.refresh_search_text()
 
 
-def create_patient(actor, practice, data, therapist_id=None):
-    """Create a patient from raw fields (form or API); new patients without a therapist get the practice's default."""
+class DuplicatesFound(ServiceError):
+    """The patient being saved is likely one the practice already has (app.patients.duplicates); ``duplicates``
+    lists them. Saving anyway needs a reason, which is audited."""
+
+    def __init__(self, duplicates, reason_missing=False):
+        message = (_("Please give a reason for saving this patient anyway.") if reason_missing else
+                   _("This patient may already exist. Open the existing record, or give a reason to save anyway."))
+        super().__init__(message, field="duplicate_reason", code="duplicates")
+        self.duplicates = duplicates
+
+
+def _confirmed_duplicates(practice_id, values, exclude_id, duplicate_reason):
+    """The audit details of saving a patient who has likely duplicates: their ids and the reason given. Nothing
+    when there are none; DuplicatesFound when there are and ``duplicate_reason`` is None (not confirmed yet) or
+    empty (confirmed without a reason)."""
+    found = find_duplicates(practice_id, values, exclude_id)
+    if not found:
+        return {}
+    try:
+        reason = clean_text(duplicate_reason, DUPLICATE_REASON_LENGTH)
+    except FieldError as error:
+        raise ServiceError(str(error), field="duplicate_reason") from None
+    if not reason:
+        raise DuplicatesFound(found, reason_missing=duplicate_reason is not None)
+    return {"duplicates": [duplicate.patient.id for duplicate in found], "reason": reason}
+
+
+def create_patient(actor, practice, data, therapist_id=None, *, check_duplicates=False, duplicate_reason=None):
+    """Create a patient from raw fields (form or API); new patients without a therapist get the practice's default.
+    With ``check_duplicates`` (the form) a likely duplicate refuses the patient (DuplicatesFound) unless
+    ``duplicate_reason`` says why it is another person; the reason and the duplicates' ids are audited."""
     values = _validated(practice, data)
     if therapist_id is None:
         therapist_id = default_therapist_id(practice)
     values["therapist_id"] = _check_therapist(practice.id, therapist_id)
     _check_booking_id(practice.id, values.get("booking_system_id"))
+    meta = _confirmed_duplicates(practice.id, values, None, duplicate_reason) if check_duplicates else {}
     patient = Patient(practice_id=practice.id, source="manual")
     _apply(patient, values)
     if patient.booking_system_id:
         patient.booking_email = patient.email
     db.session.add(patient)
     db.session.flush()
-    _audit("patient.create", actor, patient)
+    _audit("patient.create", actor, patient, meta=meta or None)
     db.session.commit()
     return patient
 
 
-def update_patient(actor, patient, data, partial=False, therapist_id=...):
-    """Change a patient's master data; the audit entry names the fields that changed (not their values: PHI)."""
+def update_patient(actor, patient, data, partial=False, therapist_id=..., *, check_duplicates=False,
+                   duplicate_reason=None):
+    """Change a patient's master data; the audit entry names the fields that changed (not their values: PHI).
+    With ``check_duplicates`` (the form) a change of a field that identifies the patient is checked as on
+    create_patient, against every other record."""
     values = _validated(patient.practice, data, partial=partial)
     values.pop("booking_system_id", None)  # the booking link changes only through link/unlink
     if therapist_id is not ...:
         values["therapist_id"] = _check_therapist(patient.practice_id, therapist_id)
     changed = sorted(name for name, value in values.items() if getattr(patient, name) != value)
+    meta = {"fields": changed}
+    if check_duplicates and set(changed) & set(IDENTIFYING_FIELDS):
+        identifying = {name: values.get(name, getattr(patient, name)) for name in IDENTIFYING_FIELDS}
+        meta.update(_confirmed_duplicates(patient.practice_id, identifying, patient.id, duplicate_reason))
     if changed:
         _apply(patient, values)
-        _audit("patient.update", actor, patient, meta={"fields": changed})
+        _audit("patient.update", actor, patient, meta=meta)
     db.session.commit()
     return patient
 
@@ -231,6 +272,9 @@ def restore_patient(actor, patient):
     "Meine Termine" links revoked by the archive stay revoked: staff create a new one."""
     if patient.archived_at is None:
         return patient
+    if patient.merged_into_id is not None:
+        raise ServiceError(_("This record was merged into patient no. %(id)d and stays archived; its data is "
+                             "there.", id=patient.merged_into_id))
     patient.archived_at = None
     _audit("patient.restore", actor, patient)
     db.session.commit()
@@ -270,15 +314,3 @@ def record_view(actor, patient):
     """Audit that ``actor`` opened the patient's record (who read which record, when)."""
     _audit("patient.view", actor, patient)
     db.session.commit()
-
-
-def patient_history(patient, limit=100):
-    """The audit entries about a patient, newest first."""
-    query = (
-        select(AuditEntry)
-        .where(AuditEntry.practice_id == patient.practice_id, AuditEntry.patient_id == patient.id)
-        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
-        .limit(limit)
-    )
-    return db.session.scalars(query).all()
-
