@@ -27,5 +27,8 @@ def select_timezone():
 
 
 def init_app(app):
-    """Bind Flask-Babel with our selectors."""
+    """Bind Flask-Babel with our selectors and register the one set of date and time filters (formatting)."""
+    from app.platform import formatting
+
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    formatting.init_app(app)

@@ -76,10 +76,13 @@ class SecretEntry:
 @dataclass(frozen=True)
 class OptionList:
     """A setting chosen from the provider's own objects: the proxy operation that lists them (loaded when the tab
-    shows the form) and ``choice(item) -> (value, label)`` that turns one listed object into a choice."""
+    shows the form) and ``choice(item) -> (value, label)`` that turns one listed object into a choice.
+    ``mapping_kind`` is the kind of mapping a sync records for these objects (their names), so the saved choice is
+    shown by name before, or without, the provider's list."""
 
     operation: str
     choice: Callable[[dict], tuple[str, str]]
+    mapping_kind: str | None = None
 
 
 @dataclass(frozen=True)

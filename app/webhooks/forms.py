@@ -2,9 +2,10 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, PasswordField, SelectField, ValidationError
+from wtforms import PasswordField, SelectField, ValidationError
 from wtforms.validators import Length, Optional
 
+from app.platform.formatting import LocalDateField
 from app.providers.registry import webhook_source
 
 # Where a secret form is used; part of the field prefix, so each card's fields have their own ids.
@@ -42,8 +43,8 @@ class WebhookLogFilterForm(FlaskForm):
     source = SelectField(_l("Source"), validators=[Optional()])
     event_type = SelectField(_l("Type"), validators=[Optional()])
     status = SelectField(_l("Status"), validators=[Optional()])
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = LocalDateField(_l("From"), validators=[Optional()])
+    date_to = LocalDateField(_l("To"), validators=[Optional()])
 
     def validate_date_to(self, field):
         """The range must not end before it starts."""

@@ -51,10 +51,12 @@ _status = case(
 
 
 def log_query(practice, *, source=None, event_type=None, status=None, outcome=None, date_from=None, date_to=None):
-    """A select of the practice's events, newest first, as rows (WebhookEvent, status, next_retry_at); filtered by
+    """A select of the practice's events, newest first, as rows (WebhookEvent, status, next_retry_at, and the
+    latest attempt's detail, which names what it changed, for the plain line of app.webhooks.lines); filtered by
     source, event type, derived status, receipt outcome and a date range (days in the practice's time zone)."""
     query = (
-        select(WebhookEvent, _status.label("status"), _latest.next_retry_at.label("next_retry_at"))
+        select(WebhookEvent, _status.label("status"), _latest.next_retry_at.label("next_retry_at"),
+               _latest.detail.label("detail"))
         .outerjoin(_latest, _latest.id == _latest_id)
         .where(WebhookEvent.practice_id == practice.id)
     )
@@ -86,16 +88,16 @@ def filtered_log_page(practice, filters, page, per_page):
 
 
 def get_event_row(practice, event_id):
-    """The practice's event ``event_id`` as a log row (event, status, next_retry_at), or None; another practice's
-    event is never found."""
+    """The practice's event ``event_id`` as a log row (event, status, next_retry_at, detail), or None; another
+    practice's event is never found."""
     return db.session.execute(log_query(practice).where(WebhookEvent.id == event_id)).first()
 
 
 def known_event_types(practice):
-    """The distinct event types received by a practice, for the filter dropdown."""
-    query = select(WebhookEvent.event_type).where(
+    """The distinct (source, event type) pairs received by a practice, for the filter dropdown."""
+    query = select(WebhookEvent.source, WebhookEvent.event_type).where(
         WebhookEvent.practice_id == practice.id, WebhookEvent.event_type.is_not(None)).distinct()
-    return sorted(db.session.scalars(query))
+    return sorted(db.session.execute(query).tuples())
 
 
 def reveal_payload(actor, event):

@@ -29,6 +29,15 @@ from app.webhooks.endpoints import (
 )
 from app.webhooks.failures import describe_error
 from app.webhooks.forms import CREATE, ROTATE, EndpointSecretForm, WebhookLogFilterForm
+from app.webhooks.lines import (
+    OUTCOME_LABELS,
+    TRIGGER_LABELS,
+    describe_detail,
+    describe_reject_reason,
+    event_lines,
+    event_type_label,
+    pretty_preview,
+)
 from app.webhooks.log import (
     FAILED,
     PENDING,
@@ -57,11 +66,19 @@ STATUS_LABELS = {
 
 @bp.context_processor
 def _labels():
-    """``source_label(name)``, ``status_label(status)``, ``attempt_error(stored)``, ``rejection_label(reason)`` and
-    ``format_decimal`` (counts with the locale's separators) for the webhook templates."""
+    """``source_label(name)``, ``status_label(status)``, ``outcome_label(outcome)``, ``trigger_label(trigger)``,
+    ``event_type_label(type)``, ``describe_detail(detail)``, ``describe_reject_reason(reason)``,
+    ``attempt_error(stored)``, ``rejection_label(reason)``
+    and ``format_decimal`` (counts with the locale's separators) for the webhook templates: codes are never shown as
+    they are stored."""
     return {
         "source_label": source_label,
         "status_label": lambda status: STATUS_LABELS.get(status, status),
+        "outcome_label": lambda outcome: OUTCOME_LABELS.get(outcome, outcome),
+        "trigger_label": lambda trigger: TRIGGER_LABELS.get(trigger, trigger),
+        "event_type_label": event_type_label,
+        "describe_detail": describe_detail,
+        "describe_reject_reason": describe_reject_reason,
         "attempt_error": describe_error,
         "rejection_label": rejection_label,
         "format_decimal": format_decimal,
@@ -185,7 +202,8 @@ def _log_filter_form(practice):
     form.source.choices = [SelectChoice("", _("All sources"))] + [
         SelectChoice(name, source_label(name)) for name in WEBHOOK_SOURCES]
     form.event_type.choices = [SelectChoice("", _("All types"))] + [
-        SelectChoice(name, name) for name in known_event_types(practice)]
+        SelectChoice(name, f"{event_type_label(name)} ({source_label(source)})")
+        for source, name in known_event_types(practice)]
     form.status.choices = [SelectChoice("", _("All statuses"))] + [
         SelectChoice(status, STATUS_LABELS[status]) for status in STATUSES]
     return form
@@ -204,6 +222,7 @@ def events():
     page = filtered_log_page(practice, filters, request.args.get("page", 1, type=int),
                              current_app.config["WEBHOOK_LOG_PAGE_SIZE"])
     context = {"form": form, "page": page,
+               "lines": event_lines(practice.id, page.items),
                "filter_args": {key: value for key, value in request.args.items() if key != "page" and value}}
     status = 422 if filters is None else 200
     if wants_fragment("webhook-events-table"):
@@ -244,8 +263,16 @@ def _event_row_or_404(event_id):
 @bp.get("/events/<int:event_id>")
 @permission_required("webhooks.log")
 def event_detail(event_id):
-    """Page: one event with all its fields, its attempts and the redacted preview."""
-    return render_template("webhooks/event.html", row=_event_row_or_404(event_id), payload=None)
+    """Page: one event in words, with all its fields, its attempts and the redacted preview (indented)."""
+    return _event_page(_event_row_or_404(event_id), None)
+
+
+def _event_page(row, payload):
+    """The detail page of an event's log ``row``, with the decrypted ``payload`` when it was revealed."""
+    event = row.WebhookEvent
+    return render_template("webhooks/event.html", row=row, payload=payload,
+                           line=event_lines(current_user.practice_id, [row])[event.id],
+                           preview=pretty_preview(event.preview))
 
 
 @bp.post("/events/<int:event_id>/reveal")
@@ -256,7 +283,7 @@ def reveal(event_id):
     payload = reveal_payload(current_actor(), row.WebhookEvent)
     if wants_fragment("webhook-payload"):
         return render_template("webhooks/_payload.html", event=row.WebhookEvent, payload=payload)
-    return render_template("webhooks/event.html", row=row, payload=payload)
+    return _event_page(row, payload)
 
 
 @bp.post("/events/<int:event_id>/replay")

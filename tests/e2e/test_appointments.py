@@ -61,7 +61,7 @@ def practice_with_appointment(live_app):
                                    therapist=people["therapist"].email, assistant=people["assistant"].email,
                                    therapist_name=people["therapist"].name,
                                    time=format_time(starts_at.astimezone(BERLIN), "short", locale="de"),
-                                   heard=format_datetime(heard.astimezone(BERLIN), "short", locale="de"))
+                                   heard=format_datetime(heard.astimezone(BERLIN), "dd.MM.yyyy, HH:mm", locale="de"))
             db.session.remove()
         return data
 

@@ -6,14 +6,16 @@ nothing here names a provider."""
 from flask import render_template
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select, tuple_
 from wtforms import SelectChoice
 
 from app.integrations import mappings, sync
 from app.integrations import service as integrations
 from app.integrations.clients import get_config, provider_module
 from app.integrations.forms import settings_form_class
-from app.integrations.models import SYNC_QUEUED, SYNC_RUNNING
+from app.integrations.models import SYNC_QUEUED, SYNC_RUNNING, IntegrationMapping
 from app.platform.database import utcnow
+from app.platform.extensions import db
 from app.webhooks.endpoints import endpoint_url, practice_endpoints
 
 PENDING = (SYNC_QUEUED, SYNC_RUNNING)
@@ -31,13 +33,29 @@ def saved_values(provider, config):
     return values
 
 
-def placeholder_choices(selected):
+def placeholder_choices(selected, name=None):
     """The choices of a setting chosen from the provider's objects before (or without) the provider's list: none,
-    and the current choice so a save never clears it unseen."""
+    and the current choice (by its ``name`` when a sync has seen it) so a save never clears it unseen."""
     choices = [SelectChoice("", _("None"))]
     if selected:
-        choices.append(SelectChoice(selected, _("#%(id)s (current choice)", id=selected)))
+        choices.append(SelectChoice(selected, name or _("no. %(id)s (current choice)", id=selected)))
     return choices
+
+
+def chosen_names(provider, values):
+    """{setting name: the name of the object chosen in it} for the provider's settings chosen from its objects
+    (``values``: setting name -> saved value), as the mappings its syncs recorded name them: one query."""
+    wanted = {setting.name: (setting.options.mapping_kind, str(values[setting.name]))
+              for setting in provider_module(provider).SETTINGS
+              if setting.options and setting.options.mapping_kind and values.get(setting.name)}
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(IntegrationMapping.kind, IntegrationMapping.external_id, IntegrationMapping.external_name)
+        .where(IntegrationMapping.practice_id == current_user.practice_id, IntegrationMapping.provider == provider,
+               tuple_(IntegrationMapping.kind, IntegrationMapping.external_id).in_(sorted(set(wanted.values())))))
+    names = {(kind, external_id): name for kind, external_id, name in rows if name}
+    return {setting: names[key] for setting, key in wanted.items() if key in names}
 
 
 def settings_form(provider, config=None, posted=False):
@@ -45,7 +63,8 @@ def settings_form(provider, config=None, posted=False):
     form_class = settings_form_class(provider_module(provider))
     form = form_class() if posted else form_class(formdata=None, data=saved_values(provider, config))
     if form.options_field is not None:
-        form.options_field.choices = placeholder_choices(form.options_field.data)
+        names = chosen_names(provider, {form.options_field.name: form.options_field.data})
+        form.options_field.choices = placeholder_choices(form.options_field.data, names.get(form.options_field.name))
     return form
 
 
@@ -73,6 +92,7 @@ def provider_context(provider, form=None, **extra):
     config = get_config(practice_id, provider)
     cards = [card for card in integrations.status_cards(practice_id) if card.provider == provider]
     context = {"provider": provider, "hooks": module, "integration": config, "cards": cards, "card": cards[0],
+               "chosen_names": chosen_names(provider, (config.settings or {}) if config else {}),
                "only": provider, "form": form if form is not None else settings_form(provider, config),
                "warning": None, "webhook": webhook_context(provider, config), **runs_context(provider, config)}
     if module.MAPPINGS:

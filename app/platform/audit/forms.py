@@ -2,20 +2,22 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField
+from wtforms import SelectField
 from wtforms.validators import Optional
+
+from app.platform.formatting import LocalDateField
 
 
 class AuditFilterForm(FlaskForm):
-    """Filter by user, action and date range (days in the practice's time zone)."""
+    """Filter by user, action and date range (days in the practice's time zone, typed as people write them)."""
 
     class Meta:
         csrf = False
 
     user = SelectField(_l("User"), coerce=str, validators=[Optional()])
     action = SelectField(_l("Action"), validators=[Optional()])
-    date_from = DateField(_l("From"), validators=[Optional()])
-    date_to = DateField(_l("To"), validators=[Optional()])
+    date_from = LocalDateField(_l("From"), validators=[Optional()])
+    date_to = LocalDateField(_l("To"), validators=[Optional()])
 
     def validate_date_to(self, field):
         """The range must not end before it starts."""

@@ -74,7 +74,7 @@ SETTINGS = (
         clean=_clean_team_slug, summary_label=_l("Team slug")),
     SettingField(
         "default_event_type_id", SelectField(_l("Default event type"), validate_choice=False, default=""),
-        clean=_clean_event_type, options=OptionList("event-types", _event_type_choice)),
+        clean=_clean_event_type, options=OptionList("event-types", _event_type_choice, mapping_kind="event_type")),
     SettingField(
         "booking_url_template", URLField(_l("Booking page URL"), render_kw={
             "autocomplete": "off", "placeholder": "https://cal.com/praxis/erstgespraech?name={name}"}),

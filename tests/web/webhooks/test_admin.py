@@ -229,8 +229,8 @@ def test_anonymous_htmx_request_is_sent_to_login(client):
 
 
 def test_event_log_rows_and_statuses(client, admin, db, practice):
-    """Each row shows time, source, type, status in words, the verifying secret version and the redacted
-    preview; the status comes from the receipt outcome or the latest attempt."""
+    """Each row shows time, source, the event as one plain line and the status in words (the redacted preview is
+    in the detail only); the status comes from the receipt outcome or the latest attempt."""
     endpoint = make_endpoint(practice)
     retry_at = datetime(2030, 1, 2, 11, 0, tzinfo=UTC)
     events = {
@@ -249,12 +249,12 @@ def test_event_log_rows_and_statuses(client, admin, db, practice):
     def row(name):
         return re.search(rf'<tr id="webhook-event-{events[name].id}">(.*?)</tr>', html, re.S).group(1)
 
-    assert ">processed<" in row("processed") and ">v3<" in row("processed")
-    assert ">ignored<" in row("ignored") and ">v1<" in row("ignored")
-    assert "error, retry at 1/2/30, 12:00" in row("retrying")  # 11:00 UTC is 12:00 in Berlin
+    assert ">processed<" in row("processed") and ">ignored<" in row("ignored")
+    assert "error, retry at Jan 2, 2030, 12:00\u202fPM" in row("retrying")  # 11:00 UTC is 12:00 in Berlin
     assert ">failed<" in row("failed") and ">duplicate<" in row("duplicate")
     assert "rejected: signature mismatch" in row("rejected") and ">—<" in row("rejected")
-    assert "{&#34;data&#34;: {&#34;first_name&#34;: &#34;E.&#34;}}" in row("ignored")
+    assert "New in the booking tool: E." in row("ignored")  # one plain line; the preview is in the detail only
+    assert "&#34;first_name&#34;" not in html
     assert "Erika" not in html  # the payload never reaches the list
     assert "Booking tool" in row("ignored") and "patient.created" in row("ignored")
     assert "6 events" in html
@@ -336,8 +336,9 @@ def test_event_detail(client, admin, db, practice, make_user):
                                  {"outcome": "processed", "detail": "patient 7 created", "triggered_by": "replay",
                                   "user_id": replayer.id}])
     html = client.get(f"/webhooks/events/{event.id}").get_data(as_text=True)
-    for text in ("msg_2Lh9", "203.0.113.9", ">v2<", "patient.created", "database locked", "patient 7 created",
-                 "Replay Person", "replay", "retry", "1/2/30, 12:00", ">processed<", "first_name&#34;: &#34;E."):
+    for text in ("msg_2Lh9", "203.0.113.9", "version 2", "New in the booking tool: E.", "database locked",
+                 "patient 7 created", "Replay Person", "applied again by a user", "on receipt",
+                 "Jan 2, 2030, 12:00\u202fPM", ">processed<", "first_name&#34;: &#34;E."):
         assert text in html, text
     assert "erika@example.test" not in html and "Reveal payload" in html and "Replay" in html
 

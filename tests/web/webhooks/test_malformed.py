@@ -177,5 +177,5 @@ def test_an_unreadable_event_is_listed_with_its_reason_and_its_payload_can_be_re
     revealed = client.post(f"/webhooks/events/{event.id}/reveal").get_data(as_text=True)
 
     assert f'id="webhook-event-{event.id}"' in log
-    assert "malformed JSON: nested deeper than 32 levels" in log
+    assert "Nicht als JSON lesbar: tiefer als 32 Ebenen verschachtelt" in log  # the stored reason, in words
     assert "[[[[" in revealed  # too deep to pretty-print: shown as it came
