@@ -1,6 +1,10 @@
 """The geometry of the hub's small 24-hour charts (error rate and mean response time per hour), computed here so the
 template only draws rectangles: server-rendered inline SVG, no JavaScript chart library, no inline styles (the
-colours come from classes in static/css/app.css, which the CSP allows)."""
+colours come from classes in static/css/app.css, which the CSP allows).
+
+Each chart has axes a person can read: the value axis names its unit and range (0–100 % for the error rate,
+0 ms to the slowest hour for the response time) and the time axis names the hours (HH:00 in the practice's zone).
+The labels are HTML around the SVG, not SVG text, because the SVG stretches to its box and would distort text."""
 
 from dataclasses import dataclass
 
@@ -10,6 +14,9 @@ HEIGHT = 48
 GAP = 1
 # Hours without calls are drawn as a thin line so the time axis stays readable.
 EMPTY_HEIGHT = 1
+# The time axis names every TIME_TICK_HOURS-th hour (24 hours: four labels, under the first bar of each quarter;
+# the template lays them out as four equal columns, so no inline style positions them).
+TIME_TICK_HOURS = 6
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,16 @@ class Chart:
     def error_percent(self):
         """The window's failed share in percent (one decimal), or None without calls."""
         return round(100 * self.failures / self.calls, 1) if self.calls else None
+
+    @property
+    def time_ticks(self):
+        """The starts of the hours the time axis names (every TIME_TICK_HOURS-th bar, from the first)."""
+        return tuple(bar.start for bar in self.error_bars[::TIME_TICK_HOURS])
+
+    @property
+    def latency_scale_ms(self):
+        """The response time the full height of the latency chart stands for (the slowest hour), in whole ms."""
+        return round(self.max_ms)
 
     @property
     def width(self):

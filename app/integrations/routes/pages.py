@@ -7,6 +7,7 @@ from flask_login import current_user
 from app.integrations import charts, metrics
 from app.integrations import service as integrations
 from app.integrations.clients import providers
+from app.integrations.overview import booking_card
 from app.integrations.routes.blueprint import bp
 from app.integrations.routes.context import provider_context, status_body
 from app.platform.extensions import limiter
@@ -21,7 +22,8 @@ def index():
     practice_id = current_user.practice_id
     cards = integrations.status_cards(practice_id)
     chart_data = {card.provider: charts.build(metrics.hourly(practice_id, card.provider)) for card in cards}
-    return render_template("hub/index.html", cards=cards, charts=chart_data, only=None)
+    return render_template("hub/index.html", cards=cards, charts=chart_data, only=None,
+                           booking=booking_card(practice_id))
 
 
 @bp.get("/status")
