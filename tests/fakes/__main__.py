@@ -8,7 +8,11 @@ SIGINT, exiting 0.
 
 ``--seed-demo`` loads each fake's demo data and accepts the documented sandbox key as well as the test default:
 ``tests.fakes.calcom.SANDBOX_API_KEY`` and ``tests.fakes.retell.SANDBOX_API_KEY`` ("key_sandbox_demo"). Scenarios
-can be switched from another process through each fake's ``POST /__fake/scenario``."""
+can be switched from another process through each fake's ``POST /__fake/scenario``.
+
+The access providers' fakes (Fitpass, Friction, Wellhub) start when their port is given (the sandbox uses
+``--fitpass-port 8703 --friction-port 8704 --wellhub-port 8705``); they always hold their demo members, and
+app.access.sandbox enables them at the demo location."""
 
 import argparse
 import signal
@@ -19,9 +23,12 @@ import threading
 def parse_args(argv=None):
     """The command line: a port per fake, the host, and whether to seed the demo data."""
     parser = argparse.ArgumentParser(prog="python -m tests.fakes",
-                                     description="Run the Cal.com and Retell fakes of the sandbox demo in one process.")
+                                     description="Run the provider fakes of the sandbox demo in one process.")
     parser.add_argument("--calcom-port", type=int, default=8701, help="port of the Cal.com fake (0: any free one)")
     parser.add_argument("--retell-port", type=int, default=8702, help="port of the Retell fake (0: any free one)")
+    for name in ("fitpass", "friction", "wellhub"):
+        parser.add_argument(f"--{name}-port", type=int, default=None,
+                            help=f"port of the {name.title()} access fake (0: any free one; not started without)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--seed-demo", action="store_true",
                         help="load the demo practice's data and accept the sandbox API keys")
@@ -41,6 +48,14 @@ def build_fakes(args):
             keys.add(module.SANDBOX_API_KEY)
             seed = module.demo_seed()
         fakes.append((name, fake_class(port=port, valid_keys=keys, host=args.host, **seed)))
+    # The access providers' fakes hold their demo members always (app.access.sandbox lists the codes).
+    from tests.fakes import fitpass, friction, wellhub
+
+    for name, fake_class, port in (("fitpass", fitpass.FitpassFake, args.fitpass_port),
+                                   ("friction", friction.FrictionFake, args.friction_port),
+                                   ("wellhub", wellhub.WellhubFake, args.wellhub_port)):
+        if port is not None:
+            fakes.append((name, fake_class(port=port, host=args.host)))
     return fakes
 
 

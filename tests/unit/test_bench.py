@@ -11,11 +11,13 @@ import pytest
 from config import BASE_DIR
 
 BENCHES = {
+    "access": ["--scans", "5", "--checkins", "500"],
     "api_auth": ["20"],
     "patient_search": ["200"],
     "patient_import": ["--rows", "300"],
     "appointments_tab": ["--patients", "50", "--appointments", "500", "--repeats", "2"],
     "hub": ["--appointments", "50", "--metrics", "500", "--repeats", "2"],
+    "scheduling": ["--appointments", "500", "--repeats", "2"],
     "webhooks": ["-n", "40", "-c", "2"],
     "webhooks_wrk": ["-d", "1", "--rounds", "1", "--pool", "2000"],
 }
