@@ -154,3 +154,19 @@ class WebhookRejection(db.Model):
 
 make_append_only(WebhookEvent.__table__)
 make_append_only(WebhookEventAttempt.__table__)
+
+
+class PublicUrlCheck(db.Model):
+    """The last answer of our own health check at a configured public address (app.webhooks.public_url): one row
+    per address, overwritten by each check. ``reason`` is a code from public_url.REASONS, shown to people in words;
+    ``failing_since`` is when the current run of failures began."""
+
+    __tablename__ = "public_url_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(500), unique=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ok: Mapped[bool] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(32))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
