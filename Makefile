@@ -46,12 +46,19 @@ messages: $(VENV)/.runtime-installed
 HUB_SANDBOX ?= 1
 SANDBOX_CALCOM_PORT ?= 8701
 SANDBOX_RETELL_PORT ?= 8702
+# The access providers' fakes (Fitpass, Friction, Wellhub) for the check-in desk's sandbox.
+SANDBOX_FITPASS_PORT ?= 8703
+SANDBOX_FRICTION_PORT ?= 8704
+SANDBOX_WELLHUB_PORT ?= 8705
 run: export HUB_SANDBOX := $(HUB_SANDBOX)
 # The app's own address (SERVED_BASE_URL in config.py): webhook URLs default to it when PUBLIC_BASE_URL is unset.
 run: export HOST := $(HOST)
 run: export PORT := $(PORT)
 run: export SANDBOX_CALCOM_URL := http://127.0.0.1:$(SANDBOX_CALCOM_PORT)
 run: export SANDBOX_RETELL_URL := http://127.0.0.1:$(SANDBOX_RETELL_PORT)
+run: export SANDBOX_FITPASS_URL := http://127.0.0.1:$(SANDBOX_FITPASS_PORT)
+run: export SANDBOX_FRICTION_URL := http://127.0.0.1:$(SANDBOX_FRICTION_PORT)
+run: export SANDBOX_WELLHUB_URL := http://127.0.0.1:$(SANDBOX_WELLHUB_PORT)
 
 # The job worker (and the sandbox fakes) run beside gunicorn in one shell: whichever way that shell ends (Ctrl-C,
 # `kill` of make or of its process group, gunicorn exiting), its EXIT trap stops them all and waits for the worker
@@ -64,7 +71,8 @@ run: $(VENV)/.runtime-installed translations
 	trap 'kill $$web $$worker $$fakes 2>/dev/null || :; wait' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	if [ "$(HUB_SANDBOX)" = 1 ]; then \
 		$(BIN)/python -m tests.fakes --seed-demo --calcom-port $(SANDBOX_CALCOM_PORT) \
-			--retell-port $(SANDBOX_RETELL_PORT) & fakes=$$!; \
+			--retell-port $(SANDBOX_RETELL_PORT) --fitpass-port $(SANDBOX_FITPASS_PORT) \
+			--friction-port $(SANDBOX_FRICTION_PORT) --wellhub-port $(SANDBOX_WELLHUB_PORT) & fakes=$$!; \
 	fi; \
 	$(BIN)/flask hub worker & worker=$$!; \
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --timeout 120 \
@@ -72,8 +80,10 @@ run: $(VENV)/.runtime-installed translations
 		wsgi:app & web=$$!; \
 	wait $$web
 
+# The suite runs in parallel, one pytest-xdist worker per core (TEST_WORKERS=0 runs it in one process).
+TEST_WORKERS ?= auto
 test: $(VENV)/.dev-installed translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # ruff, then the import rules of DESIGN.md §2 (import-linter contracts in pyproject.toml).
 lint: $(VENV)/.dev-installed

@@ -92,6 +92,8 @@ class Config:
     # PROXY_FIX_X_FOR) and the CLI from SERVED_BASE_URL: the HOST and PORT `make run` serves at (a wildcard HOST
     # is reached at 127.0.0.1). Production behind a load balancer sets it.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").strip()
+    # How often the worker checks that PUBLIC_BASE_URL answers our own health check (app.webhooks.public_url); 0: never.
+    PUBLIC_URL_CHECK_SECONDS = _env_int("PUBLIC_URL_CHECK_SECONDS", 300)
     SERVED_BASE_URL = served_base_url(os.environ)
     WEBHOOK_MAX_BYTES = _env_int("WEBHOOK_MAX_BYTES", 256 * 1024)
     WEBHOOK_RATE_LIMIT = os.environ.get("WEBHOOK_RATE_LIMIT", "100 per minute")
@@ -112,6 +114,24 @@ class Config:
     # Lifetime of a patient's personal "Meine Termine" link.
     PATIENT_LINK_DAYS = _env_int("PATIENT_LINK_DAYS", 30)
 
+    # E-mail (app.platform.mail). Without MAIL_SMTP_HOST nothing is sent: mails stay in the outbox page (and the log
+    # names their kind and recipient domain), so the embedded run needs no mail server. With it, the worker delivers
+    # each mail over SMTP (MAIL_SMTP_SECURITY: starttls, ssl or none), retrying after MAIL_RETRY_DELAYS seconds.
+    MAIL_SMTP_HOST = os.environ.get("MAIL_SMTP_HOST", "").strip()
+    MAIL_SMTP_PORT = _env_int("MAIL_SMTP_PORT", 587)
+    MAIL_SMTP_USER = os.environ.get("MAIL_SMTP_USER", "")
+    MAIL_SMTP_PASSWORD = os.environ.get("MAIL_SMTP_PASSWORD", "")
+    MAIL_SMTP_SECURITY = os.environ.get("MAIL_SMTP_SECURITY", "starttls").strip().lower()
+    MAIL_SMTP_TIMEOUT_SECONDS = float(os.environ.get("MAIL_SMTP_TIMEOUT_SECONDS", "10"))
+    MAIL_SENDER = os.environ.get("MAIL_SENDER", "Praxis Hub <noreply@praxis-hub.invalid>")
+    MAIL_RETRY_DELAYS = tuple(
+        int(value) for value in os.environ.get("MAIL_RETRY_DELAYS", "60,300,1800,7200").split(",")
+    )
+    # Days a mail is kept in the outbox (its body holds names and links); queued ones are kept until delivered.
+    MAIL_KEEP_DAYS = _env_int("MAIL_KEEP_DAYS", 30)
+    # Lifetime of a "Passwort vergessen?" link (it also dies once used or when the password changes).
+    AUTH_RESET_MAX_AGE_MINUTES = _env_int("AUTH_RESET_MAX_AGE_MINUTES", 60)
+
     # The Integration Hub. Provider base URLs (change them only for a provider's staging system).
     CALCOM_API_URL = os.environ.get("CALCOM_API_URL", "https://api.cal.com")
     RETELL_API_URL = os.environ.get("RETELL_API_URL", "https://api.retellai.com")
@@ -120,6 +140,9 @@ class Config:
     HUB_SANDBOX = _env_bool("HUB_SANDBOX", False)
     SANDBOX_CALCOM_URL = os.environ.get("SANDBOX_CALCOM_URL", "http://127.0.0.1:8701")
     SANDBOX_RETELL_URL = os.environ.get("SANDBOX_RETELL_URL", "http://127.0.0.1:8702")
+    SANDBOX_FITPASS_URL = os.environ.get("SANDBOX_FITPASS_URL", "http://127.0.0.1:8703")
+    SANDBOX_FRICTION_URL = os.environ.get("SANDBOX_FRICTION_URL", "http://127.0.0.1:8704")
+    SANDBOX_WELLHUB_URL = os.environ.get("SANDBOX_WELLHUB_URL", "http://127.0.0.1:8705")
     # The keys the sandbox fakes accept (SANDBOX_API_KEY in tests/fakes/calcom.py and retell.py), shown on the hub.
     SANDBOX_CALCOM_KEY = "cal_sandbox_demo"  # noqa: S105 (a public demo key of a local fake)
     SANDBOX_RETELL_KEY = "key_sandbox_demo"  # noqa: S105 (a public demo key of a local fake)
@@ -178,6 +201,8 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    # The worker's tests run its periodic tasks; the public address check only where a test turns it on.
+    PUBLIC_URL_CHECK_SECONDS = 0
     # Cheap hashes keep the suite fast; production uses Werkzeug's scrypt default.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a method name)
 

@@ -9,8 +9,9 @@ from flask import current_app
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
+from app.access.sandbox import load_sandbox_access
 from app.accounts.models import User
-from app.appointments.models import Appointment
+from app.appointments.models import Appointment, Call
 from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
@@ -73,6 +74,20 @@ APPOINTMENTS = {
 }
 
 
+# Calls the voice agent took: (call id, caller, hours ago, seconds, summary, sentiment). The first caller is no
+# patient yet, so the calls inbox shows it highlighted.
+CALLS = {
+    "demo": (
+        ("demo-call-001", "+491709998877", 2, 94,
+         "Anruferin verschiebt ihren Termin von Donnerstag auf Dienstag, 9 Uhr.", "Neutral"),
+        ("demo-call-002", "+491701112233", 5, 61, "Frau Becker fragt, ob sie zur Physiotherapie ein Handtuch "
+         "mitbringen soll.", "Positive"),
+        ("demo-call-003", "+491522334455", 26, 132, "Frau Hoffmann beschwert sich über die lange Wartezeit am "
+         "Telefon und bittet um Rückruf.", "Negative"),
+    ),
+}
+
+
 def load_demo():
     """Create the demo practices, locations and users that do not exist yet. Returns the number created."""
     created = 0
@@ -99,6 +114,9 @@ def load_demo():
         created += _load_patients(practice, PATIENTS.get(spec["slug"], ()))
         db.session.flush()
         created += _load_appointments(practice, APPOINTMENTS.get(spec["slug"], ()))
+        created += _load_calls(practice, CALLS.get(spec["slug"], ()))
+        db.session.flush()
+        created += load_sandbox_access(practice)
     db.session.commit()
     return created
 
@@ -139,6 +157,27 @@ def _load_appointments(practice, appointments):
             external_id=external_id, starts_at=starts_at, ends_at=starts_at + timedelta(minutes=minutes),
             therapist_name=user.name if user else "", therapist_id=user.id if user else None, service_name=service,
             status=status, source_updated_at=now, synced_at=now,
+        ))
+        created += 1
+    return created
+
+
+def _load_calls(practice, calls):
+    """Add the demo calls that are missing (matched by id), matched to patients by phone as the Retell sync does."""
+    existing = set(db.session.scalars(select(Call.external_id).where(Call.practice_id == practice.id)))
+    patients = dict(db.session.execute(
+        select(Patient.phone, Patient.id).where(Patient.practice_id == practice.id, Patient.phone.is_not(None))).all())
+    now = utcnow()
+    created = 0
+    for external_id, number, hours_ago, seconds, summary, sentiment in calls:
+        if external_id in existing:
+            continue
+        started_at = now - timedelta(hours=hours_ago)
+        db.session.add(Call(
+            practice_id=practice.id, patient_id=patients.get(number), source="retell", external_id=external_id,
+            direction="inbound", from_number=number, to_number="+4930555000", status="ended", started_at=started_at,
+            ended_at=started_at + timedelta(seconds=seconds), duration_ms=seconds * 1000, summary=summary,
+            sentiment=sentiment, stage=3,
         ))
         created += 1
     return created

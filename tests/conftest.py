@@ -5,6 +5,10 @@ import itertools
 from contextlib import contextmanager
 from uuid import uuid4
 
+from tests.worker_database import use_worker_database
+
+use_worker_database()  # before config is imported (below): TestConfig reads TEST_DATABASE_URL once
+
 import pytest
 import requests.adapters
 from flask.testing import FlaskClient

@@ -4,7 +4,12 @@ who a practice's therapists are into the practice settings."""
 
 from flask_babel import lazy_gettext as _l
 
-from app.platform.audit.labels import register_action_labels
+from app.platform.audit.labels import (
+    names_from,
+    register_action_labels,
+    register_audit_labels,
+    register_object_names,
+)
 from app.platform.templating import add_navigation
 
 
@@ -41,6 +46,18 @@ def init_app(app):
         "user.password_change": _l("Password changed"),
         "user.password_reset": _l("Password reset"),
         "user.password_set": _l("Password set"),
+        "user.invite_sent": _l("Invitation e-mailed"),
+        "user.reset_requested": _l("New password requested (forgot password)"),
+        "user.reset_completed": _l("New password set with an e-mailed link"),
         "token.create": _l("API token created"),
         "token.revoke": _l("API token revoked"),
     })
+    register_audit_labels(
+        objects={"user": _l("User"), "api_token": _l("API token")},
+        meta={"failed_logins": _l("Failed attempts"), "email": _l("Email"), "role": _l("Role"),
+              "invite": _l("Invitation")},
+        values={"wrong_password": _l("wrong password"), "unknown_email": _l("unknown email address"),
+                "locked": _l("account locked"), "inactive": _l("account deactivated")})
+    from app.accounts.models import User
+
+    register_object_names("user", names_from(User.id, User.name, User.practice_id))

@@ -6,7 +6,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -16,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from app.platform.formatting import LocalDateField
 from app.platform.security.permissions import ALL, ROLE_LABELS, ROLE_PERMISSIONS
 from app.platform.validators import EmailAddress
 
@@ -112,4 +112,4 @@ class ApiTokenCreateForm(FlaskForm):
 
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)],
                        render_kw={"placeholder": _l("e.g. booking tool export")})
-    expires_on = DateField(_l("Valid until (optional)"), validators=[Optional()])
+    expires_on = LocalDateField(_l("Valid until (optional)"), validators=[Optional()])

@@ -18,3 +18,18 @@ def init_app(app):
     register_patient_tab(app, "termine", appointments_context,
                          fragment=("patient-appointments", "patients/_appointments.html"))
     register_patient_tab(app, "anrufe", calls_context)
+    from app.appointments.merge import move_appointments_and_calls
+    from app.patients.merge import register_merge_step
+
+    register_merge_step(app, move_appointments_and_calls)  # a merged record's appointments and calls move along
+    from app.appointments.history import appointment_history
+    from app.platform.audit.history import register_history_source
+
+    register_history_source(app, appointment_history)  # appointments and calls in the record's Verlauf
+
+    from app.appointments.calls import init_app as init_calls
+
+    init_calls(app)
+    from app.appointments.home import register_panels as register_home_panels
+
+    register_home_panels(app)  # the day on the home page (app.accounts.home)

@@ -69,6 +69,9 @@ class Call(db.Model):
         UniqueConstraint("practice_id", "source", "external_id", name="uq_calls_practice_id_source_external_id"),
         Index("ix_calls_patient_id_started_at", "patient_id", "started_at"),
         Index("ix_calls_practice_id_from_number", "practice_id", "from_number"),
+        # The calls inbox: newest first per practice, and the navigation's count of open calls (done_at IS NULL).
+        Index("ix_calls_practice_id_started_at", "practice_id", "started_at"),
+        Index("ix_calls_practice_id_done_at", "practice_id", "done_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,10 +96,14 @@ class Call(db.Model):
     transcript: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
     # The newest provider event applied (call_started < call_ended < call_analyzed); older ones never overwrite.
     stage: Mapped[int] = mapped_column(Integer, default=0)
+    # The calls inbox (app.appointments.calls): who marked the call done and when; open while done_at is null.
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     patient = relationship("Patient")
+    done_by = relationship("User")
 
     def __repr__(self):
         return f"<Call {self.external_id} {self.status}>"

@@ -3,7 +3,7 @@ call metrics, id mappings and the read-only outbound proxy; the hub's pages and 
 
 from flask_babel import lazy_gettext as _l
 
-from app.platform.audit.labels import register_action_labels
+from app.platform.audit.labels import register_action_labels, register_audit_labels
 from app.platform.templating import add_navigation
 
 
@@ -23,9 +23,22 @@ def init_app(app):
     register_job_kind(app, "integration_probe", run_probe_job)
     register_periodic(app, "integrations", tick)
     register_provider_state(app, provider_state, UNAVAILABLE_STATES)
+    from app.integrations.home import register_panels as register_home_panels
+
+    register_home_panels(app)  # the hub's health on the admins' home page (app.accounts.home)
     add_navigation(app, 40, "hub.index", _l("Integrations"), "integrations.view")
     register_action_labels({
         "integration.update": _l("Integration settings changed"),
         "integration.mapping.update": _l("Integration mapping changed"),
         "integration.webhook.register": _l("Webhook registered with the provider"),
     })
+    from app.providers.registry import INTEGRATIONS, integration
+
+    register_audit_labels(
+        objects={"integration": _l("Integration"), "integration_mapping": _l("Integration mapping")},
+        meta={"kind": _l("Kind"), "webhook_base_url": _l("Webhook address")},
+        values={name: integration(name).LABEL for name in INTEGRATIONS})
+    register_audit_labels(values={"api_key": _l("API key"), "sync_enabled": _l("Automatic sync"),
+                                  "sync_interval_minutes": _l("Sync interval"),
+                                  **{setting.name: setting.summary_label or setting.field.args[0]
+                                     for name in INTEGRATIONS for setting in integration(name).SETTINGS}})

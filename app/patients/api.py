@@ -7,7 +7,14 @@ from flask_babel import gettext as _
 from app.api.blueprint import bp
 from app.api.helpers import json_body, page_args, paged_json
 from app.patients.importing.service import import_records
-from app.patients.service import PatientValidationError, create_patient, get_patient, search_patients, update_patient
+from app.patients.service import (
+    SORTS,
+    PatientValidationError,
+    create_patient,
+    get_patient,
+    search_patients,
+    update_patient,
+)
 from app.platform.errors import ServiceError, json_error
 from app.platform.extensions import db
 from app.platform.security.actor import Actor
@@ -86,12 +93,18 @@ def _patient_or_error(patient_id):
 @bp.get("/patients")
 @permission_required("patients.read")
 def patients_index():
-    """JSON: ``{"count", "next", "previous", "results"}``; filters q, archived, booking_system_id, email."""
+    """JSON: ``{"count", "next", "previous", "results"}``; filters q, archived, booking_system_id, email; ``sort``
+    name (German phone-book order, the default) or birth_date, with a leading "-" for descending."""
     page, per_page, error = page_args(25)
     if error:
         return error
     args = request.args
+    sort = args.get("sort", "name")
+    if sort.removeprefix("-") not in SORTS:
+        return json_error(400, "invalid_sort", _("sort must be one of: %(sorts)s.", sorts=", ".join(
+            f"{prefix}{name}" for name in SORTS for prefix in ("", "-"))))
     search = search_patients(g.api_user, args.get("q", ""), archived=args.get("archived") in ("1", "true"),
+                             sort=sort.removeprefix("-"), descending=sort.startswith("-"),
                              booking_system_id=args.get("booking_system_id"), email=args.get("email"))
     return paged_json(page, search.page(per_page), patient_json)
 

@@ -1,7 +1,7 @@
 """Patients: list with active search, the record with tabs (appointments, calls), create, edit, archive, restore,
 the booking link, and the patient's personal "Meine Termine" links."""
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -10,14 +10,13 @@ from wtforms import SelectChoice
 from app.accounts.service import practice_therapists
 from app.patients.fields import phone_needs_check, validate_patient_fields
 from app.patients.forms import BookingLinkForm, PatientForm
-from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link
+from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link, send_link_mail
 from app.patients.service import (
     PatientValidationError,
     archive_patient,
     create_patient,
     get_patient,
     link_booking,
-    patient_history,
     record_view,
     restore_patient,
     search_patients,
@@ -25,10 +24,13 @@ from app.patients.service import (
     update_patient,
 )
 from app.patients.tabs import patient_tab
+from app.platform.audit.history import patient_history
 from app.platform.database import utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
-from app.platform.htmx import mutation_response, redirect_response, validate_attrs, wants_fragment
+from app.platform.formatting import date_input_value, typed_date_as_iso
+from app.platform.htmx import hx_trigger, mutation_response, redirect_response, validate_attrs, wants_fragment
+from app.platform.mail.models import HELD
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.platform.security.permissions import OWN, permission_scope
@@ -93,12 +95,21 @@ def _therapist_choices(form):
 
 
 def _form_data(form):
-    """The raw patient fields of a submitted form, for the shared validation."""
-    return {name: getattr(form, name).data for name in INLINE_FIELDS}
+    """The raw patient fields of a submitted form, for the shared validation; a birth date typed as the language
+    writes dates (MM/DD/YYYY in English) goes on as YYYY-MM-DD, anything else as typed for the shared rules."""
+    data = {name: getattr(form, name).data for name in INLINE_FIELDS}
+    data["birth_date"] = typed_date_as_iso(data["birth_date"])
+    return data
 
 
 def _therapist_id(form):
     return int(form.therapist_id.data) if form.therapist_id.data else None
+
+
+def _duplicate_reason(form):
+    """The reason given with "create/save anyway" ("" when the button was pressed without one), or None when the
+    form was submitted the ordinary way (likely duplicates then stop it)."""
+    return (form.duplicate_reason.data or "") if form.save_anyway.data else None
 
 
 def _show_errors(form, error):
@@ -111,17 +122,22 @@ def _show_errors(form, error):
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required("patients.write")
 def new():
-    """Page: create a patient; on success go to the new record (303)."""
+    """Page: create a patient; on success go to the new record (303). Likely duplicates stop it (422) and are
+    listed in the form (#patient-duplicates) with "open" and "create anyway" with a reason."""
     form = PatientForm()
     _therapist_choices(form)
+    duplicates = []
     if form.validate_on_submit():
         try:
-            patient = create_patient(current_actor(), current_user.practice, _form_data(form), _therapist_id(form))
+            patient = create_patient(current_actor(), current_user.practice, _form_data(form), _therapist_id(form),
+                                     check_duplicates=True, duplicate_reason=_duplicate_reason(form))
         except ServiceError as error:
+            db.session.rollback()
+            duplicates = getattr(error, "duplicates", [])
             _show_errors(form, error)
         else:
             return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
-    return render_template("patients/new.html", form=form), 422 if form.errors else 200
+    return render_template("patients/new.html", form=form, duplicates=duplicates), 422 if form.errors else 200
 
 
 @bp.post("/validate/<field>")
@@ -131,14 +147,17 @@ def validate_field(field):
     if field not in INLINE_FIELDS:
         abort(404)
     form = PatientForm()
-    result = validate_patient_fields({field: getattr(form, field).data}, country=current_user.practice.country,
+    result = validate_patient_fields({field: _form_data(form)[field]}, country=current_user.practice.country,
                                      partial=True)
     bound = getattr(form, field)
     bound.errors = [result.errors[field]] if field in result.errors else []
     if field == "phone" and phone_needs_check(result.values.get("phone")):
         # Not an error (the patient is saved all the same), but the front desk should know before saving.
         bound.description = _("Not a complete phone number: it is saved as typed and marked “Check phone number”.")
-    return render_template("patients/_field.html", field=bound), 422 if bound.errors else 200
+    response = make_response(render_template("patients/_field.html", field=bound), 422 if bound.errors else 200)
+    # The form's duplicate panel (#patient-duplicates) listens for this and checks the record again: once per
+    # field left, not on every key, and never when only the reason field changes.
+    return hx_trigger(response, "patient-field-checked")
 
 
 @bp.get("/<int:patient_id>", defaults={"tab": "stammdaten"})
@@ -150,7 +169,8 @@ def detail(patient_id, tab):
     patient = _patient_or_404(patient_id)
     context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None, obj=patient)}
     if tab == "verlauf":
-        context["history"] = patient_history(patient)
+        context["changes_only"] = request.args.get("nur") == "aenderungen"
+        context["history"] = patient_history(patient, changes_only=context["changes_only"])
     elif (registered := patient_tab(tab)) is not None:
         context.update(registered.context(patient))
         if registered.fragment and wants_fragment(registered.fragment[0]):
@@ -166,18 +186,23 @@ def detail(patient_id, tab):
 def edit(patient_id):
     """Page: edit a patient's master data; back to the record (303) when saved."""
     patient = _patient_or_404(patient_id)
-    form = PatientForm(obj=patient, birth_date=patient.birth_date.strftime("%d.%m.%Y") if patient.birth_date else "",
-                       therapist_id=str(patient.therapist_id or ""))
+    form = PatientForm(obj=patient, therapist_id=str(patient.therapist_id or ""))
+    if not form.is_submitted():  # the stored date as the language writes it (``obj`` would give YYYY-MM-DD)
+        form.birth_date.data = date_input_value(patient.birth_date)
     _therapist_choices(form)
+    duplicates = []
     if form.validate_on_submit():
         try:
-            update_patient(current_actor(), patient, _form_data(form), therapist_id=_therapist_id(form))
+            update_patient(current_actor(), patient, _form_data(form), therapist_id=_therapist_id(form),
+                           check_duplicates=True, duplicate_reason=_duplicate_reason(form))
         except ServiceError as error:
             db.session.rollback()
+            duplicates = getattr(error, "duplicates", [])
             _show_errors(form, error)
         else:
             return redirect(url_for("patients.detail", patient_id=patient.id), code=303)
-    return render_template("patients/edit.html", form=form, patient=patient), 422 if form.errors else 200
+    return (render_template("patients/edit.html", form=form, patient=patient, duplicates=duplicates),
+            422 if form.errors else 200)
 
 
 @bp.post("/<int:patient_id>/archive")
@@ -193,9 +218,12 @@ def archive(patient_id):
 @bp.post("/<int:patient_id>/restore")
 @permission_required("patients.restore")
 def restore(patient_id):
-    """Restore an archived patient (admin) and show the record (303)."""
+    """Restore an archived patient (admin) and show the record (303); a merged record stays archived."""
     patient = _patient_or_404(patient_id)
-    restore_patient(current_actor(), patient)
+    try:
+        restore_patient(current_actor(), patient)
+    except ServiceError as error:
+        return redirect_response(url_for("patients.detail", patient_id=patient.id), error.message, level="error")
     return redirect_response(url_for("patients.detail", patient_id=patient.id),
                              _("%(name)s has been restored.", name=patient.full_name))
 
@@ -254,6 +282,23 @@ def revoke_access_link(patient_id):
     if revoke_link(current_actor(), patient, link_id, utcnow()) is None:
         abort(404)
     return _links_response(patient, _("Link revoked. It no longer opens the appointments."))
+
+
+@bp.post("/<int:patient_id>/meine-termine/send")
+@permission_required("appointments.book")
+def mail_access_link(patient_id):
+    """Fragment #patient-links: e-mail one of the patient's links (``link_id`` in the form) to the patient."""
+    patient = _patient_or_404(patient_id)
+    try:
+        mail = send_link_mail(current_actor(), patient, int(request.form.get("link_id", "")), utcnow())
+    except ValueError:
+        abort(404)
+    except ServiceError as error:
+        return _links_response(patient, error.message, level="error", status=422)
+    if mail is None:
+        abort(404)
+    return _links_response(patient, _("The link was e-mailed to %(email)s.", email=mail.recipient)
+                           if mail.status != HELD else _("The e-mail waits in the outbox (no mail server is set up)."))
 
 
 def _links_response(patient, message, level="success", status=200, new_link_id=None):

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 
-from app.platform.audit.labels import register_action_labels
+from app.platform.audit.labels import register_action_labels, register_audit_labels
 from app.platform.templating import add_navigation
 
 
@@ -18,3 +18,8 @@ def init_app(app):
         "location.delete": _l("Location deleted"),
         "practice.settings.update": _l("Practice settings changed"),
     })
+    register_audit_labels(
+        objects={"practice": _l("Practice"), "location": _l("Location")},
+        meta={"address": _l("Address")},
+        values={"timezone": _l("Time zone"), "default_therapist_id": _l("Default therapist"),
+                "booking_url_template": _l("Booking page address")})

@@ -13,7 +13,39 @@
     item.setAttribute("role", detail.level === "error" ? "alert" : "status");
     item.textContent = detail.text;
     region.appendChild(item);
+    placeToasts(region);
+    // The response that raised the toast is swapped in after the event (htmx reads HX-Trigger first), so the
+    // button to spare (a new link's "Revoke") may only exist then: place the toasts again once it has settled.
+    document.addEventListener("htmx:afterSettle", function () { placeToasts(region); }, { once: true });
     window.setTimeout(function () { item.remove(); }, TOAST_MILLISECONDS);
+  }
+
+  // The buttons a person needs right after a toast: the focused one, copy buttons (a one-time secret), the new
+  // link's buttons and anything marked data-toast-avoid. The toasts sit at the bottom unless they would cover one of
+  // these; then at the top (on a phone they span the width, so a corner is not enough).
+  var SPARE = "[data-copy-target], .new-link button, [data-toast-avoid]";
+
+  function overlaps(a, b) {
+    return !(a.right <= b.left || a.left >= b.right || a.bottom <= b.top || a.top >= b.bottom);
+  }
+
+  function covers(region) {
+    var box = region.getBoundingClientRect();
+    if (!box.width || !box.height) { return false; }
+    var spared = Array.prototype.slice.call(document.querySelectorAll(SPARE));
+    if (document.activeElement && document.activeElement !== document.body) { spared.push(document.activeElement); }
+    return spared.some(function (element) {
+      var rect = element.getBoundingClientRect();
+      return rect.width > 0 && rect.height > 0 && overlaps(box, rect);
+    });
+  }
+
+  function placeToasts(region) {
+    region.classList.remove("toast-region-top");
+    if (covers(region)) {
+      region.classList.add("toast-region-top");
+      if (covers(region)) { region.classList.remove("toast-region-top"); }
+    }
   }
 
   document.addEventListener("toast", function (event) { showToast(event.detail); });
@@ -70,6 +102,31 @@
     var root = event.detail.elt;
     if (root.matches && root.matches("[data-poll-seconds]")) { schedulePoll(root); }
     if (root.querySelectorAll) { root.querySelectorAll("[data-poll-seconds]").forEach(schedulePoll); }
+  });
+
+  // On a phone the list tables are shown as cards (app.css): each cell is named by its column's header, copied
+  // here into data-label so the templates need not repeat every header on every cell. Cells that span columns
+  // (an empty-list message, an inline form) are left unnamed.
+  function labelCells(table) {
+    var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return th.textContent.replace(/[↑↓]/g, "").trim();
+    });
+    if (!headers.length) { return; }
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.prototype.forEach.call(row.children, function (cell, index) {
+        if (cell.hasAttribute("data-label") || cell.colSpan > 1 || !headers[index]) { return; }
+        cell.setAttribute("data-label", headers[index]);
+      });
+    });
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    var root = event.detail.elt;
+    if (!root.querySelectorAll) { return; }
+    var tables = Array.prototype.slice.call(root.querySelectorAll(".overflow-auto > table, table.responsive-cards"));
+    var table = root.closest && root.closest(".overflow-auto > table, table.responsive-cards");
+    if (table) { tables.push(table); }
+    tables.forEach(labelCells);
   });
 
   // Show/hide toggles for secret inputs: <input type="password" data-reveal data-show-label="Show"

@@ -44,7 +44,7 @@ def test_admin_creates_user_with_password_who_then_signs_in(page, base_url, sign
 
     expect(page).to_have_url(f"{base_url}/")
     expect(page.locator("#dashboard-practice")).to_be_visible()
-    expect(page.locator("footer")).to_contain_text("Nora Neu")
+    expect(page.locator("footer.site-footer")).to_contain_text("Nora Neu")
     expect(page.locator("#main-nav a[href='/users/']")).to_have_count(0)
 
 
@@ -91,7 +91,7 @@ def test_admin_creates_user_without_password_and_invite_link_works(page, base_ur
 
     expect(invitee).to_have_url(f"{base_url}/")
     expect(invitee.locator("#dashboard-practice")).to_be_visible()
-    expect(invitee.locator("footer")).to_contain_text("Ida Eingeladen")
+    expect(invitee.locator("footer.site-footer")).to_contain_text("Ida Eingeladen")
 
 
 def test_invalid_email_is_flagged_when_leaving_the_field(page, base_url, sign_in, translate):

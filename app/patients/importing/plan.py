@@ -28,6 +28,8 @@ practice's patients are never read.
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from app.patients.duplicates import email_keys
+from app.patients.duplicates import identity_key as _identity
 from app.patients.importing.headers import field_labels
 from app.patients.models import Patient
 from app.platform.extensions import db
@@ -37,12 +39,6 @@ VALUE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
 # Outcome of a row once applied, by planned action (flagged rows go by their resolution).
 _OUTCOME_OF_ACTION = {"create": "created", "link": "linked", "update": "updated", "unchanged": "unchanged",
                       "invalid": "invalid"}
-
-
-def _identity(first_name, last_name, birth_date):
-    """The key for "same person by name and birth date": names without case or extra spaces, and the date."""
-    return (" ".join((first_name or "").split()).casefold(), " ".join((last_name or "").split()).casefold(),
-            birth_date)
 
 
 class PatientIndex:
@@ -64,8 +60,7 @@ class PatientIndex:
         for patient in patients:
             if patient.booking_system_id:
                 self.by_booking[patient.booking_system_id] = patient
-            keys = {(patient.email_normalized or patient.email or "").lower(), (patient.booking_email or "").lower()}
-            for key in keys - {""}:
+            for key in email_keys(patient):
                 self.by_email.setdefault(key, []).append(patient)
             identity = _identity(patient.first_name, patient.last_name, patient.birth_date)
             self.by_identity.setdefault(identity, []).append(patient)

@@ -19,8 +19,9 @@ import json
 import os
 
 from flask_babel import gettext as _
-from sqlalchemy import Text, cast, delete, func, or_, select
+from sqlalchemy import Text, cast, delete, func, select
 
+from app.patients.duplicates import candidate_condition
 from app.patients.fields import PATIENT_FIELDS
 from app.patients.importing import refusal
 from app.patients.importing.decode import ImportFileError, parse_csv
@@ -321,19 +322,8 @@ def import_records(actor, records: list, dry_run: bool, *, valid_only: bool = Fa
 
 
 def _candidates(values):
-    """The SQL condition for the patients one record can match: same booking id, same email, or (active) same
-    birth date; each branch is served by an index, so one event never reads the whole practice."""
-    branches = []
-    if values["booking_system_id"]:
-        branches.append(Patient.booking_system_id == values["booking_system_id"])
-    if values["email"]:
-        branches.append(Patient.email_normalized == values["email"].lower())
-    if values["birth_date"]:
-        branches.append((Patient.birth_date == values["birth_date"]) & Patient.archived_at.is_(None))
-    else:
-        # Without a birth date only an identical name can be the same person (see plan._plan_row).
-        branches.append((Patient.last_name == values["last_name"]) & (Patient.first_name == values["first_name"]))
-    return or_(*branches)
+    """The SQL condition for the patients one record can match (the shared rule, see duplicates)."""
+    return candidate_condition(values)
 
 
 def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, int | None]:

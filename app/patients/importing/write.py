@@ -6,6 +6,7 @@ not grow with the number of rows; the callers in service decide the batches and 
 
 from sqlalchemy import update
 
+from app.patients.collation import name_sort_key
 from app.patients.importing.models import PatientImportRow
 from app.patients.importing.plan import VALUE_FIELDS
 from app.patients.models import SQLITE_SEARCH_INDEX, Patient, build_search_text
@@ -28,6 +29,7 @@ def _new_patient(values, practice_id, therapist_id, source, now):
         "booking_email": email if values["booking_system_id"] else None, "source": source,
         "search_text": build_search_text(values["first_name"], values["last_name"], email, values["phone"],
                                          values["birth_date"], values["booking_system_id"]),
+        "sort_name": name_sort_key(values["last_name"], values["first_name"]),
         "created_at": now, "updated_at": now,
     }
 
@@ -40,6 +42,7 @@ def _patient_update(row, now):
     merged = {name: changes.get(name, getattr(target, name)) for name in (*VALUE_FIELDS, "booking_system_id")}
     changes["search_text"] = build_search_text(merged["first_name"], merged["last_name"], merged["email"],
                                                merged["phone"], merged["birth_date"], merged["booking_system_id"])
+    changes["sort_name"] = name_sort_key(merged["last_name"], merged["first_name"])
     return {"id": target.id, **changes, "updated_at": now}
 
 

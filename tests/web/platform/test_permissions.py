@@ -22,6 +22,7 @@ SKIPPED = {
     "auth.invite": "public, needs a signed token; covered in test_auth",
     "portal.show": "public, needs a signed token; covered in test_portal",
     "inbound.receive": "public, authenticated by the webhook signature; covered in test_webhook_receiver",
+    "auth.reset_password": "public, needs a signed token; covered in test_password_reset",
 }
 
 
@@ -85,6 +86,58 @@ def _integration_records(db, practice):
     return {"run_id": run.id, "mapping_id": mapping.id}
 
 
+def _call_and_review_records(db, practice, patient_id):
+    """A voice-agent call and a patient held for review (a second patient, so the walk's own stays reviewed)."""
+    from app.appointments.models import Call
+    from app.patients.reviews.models import PatientReview
+
+    synced = Patient(practice_id=practice.id, first_name="Walk", last_name="Synced", source="calcom")
+    call = Call(practice_id=practice.id, source="retell", external_id=f"walk-{practice.id}", stage=1,
+                from_number="+4915111122233", patient_id=patient_id)
+    db.session.add_all([synced, call])
+    db.session.flush()
+    review = PatientReview(practice_id=practice.id, patient_id=synced.id, source="calcom")
+    db.session.add(review)
+    db.session.commit()
+    return {"call_id": call.id, "review_id": review.id}
+
+
+def _mail_records(db, practice):
+    """A mail in the practice's outbox."""
+    from app.platform.mail.service import queue_mail
+
+    message = queue_mail(kind="accounts.invite", recipient="walk@example.test", template="invite", locale="de",
+                         practice_id=practice.id, context={"name": "Walk", "practice_name": practice.name,
+                                                          "inviter_name": "Admin", "hours": 72, "link": "http://x/"})
+    db.session.commit()
+    return {"message_id": message.id}
+
+
+def _access_records(db, practice, location_id, patient_id):
+    """A linked Fitpass membership and a check-in of it at the practice's location."""
+    from app.access.models import Checkin, Membership
+
+    membership = Membership(practice_id=practice.id, provider="fitpass", external_id=f"FP-WALK-{practice.id}",
+                            patient_id=patient_id)
+    db.session.add(membership)
+    db.session.flush()
+    checkin = Checkin(practice_id=practice.id, location_id=location_id, provider="fitpass", code_kind="fitpass",
+                      external_id=membership.external_id, membership_id=membership.id, decision="allow",
+                      granted=True)
+    db.session.add(checkin)
+    db.session.commit()
+    return {"membership_id": membership.id, "checkin_id": checkin.id}
+
+
+def _records(db, practice, therapist):
+    """Sample records of every domain for ``practice``, by the route argument that names them."""
+    ids = {**_patient_records(db, practice, therapist=therapist), **_webhook_records(practice),
+           **_location_records(db, practice), **_integration_records(db, practice), **_mail_records(db, practice)}
+    ids.update(_call_and_review_records(db, practice, ids["patient_id"]))
+    ids.update(_access_records(db, practice, ids["location_id"], ids["patient_id"]))
+    return ids
+
+
 # Route arguments that name no record of a practice (so another practice's "record" cannot be built from them).
 NOT_RECORDS = {"field", "tab", "provider", "operation"}
 NAMES = {"field": "email", "tab": "verlauf", "provider": "calcom", "operation": "event-types"}
@@ -107,12 +160,9 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
     stranger = make_user(role="therapist", practice=other_practice)
     make_token(stranger)
     strangers_token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == stranger.id))
-    own_ids = {"user_id": colleague.id, "token_id": own_token_id, **NAMES,
-               **_patient_records(db, user.practice, therapist=user), **_webhook_records(user.practice),
-               **_location_records(db, user.practice), **_integration_records(db, user.practice)}
+    own_ids = {"user_id": colleague.id, "token_id": own_token_id, **NAMES, **_records(db, user.practice, user)}
     foreign_ids = {"user_id": stranger.id, "token_id": strangers_token_id, **NAMES,
-                   **_patient_records(db, other_practice, therapist=stranger), **_webhook_records(other_practice),
-                   **_location_records(db, other_practice), **_integration_records(db, other_practice)}
+                   **_records(db, other_practice, stranger)}
     assert client.post("/auth/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
 
     problems = []
@@ -125,7 +175,7 @@ def test_route_walk(app, client, make_user, make_token, other_practice, role, db
             problems.append(f"{method} {rule} → {status}, expected access for {role}")
         if not allowed and status != 403:
             problems.append(f"{method} {rule} → {status}, expected 403 for {role}")
-        if allowed and set(rule.arguments) - NOT_RECORDS:
+        if allowed and set(rule.arguments) - NOT_RECORDS - set(rule.defaults or {}):  # a default names none
             foreign = _request(client, method, _url(rule, foreign_ids), token).status_code
             if foreign != 404:
                 problems.append(f"{method} {rule} with another practice's record → {foreign}, expected 404")
@@ -138,8 +188,7 @@ def test_anonymous_walk(client):
     for rule, method, _endpoint, (kind, _permission) in _rules(client.application):
         if kind == "public":
             continue
-        url = _url(rule, {"user_id": 1, "token_id": 1, **NAMES, "patient_id": 1, "job_id": 1, "row_id": 1,
-                          "endpoint_id": 1, "event_id": 1, "location_id": 1, "run_id": 1, "mapping_id": 1})
+        url = _url(rule, {name: NAMES.get(name, 1) for name in rule.arguments})
         status = _request(client, method, url, None).status_code
         expected = 401 if url.startswith("/api/") else 302
         if status != expected:
