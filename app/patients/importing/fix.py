@@ -15,9 +15,9 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from app.patients.fields import PATIENT_FIELDS, validate_patient_fields
+from app.patients.fields import PATIENT_FIELDS, phone_needs_check, validate_patient_fields
 from app.patients.importing.models import PatientImportRow
-from app.patients.importing.plan import ACTIONS, PatientIndex, _duplicate_reason, plan_rows
+from app.patients.importing.plan import ACTIONS, PHONE_CHECK, PatientIndex, _duplicate_reason, plan_rows
 from app.patients.importing.service import _candidates, _load_rows, _own_job
 from app.patients.importing.validate import Row, _json_value
 from app.platform.audit.service import record
@@ -84,7 +84,10 @@ def fix_invalid_row(actor, job, row: PatientImportRow, cells: dict) -> PatientIm
     row.raw = {**(row.raw or {}), **{job.mapping[name]: value for name, value in fields.items()}}
     row.data, row.action, row.reason = fixed.data, fixed.action, fixed.reason
     row.patient_id, row.resolution, row.outcome = fixed.patient_id, None, None
-    job.counts = {**(job.counts or {}), **action_counts(job)}
+    counts = {**(job.counts or {}), **action_counts(job)}
+    if fixed.action != "invalid" and phone_needs_check(values["phone"]):
+        counts[PHONE_CHECK] = counts.get(PHONE_CHECK, 0) + 1
+    job.counts = counts
     record("patients.import_fix", actor, object_type="patient_import", object_id=job.id,
            meta={"row": row.row_number, "action": row.action,
                  "fields": [name for name in fields if fields[name] != (before.get(name) or "")]})
@@ -104,7 +107,8 @@ def action_counts(job):
 def decided_counts(job):
     """The counts of a previewed import as its decisions stand, in one statement: total, then what each row will
     become: new, link, update, unchanged, to check (flagged rows without a decision), skipped (flagged rows the admin
-    skips), invalid. A flagged row decided "create" counts as new, "link" as link."""
+    skips), invalid, and the valid rows whose phone number was kept as entered (as stored at the preview and kept
+    up by fixes). A flagged row decided "create" counts as new, "link" as link."""
     found = db.session.execute(
         select(PatientImportRow.action, PatientImportRow.resolution, func.count())
         .where(PatientImportRow.job_id == job.id)
@@ -116,4 +120,6 @@ def decided_counts(job):
         counts["total"] += count
         key = decided.get(resolution, "flagged") if action == "flagged" else action
         counts[key] += count
+    if (job.counts or {}).get(PHONE_CHECK):
+        counts[PHONE_CHECK] = job.counts[PHONE_CHECK]
     return counts

@@ -22,7 +22,8 @@ What a row becomes (its *action*):
 
 Matching is done in memory: the practice's patients are read in one query into dictionaries (by booking id, by
 email, by name and birth date), so the number of statements does not grow with the number of rows. Another
-practice's patients are never read.
+practice's patients are never read. A record merged into another is matched as the record it was merged into
+(see PatientIndex), so an import never restores a merged record.
 """
 
 from flask_babel import gettext as _
@@ -30,11 +31,14 @@ from sqlalchemy import select
 
 from app.patients.duplicates import email_keys
 from app.patients.duplicates import identity_key as _identity
+from app.patients.fields import phone_needs_check
 from app.patients.importing.headers import field_labels
 from app.patients.models import Patient
 from app.platform.extensions import db
 
 ACTIONS = ("create", "link", "update", "unchanged", "flagged", "invalid")
+# The count of valid rows whose phone number could not be normalised and is kept as entered ("Check phone number").
+PHONE_CHECK = "phone_check"
 VALUE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
 # Outcome of a row once applied, by planned action (flagged rows go by their resolution).
 _OUTCOME_OF_ACTION = {"create": "created", "link": "linked", "update": "updated", "unchanged": "unchanged",
@@ -43,27 +47,76 @@ _OUTCOME_OF_ACTION = {"create": "created", "link": "linked", "update": "updated"
 
 class PatientIndex:
     """The practice's patients (archived ones included), read in ONE query, by booking id, by email (the
-    normalised email and the booking email) and by name and birth date."""
+    normalised email and the booking email) and by name and birth date.
+
+    A record merged into another (``merged_into_id``) is never a match itself: its keys lead to the record it was
+    merged into (following further merges), so a row with a merged record's email or name updates the survivor
+    and never restores the merged record; the merged record's email then counts as known (it does not replace the
+    survivor's)."""
 
     COLUMNS = (Patient.id, Patient.first_name, Patient.last_name, Patient.email, Patient.email_normalized,
                Patient.phone, Patient.birth_date, Patient.booking_system_id, Patient.booking_email,
-               Patient.archived_at)
+               Patient.archived_at, Patient.merged_into_id)
+    # Merges chained deeper than this are not followed (a merge refuses a merged survivor, so chains stay short).
+    MAX_MERGE_DEPTH = 20
 
     def __init__(self, practice_id, candidates=None):
         """Load the index for one practice; nothing of another practice is read. ``candidates`` (a SQL condition)
-        narrows it to the patients one record can match, for a single event instead of a whole file."""
+        narrows it to the patients one record can match, for a single event instead of a whole file (the
+        survivors of merged candidates are then read with one more query per merge level)."""
         query = select(*self.COLUMNS).where(Patient.practice_id == practice_id)
         if candidates is not None:
             query = query.where(candidates)
         patients = db.session.execute(query).all()
+        by_id = {patient.id: patient for patient in patients}
+        if candidates is not None:
+            self._load_survivors(practice_id, by_id)
         self.by_booking, self.by_email, self.by_identity = {}, {}, {}
+        self.merged_emails = {}  # survivor id -> the emails of the records merged into it
+        merged = []
         for patient in patients:
+            if patient.merged_into_id is not None:
+                merged.append(patient)
+                continue
             if patient.booking_system_id:
                 self.by_booking[patient.booking_system_id] = patient
             for key in email_keys(patient):
                 self.by_email.setdefault(key, []).append(patient)
-            identity = _identity(patient.first_name, patient.last_name, patient.birth_date)
-            self.by_identity.setdefault(identity, []).append(patient)
+            self.by_identity.setdefault(_identity(patient.first_name, patient.last_name, patient.birth_date),
+                                        []).append(patient)
+        for patient in merged:
+            survivor = self._survivor(patient, by_id)
+            if survivor is not None:
+                self._add_keys_of(patient, survivor)
+
+    def _load_survivors(self, practice_id, by_id):
+        """Read the records that loaded merged records were merged into, level by level, into ``by_id``."""
+        for _level in range(self.MAX_MERGE_DEPTH):
+            missing = {patient.merged_into_id for patient in by_id.values()} - by_id.keys() - {None}
+            found = db.session.execute(select(*self.COLUMNS).where(Patient.practice_id == practice_id,
+                                                                   Patient.id.in_(missing))).all() if missing else []
+            if not found:
+                return
+            by_id.update((patient.id, patient) for patient in found)
+
+    def _survivor(self, patient, by_id):
+        """The record ``patient`` lives on in: the end of its chain of merges; None when that is not loaded."""
+        for _level in range(self.MAX_MERGE_DEPTH):
+            patient = by_id.get(patient.merged_into_id)
+            if patient is None or patient.merged_into_id is None:
+                return patient
+        return None
+
+    def _add_keys_of(self, merged, survivor):
+        """Let a merged record's booking id, emails and identity lead to its survivor (once per list)."""
+        if merged.booking_system_id and merged.booking_system_id not in self.by_booking:
+            self.by_booking[merged.booking_system_id] = survivor
+        self.merged_emails.setdefault(survivor.id, set()).update(email_keys(merged))
+        identity = _identity(merged.first_name, merged.last_name, merged.birth_date)
+        for found in (*(self.by_email.setdefault(key, []) for key in email_keys(merged)),
+                      self.by_identity.setdefault(identity, [])):
+            if all(patient.id != survivor.id for patient in found):
+                found.append(survivor)
 
 
 def patient_name(patient):
@@ -76,10 +129,11 @@ def _email_key(patient):
     return (patient.email_normalized or patient.email or "").lower()
 
 
-def _overwrite_changes(values, target):
+def _overwrite_changes(values, target, merged_emails=frozenset()):
     """The changes a matched row makes: every non-empty value that differs from the record overwrites it; the
-    booking link is set when missing. The email counts as known when it equals the practice email or the booking
-    email (ignoring case); when those two differ on purpose, a booking-id row changes only the booking email."""
+    booking link is set when missing. The email counts as known when it equals the practice email, the booking
+    email or (``merged_emails``) an email of a record merged into this one, ignoring case; when the practice and
+    booking emails differ on purpose, a booking-id row changes only the booking email."""
     changes = {name: values[name] for name in ("first_name", "last_name", "phone", "birth_date")
                if values[name] is not None and values[name] != getattr(target, name)}
     email, booking = values["email"], values["booking_system_id"]
@@ -87,7 +141,8 @@ def _overwrite_changes(values, target):
     booking_email_key = (target.booking_email or "").lower()
     separate = bool(booking_email_key) and booking_email_key != _email_key(target)
     keeps_own_email = separate and booking and booking == target.booking_system_id
-    if email_key and email_key not in (_email_key(target), booking_email_key) and not keeps_own_email:
+    known = email_key in (_email_key(target), booking_email_key) or email_key in merged_emails
+    if email_key and not known and not keeps_own_email:
         changes["email"] = email
     if booking and booking != target.booking_system_id:
         changes["booking_system_id"] = booking
@@ -155,7 +210,7 @@ def _invalid(row, reason):
     row.action, row.reason, row.target, row.patient_id = "invalid", reason, None, None
 
 
-def _plan_matched(row, values, target, via_booking, texts):
+def _plan_matched(row, values, target, via_booking, texts, index):
     """Plan a row matched by booking id or email against ``target``: conflicts, archived and shared emails are
     checked first, then the changes decide link, update or unchanged."""
     booking = values["booking_system_id"]
@@ -169,7 +224,8 @@ def _plan_matched(row, values, target, via_booking, texts):
                         other=target.booking_system_id, booking=booking))
         return
     row.patient_id, row.target = target.id, target
-    _classify_changes(row, _overwrite_changes(values, target), texts)
+    _classify_changes(row, _overwrite_changes(values, target, index.merged_emails.get(target.id, frozenset())),
+                      texts)
 
 
 def _plan_row(row, index, texts):
@@ -187,14 +243,14 @@ def _plan_row(row, index, texts):
                             "belongs to %(other)s (no. %(other_id)d).", booking=booking, name=patient_name(by_booking),
                             id=by_booking.id, other=patient_name(other), other_id=other.id))
             return
-        _plan_matched(row, values, by_booking, via_booking=True, texts=texts)
+        _plan_matched(row, values, by_booking, via_booking=True, texts=texts, index=index)
         return
     if by_email:
         same_name = [patient for patient in by_email if _identity(patient.first_name, "", None)[0] == first_key]
         active = [patient for patient in same_name if patient.archived_at is None]
         if len(active) == 1 or len(same_name) == 1:
             target = active[0] if len(active) == 1 else same_name[0]
-            _plan_matched(row, values, target, via_booking=False, texts=texts)
+            _plan_matched(row, values, target, via_booking=False, texts=texts, index=index)
         elif len(by_email) == 1:
             _flag(row, by_email[0], _("The email address belongs to %(name)s (no. %(id)d), whose first name "
                                       "differs (a shared address?).", name=patient_name(by_email[0]),
@@ -233,7 +289,8 @@ def _plan_row(row, index, texts):
         row.action = "create"
         return
     patient = similar[0]
-    if len(similar) == 1 and patient.archived_at is None and not _overwrite_changes(values, patient):
+    if len(similar) == 1 and patient.archived_at is None and not _overwrite_changes(
+            values, patient, index.merged_emails.get(patient.id, frozenset())):
         row.action, row.patient_id, row.target = "unchanged", patient.id, patient
         return
     if len(similar) > 1:
@@ -327,7 +384,8 @@ def finalise(row, previous_patient):
 
 def count_rows(rows, final=False):
     """The report counts: total and one per action; after the commit also the outcomes (created, linked, updated,
-    skipped; unchanged and invalid mean the same in both)."""
+    skipped; unchanged and invalid mean the same in both); and, when there are any, the valid rows whose phone
+    number was kept as entered (PHONE_CHECK)."""
     counts = {"total": len(rows), **dict.fromkeys(ACTIONS, 0)}
     for row in rows:
         counts[row.action] += 1
@@ -335,4 +393,8 @@ def count_rows(rows, final=False):
         counts.update({"created": 0, "linked": 0, "updated": 0, "skipped": 0, "unchanged": 0, "invalid": 0})
         for row in rows:
             counts[row.outcome] += 1
+    phone_check = sum(1 for row in rows if row.values is not None and (row.outcome or row.action) != "invalid"
+                      and phone_needs_check(row.values["phone"]))
+    if phone_check:
+        counts[PHONE_CHECK] = phone_check
     return counts

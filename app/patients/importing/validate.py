@@ -47,7 +47,9 @@ def _row_from_result(number, raw, result, labels):
     """Build a row's Row from its validation result (values, errors): normalised ``data`` (dates in ISO form;
     with an ``errors`` entry per broken field) and, for a valid row, ``values``."""
     values, errors = result
-    data = {name: _json_value(values.get(name)) for name in PATIENT_FIELDS}
+    data = {name: values.get(name) for name in PATIENT_FIELDS}
+    if data["birth_date"] is not None:  # the one field whose value is not JSON already (a date)
+        data["birth_date"] = _json_value(data["birth_date"])
     if not errors:
         return Row(number=number, raw=raw, data=data, values=values)
     data["errors"] = dict(errors)

@@ -6,10 +6,10 @@ not grow with the number of rows; the callers in service decide the batches and 
 
 from sqlalchemy import update
 
-from app.patients.collation import name_sort_key
+from app.patients.importing.derive import search_text, sort_name
 from app.patients.importing.models import PatientImportRow
 from app.patients.importing.plan import VALUE_FIELDS
-from app.patients.models import SQLITE_SEARCH_INDEX, Patient, build_search_text
+from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.database import bulk_insert, bulk_search_indexing, bulk_update, reserve_ids, utcnow
 from app.platform.extensions import db
 
@@ -27,9 +27,9 @@ def _new_patient(values, practice_id, therapist_id, source, now):
         "birth_date": values["birth_date"], "therapist_id": therapist_id,
         "booking_system_id": values["booking_system_id"],
         "booking_email": email if values["booking_system_id"] else None, "source": source,
-        "search_text": build_search_text(values["first_name"], values["last_name"], email, values["phone"],
-                                         values["birth_date"], values["booking_system_id"]),
-        "sort_name": name_sort_key(values["last_name"], values["first_name"]),
+        "search_text": search_text(values["first_name"], values["last_name"], email, values["phone"],
+                                   values["birth_date"], values["booking_system_id"]),
+        "sort_name": sort_name(values["last_name"], values["first_name"]),
         "created_at": now, "updated_at": now,
     }
 
@@ -40,9 +40,9 @@ def _patient_update(row, now):
     if "email" in changes:
         changes["email_normalized"] = changes["email"].lower()
     merged = {name: changes.get(name, getattr(target, name)) for name in (*VALUE_FIELDS, "booking_system_id")}
-    changes["search_text"] = build_search_text(merged["first_name"], merged["last_name"], merged["email"],
-                                               merged["phone"], merged["birth_date"], merged["booking_system_id"])
-    changes["sort_name"] = name_sort_key(merged["last_name"], merged["first_name"])
+    changes["search_text"] = search_text(merged["first_name"], merged["last_name"], merged["email"],
+                                         merged["phone"], merged["birth_date"], merged["booking_system_id"])
+    changes["sort_name"] = sort_name(merged["last_name"], merged["first_name"])
     return {"id": target.id, **changes, "updated_at": now}
 
 

@@ -637,7 +637,7 @@ def test_api_dry_run_writes_nothing(db, actor, make_patient):
     ], dry_run=True)
     assert report["dry_run"] is True and report["status"] == "dry_run" and report["id"] is None
     assert report["counts"] == {"total": 3, "create": 1, "link": 1, "update": 0, "unchanged": 0, "flagged": 0,
-                                "invalid": 1}
+                                "invalid": 1, "phone_check": 1}
     assert report["rows"][0]["row"] == 3 and "JSON object" in report["rows"][0]["reason"]
     assert patient_count(db, actor.user.practice) == 1
     assert db.session.scalar(select(func.count()).select_from(PatientImportJob)) == 0
