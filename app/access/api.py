@@ -1,7 +1,7 @@
 """JSON API of the access domain: a door terminal checks codes in (``POST /api/access/checkins``), the log and the
 memberships are listed, and memberships are linked. Another practice's location or membership is 404."""
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_babel import gettext as _
 
 from app.access import adapters
@@ -61,6 +61,8 @@ def api_check_in():
         return json_error(400, "invalid", _("device must be text."))
     location = get_location(g.api_user.practice_id, location_id)
     if location is None:
+        current_app.logger.warning("access check-in refused: location %s is not one of practice %s's (user %s)",
+                                   location_id, g.api_user.practice_id, g.api_user.id)
         return json_error(404, "not_found", _("This page or record does not exist."))
     outcome = check_in(current_actor(), location, code, device=device)
     row = outcome.checkin

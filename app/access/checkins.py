@@ -18,7 +18,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import aliased
 
-from app.access import adapters
+from app.access import adapters, member_codes
+from app.access.arrivals import mark_arrival
 from app.access.models import (
     ALLOW_REENTRY,
     DAYS,
@@ -145,6 +146,7 @@ def _write(scope, detected, started, **values):
                   **values)
     row.processing_ms = int((time.monotonic() - started) * 1000)
     db.session.add(row)
+    mark_arrival(row)  # a granted patient's appointment today: arrived, in this same transaction
     db.session.commit()
     return row
 
@@ -160,7 +162,7 @@ def check_in(actor, location, text, *, device=None, now=None, session=None):
     ``session``: a requests session for the provider call (tests); ``now``: the time of the scan (tests)."""
     started = time.monotonic()
     device = (device or "").strip()[:100] or None
-    detected = adapters.detect(text)
+    detected = adapters.resolve_member_code(adapters.detect(text), location.practice_id)
     scope = {"practice_id": location.practice_id, "location_id": location.id,
              "user_id": actor.user.id if actor.user is not None else None}
     config = enabled_provider(location, detected.provider)
@@ -203,6 +205,8 @@ def check_in(actor, location, text, *, device=None, now=None, session=None):
 def _provider_call(config, detected, session=None, on_call=None):
     """A function that asks the provider about ``detected`` with what ``config`` holds (read now, while the
     transaction is open) and returns its verdict; no answer becomes an error decision (fail closed)."""
+    if detected.kind == member_codes.CODE_KIND:  # the practice's own code, checked already: no provider call
+        return adapters.member_code_verdict
     module = adapters.adapter(config.provider)
     base_url, settings, timeout = config.base_url, dict(config.settings or {}), config.timeout_ms / 1000
     secret = decrypt_secret(config.secret) if config.secret else None
@@ -251,6 +255,7 @@ def override(actor, checkin, kind, reason=""):
                   user_id=actor.user.id if actor.user else None)
     db.session.add(row)
     db.session.flush()
+    mark_arrival(row, actor)
     patient_id = checkin.membership.patient_id if checkin.membership else None
     record(f"access.checkin.{kind}", actor, practice_id=checkin.practice_id, object_type="access_checkin",
            object_id=row.id, patient_id=patient_id,

@@ -7,7 +7,19 @@ partial unique indexes over the linked rows, so the database refuses a second li
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.platform.database import UTCDateTime, make_append_only, utcnow
@@ -156,3 +168,23 @@ class Checkin(db.Model):
 
 
 make_append_only(Checkin.__table__)
+
+
+class CheckinDay(db.Model):
+    """The daily roll-up of the check-in log (app.access.rollup), so the statistics read a few hundred rows
+    whatever the log holds: per practice, location, provider ('' for codes of no provider) and the practice's
+    calendar day, one counter per ``metric`` and ``key``: ``decision`` (key: the decision; ``total_ms`` sums its
+    processing times), ``hour`` (key: the hour of the day, "00"-"23") and ``latency`` (key: a histogram bucket's
+    upper bound in ms, "inf" beyond the last). Staff overrides are not counted (each scan counts once)."""
+
+    __tablename__ = "access_checkin_days"
+    __table_args__ = (Index("ix_access_checkin_days_practice_id_day", "practice_id", "day"),)
+
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_ms: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -113,3 +113,6 @@ class ApiTokenCreateForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)],
                        render_kw={"placeholder": _l("e.g. booking tool export")})
     expires_on = LocalDateField(_l("Valid until (optional)"), validators=[Optional()])
+    terminal_only = BooleanField(_l("Only for a check-in terminal"),
+                                 description=_l("The token can only check codes in and list the locations, nothing "
+                                                "else: for a scanner at the door."))

@@ -48,9 +48,16 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
+# The one scope a token may be limited to: a check-in terminal at a door may only call the endpoints whose
+# permission is access.validate (issue 19 item 9). A token without a scope acts with all its user's permissions.
+TERMINAL_SCOPE = "access.validate"
+TOKEN_SCOPES = (TERMINAL_SCOPE,)
+
+
 class ApiToken(db.Model):
     """A personal API token. Only the SHA-256 of the token is stored (tokens are 256-bit random, so a fast hash
-    is safe); the prefix lets a person recognise a token in the list."""
+    is safe); the prefix lets a person recognise a token in the list. ``scope`` (one of TOKEN_SCOPES, or None for
+    the user's full permissions) limits the endpoints the token may call to those declaring that permission."""
 
     __tablename__ = "api_tokens"
     __table_args__ = (Index("ix_api_tokens_user_id_revoked_at", "user_id", "revoked_at"),)
@@ -65,6 +72,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(String(32))
 
     user = relationship("User")
 

@@ -47,6 +47,9 @@ class Appointment(db.Model):
     source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     synced_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # When the patient arrived, set by the check-in that let them in (app.access.arrivals); null until then.
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    arrived_checkin_id: Mapped[int | None] = mapped_column(ForeignKey("access_checkins.id"))
 
     patient = relationship("Patient")
     therapist = relationship("User")

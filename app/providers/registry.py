@@ -38,7 +38,12 @@ An **integration** (INTEGRATIONS: the hub configures, syncs and probes it) is a 
 - ``WEBHOOK_TEMPLATE``: the template of what its webhook section says beyond the URL, or None;
 - ``CARD_FACTS``: the provider facts its status card shows, as CardFact;
 - ``MAPPINGS``: True when its tab shows the admin-correctable mappings its sync keeps (users, event types);
-- ``HEALTH_CHECKS``: the optional checks of its detailed health report (BOOKING_ACTIVITY, UNMATCHED_* below)."""
+- ``HEALTH_CHECKS``: the optional checks of its detailed health report (BOOKING_ACTIVITY, UNMATCHED_* below).
+
+An **access provider** (ACCESS_PROVIDERS: a door check-in validates a member's QR code with it, app.access) is a
+module with ``LABEL``, ``CODE_KIND``, ``DEFAULT_BASE_URL``, ``SECRET_LABEL``, ``ID_FIELDS``, ``parse_code`` and
+``validate`` (described in app.access.adapters). Its calls are recorded in integration_metrics under its name, and
+the hub shows a tab per access provider with its health and metrics."""
 
 import importlib
 from collections.abc import Callable
@@ -53,6 +58,12 @@ WEBHOOK_SOURCES = {
 INTEGRATIONS = {
     "calcom": "app.providers.calcom.integration",
     "retell": "app.providers.retell.integration",
+}
+
+ACCESS_PROVIDERS = {
+    "fitpass": "app.providers.fitpass.access",
+    "friction": "app.providers.friction.access",
+    "wellhub": "app.providers.wellhub.access",
 }
 
 # The optional checks of the detailed health report (app.integrations.health_report) an integration may ask for:
@@ -132,4 +143,10 @@ def integration(name):
 def webhook_source(name):
     """The module handling webhooks of source ``name``, or None for an unknown source."""
     target = WEBHOOK_SOURCES.get(name)
+    return importlib.import_module(target) if target else None
+
+
+def access_provider(name):
+    """The access module of access provider ``name``, or None for an unknown one."""
+    target = ACCESS_PROVIDERS.get(name)
     return importlib.import_module(target) if target else None

@@ -1,11 +1,13 @@
 """The hub's pages: the Übersicht tab with a status card and a 24-hour chart per provider, its 30-second status
-poll, and a provider's tab with the sections htmx refreshes one by one."""
+poll, a provider's tab with the sections htmx refreshes one by one, and the tab of each access provider (door
+check-ins: its status from the recorded calls, the 24-hour chart and the locations where it is enabled)."""
 
-from flask import redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.integrations import charts, metrics
 from app.integrations import service as integrations
+from app.integrations.access_tab import access_card, access_label, access_tabs
 from app.integrations.clients import providers
 from app.integrations.overview import booking_card
 from app.integrations.routes.blueprint import bp
@@ -56,3 +58,21 @@ def provider(provider):
         if wants_fragment(target):
             return render_template(template, **context)
     return render_template("hub/provider.html", **context)
+
+
+@bp.context_processor
+def _access_helpers():
+    """The access providers' tabs and names for the hub's tab bar."""
+    return {"hub_access_tabs": access_tabs(), "access_label": access_label}
+
+
+@bp.get("/access/<provider>")
+@permission_required("integrations.view")
+def access_provider(provider):
+    """Page: the tab of access provider ``provider``: its status card and 24-hour chart from the calls the check-ins
+    recorded (no provider call here), and the locations where it is set up; 404 for an unknown one."""
+    if provider not in access_tabs():
+        abort(404)
+    card = access_card(current_user.practice_id, provider)
+    chart = charts.build(metrics.hourly(current_user.practice_id, provider))
+    return render_template("hub/access.html", card=card, chart=chart, provider=provider)

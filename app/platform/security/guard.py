@@ -9,9 +9,10 @@ every few seconds may read the session's user together with its own data in one 
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.platform.errors import render_error, wants_json
+from app.platform.errors import json_error, render_error, wants_json
 from app.platform.extensions import login_manager
 from app.platform.htmx import is_htmx
 from app.platform.security.headers import security_headers
@@ -121,6 +122,12 @@ def _guard():
         user = current_user
     if not getattr(user, "is_authenticated", False):
         return login_manager.unauthorized()
+    # A token limited to one permission (a door terminal's) calls only the endpoints that declare exactly it.
+    scope = g.get("api_token_scope") if user is g.get("api_user") else None
+    if scope is not None and permission != scope:
+        current_app.logger.info("token limited to %s refused at %s", scope, request.endpoint)
+        return json_error(403, "token_scope", _("This token may only be used by a check-in terminal (checking "
+                                                "codes in and listing locations); use a personal token here."))
     if kind == "permission" and not has_permission(user, permission):
         abort(403)
     return None

@@ -82,6 +82,7 @@ def test_cannot_revoke_someone_elses_token(client, auth, make_user, make_token, 
 
 
 def test_non_admin_sees_no_token_section(client, auth):
-    """Without api_tokens.manage the account page shows only the password form."""
-    auth.login(role="assistant")
+    """Without api_tokens.manage or access.validate (door-terminal tokens) the account page shows only the password
+    form."""
+    auth.login(role="therapist")
     assert 'id="api-tokens"' not in client.get("/account/").get_data(as_text=True)
