@@ -16,6 +16,7 @@ from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.platform.security.passwords import hash_password
+from app.scheduling.demo import load_scheduling_demo
 from app.tenancy.models import Location, Practice
 
 DEMO_PASSWORD = "praxis-demo"  # noqa: S105 (demo data only, documented in the README)
@@ -117,6 +118,7 @@ def load_demo():
         created += _load_calls(practice, CALLS.get(spec["slug"], ()))
         db.session.flush()
         created += load_sandbox_access(practice)
+        created += load_scheduling_demo(practice)
     db.session.commit()
     return created
 

@@ -24,6 +24,7 @@ from app.platform.extensions import db
 from app.providers.events import CANCELLED, COMPLETED, NO_SHOW, SCHEDULED
 from app.scheduling import resolve
 from app.scheduling.availability import load_calendar
+from app.scheduling.engine.calendar import zone_of
 from app.scheduling.engine.conflicts import Candidate, check
 from app.scheduling.engine.slots import pick_resources, spans_for
 from app.scheduling.models import AppointmentDetail, Occupancy, Resource
@@ -67,6 +68,7 @@ class _Plan:
     start: datetime
     end: datetime
     resource_ids: list | None
+    timing_overridden: str = ""
 
 
 def _plan(practice, request):
@@ -178,10 +180,13 @@ def _audit(action, actor, appointment, meta):
            object_id=appointment.id, patient_id=appointment.patient_id, meta=meta)
 
 
-def _override_meta(conflicts, reason):
-    """The audit details of an override: the reason given and the kinds of conflict booked over."""
-    return {"override_reason": reason.strip(), "conflicts": [conflict.kind for conflict in conflicts]} \
-        if conflicts else {}
+def _override_meta(conflicts, reason, plan=None):
+    """The audit details of an override: the reason given and the kinds of conflict (and of booking rule: the
+    minimum notice or the horizon) booked over."""
+    kinds = [conflict.kind for conflict in conflicts]
+    if plan is not None and plan.timing_overridden:
+        kinds.append(plan.timing_overridden)
+    return {"override_reason": reason.strip(), "conflicts": kinds} if kinds else {}
 
 
 def _create(actor, practice, plan, requirements, request, can_override):
@@ -201,21 +206,45 @@ def _create(actor, practice, plan, requirements, request, can_override):
     db.session.flush()
     _audit("appointment.create", actor, appointment, {
         "starts_at": plan.start.isoformat(), "therapist_id": plan.therapist.id,
-        **_override_meta(overridden, request.override_reason)})
+        **_override_meta(overridden, request.override_reason, plan)})
     return appointment
 
 
-def _future_plan(practice, request):
-    """``_plan`` refusing a start in the past."""
+def _check_timing(practice, plan, request, can_override):
+    """Staff bookings keep the type's minimum notice and booking horizon too (the finder never offers such a
+    time, and a booking made by hand must not undercut what the practice set). A user who may override books
+    inside the notice or beyond the horizon with a reason; that is audited like an overridden conflict."""
+    now, appointment_type = utcnow(), plan.appointment_type
+    earliest = now + timedelta(minutes=appointment_type.min_notice_minutes)
+    latest = now + timedelta(days=appointment_type.horizon_days)
+    if earliest <= plan.start <= latest:
+        return
+    if can_override and (request.override_reason or "").strip():
+        plan.timing_overridden = "min_notice" if plan.start < earliest else "horizon"
+        return
+    local = (earliest if plan.start < earliest else latest).astimezone(zone_of(practice.timezone))
+    if plan.start < earliest:
+        raise resolve.SchedulingError(_("“%(type)s” is booked at least %(minutes)d minutes ahead: the earliest "
+                                        "start is %(time)s.", type=appointment_type.name,
+                                        minutes=appointment_type.min_notice_minutes,
+                                        time=local.strftime("%d.%m.%Y %H:%M")), "start_time")
+    raise resolve.SchedulingError(_("“%(type)s” can be booked at most %(days)d days ahead, until %(day)s.",
+                                    type=appointment_type.name, days=appointment_type.horizon_days,
+                                    day=local.strftime("%d.%m.%Y")), "start_time")
+
+
+def _future_plan(practice, request, can_override=False):
+    """``_plan`` refusing a start in the past, inside the type's minimum notice or beyond its horizon."""
     plan, requirements = _plan(practice, request)
     if plan.start < utcnow():
         raise resolve.SchedulingError(_("The start lies in the past."), "start_time")
+    _check_timing(practice, plan, request, can_override)
     return plan, requirements
 
 
 def book(actor, practice, request, *, can_override=False):
     """Create a local appointment from ``request``; SchedulingError on bad input, ConflictError on a collision."""
-    plan, requirements = _future_plan(practice, request)
+    plan, requirements = _future_plan(practice, request, can_override)
     lock = _serialised_write()
     try:
         try:
@@ -246,7 +275,7 @@ def book_all(actor, practice, requests, *, can_override=False, partial=False):
     plans = []
     for index, request in enumerate(requests):
         try:
-            plans.append(_future_plan(practice, request))
+            plans.append(_future_plan(practice, request, can_override))
         except resolve.SchedulingError as error:
             error.field = f"units[{index}].{error.field}"
             raise
@@ -287,6 +316,8 @@ def change(actor, practice, appointment, request, *, can_override=False):
     if appointment.status == CANCELLED:
         raise resolve.SchedulingError(_("A cancelled appointment cannot be changed; book a new one."), "status")
     plan, requirements = _plan(practice, request)
+    if plan.start != appointment.starts_at:  # a move keeps the notice and horizon; other edits leave them be
+        _check_timing(practice, plan, request, can_override)
     lock = _serialised_write()
     try:
         db.session.execute(delete(Occupancy).where(Occupancy.appointment_id == appointment.id))
@@ -306,7 +337,7 @@ def change(actor, practice, appointment, request, *, can_override=False):
             _refused(error, practice, plan, requirements, appointment.id)
         _audit("appointment.update", actor, appointment, {
             "before": before, "starts_at": plan.start.isoformat(), "therapist_id": plan.therapist.id,
-            **_override_meta(overridden, request.override_reason)})
+            **_override_meta(overridden, request.override_reason, plan)})
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -9,7 +9,7 @@ from app.tenancy.locations import MAX_ADDRESS_LENGTH, MAX_NAME_LENGTH
 
 
 class PracticeSettingsForm(FlaskForm):
-    """Time zone, default therapist and booking page URL template of the practice."""
+    """Time zone, default therapist, booking page URL template and holiday region of the practice."""
 
     timezone = StringField(_l("Time zone"), render_kw={"list": "timezone-options", "autocomplete": "off",
                                                        "placeholder": "Europe/Berlin"})
@@ -18,6 +18,8 @@ class PracticeSettingsForm(FlaskForm):
     booking_url_template = URLField(
         _l("Booking page URL"), render_kw={"placeholder": "https://cal.com/praxis/erstgespraech?name={name}",
                                            "aria-describedby": "booking-url-help", "autocomplete": "off"})
+    holiday_region = SelectField(_l("Federal state or canton (for public holidays)"), coerce=str,
+                                 validate_choice=False, render_kw={"aria-describedby": "holiday-region-help"})
 
 
 class LocationForm(FlaskForm):

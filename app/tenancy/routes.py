@@ -16,6 +16,7 @@ from app.tenancy.settings import (
     SETTINGS_FIELDS,
     SettingsValidationError,
     current_settings,
+    holiday_regions,
     practice_therapists,
     time_zones,
     update_settings,
@@ -45,6 +46,8 @@ def _form(**data):
     form.default_therapist_id.choices = [SelectChoice("", _("No default therapist"))] + [
         SelectChoice(str(therapist.id), therapist.name) for therapist in practice_therapists(current_user.practice_id)
     ]
+    form.holiday_region.choices = [SelectChoice("", _("Nationwide public holidays only"))] + [
+        SelectChoice(code, name) for code, name in holiday_regions(current_user.practice.country or "DE")]
     return form
 
 
@@ -52,7 +55,8 @@ def _settings_form(**kwargs):
     """The settings form filled with the saved values (``formdata=None`` when the request posted another form)."""
     saved = current_settings(current_user.practice)
     return _form(timezone=saved["timezone"], default_therapist_id=str(saved["default_therapist_id"] or ""),
-                 booking_url_template=saved["booking_url_template"] or "", **kwargs)
+                 booking_url_template=saved["booking_url_template"] or "",
+                 holiday_region=saved["holiday_region"] or "", **kwargs)
 
 
 def _location_form(location=None, **kwargs):

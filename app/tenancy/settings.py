@@ -1,5 +1,6 @@
-"""Practice settings: time zone, default therapist for patients the booking tool creates, and the booking page URL
-template with which staff open the practice's booking page for a patient. Validated as a whole and saved in one
+"""Practice settings: time zone, default therapist for patients the booking tool creates, the booking page URL
+template with which staff open the practice's booking page for a patient, and the Bundesland/Kanton whose public
+holidays close the practice. Validated as a whole and saved in one
 commit, so a form with one bad value changes nothing."""
 
 import re
@@ -7,6 +8,7 @@ from functools import cache
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import available_timezones
 
+import holidays
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -18,7 +20,12 @@ from app.platform.validators import check_fields
 # Settings keys in Practice.settings (the time zone has its own column).
 DEFAULT_THERAPIST = "default_therapist_id"
 BOOKING_URL_TEMPLATE = "booking_url_template"
-SETTINGS_FIELDS = ("timezone", DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE)
+HOLIDAY_REGION = "holiday_region"  # the Bundesland/Kanton whose public holidays close the practice
+SETTINGS_FIELDS = ("timezone", DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE, HOLIDAY_REGION)
+# German names of subdivisions the holidays package names in French or Italian, or not at all.
+REGION_NAMES = {("CH", "GE"): "Genf", ("CH", "NE"): "Neuenburg", ("CH", "TI"): "Tessin", ("CH", "VD"): "Waadt",
+                ("CH", "VS"): "Wallis", ("CH", "SG"): "St. Gallen", ("CH", "Stadt Zurich"): "Zürich (Stadt)",
+                ("DE", "Augsburg"): "Augsburg (Bayern)"}
 
 # What a booking URL template may contain in braces; each is replaced by the patient's URL-encoded value.
 PLACEHOLDERS = ("name", "email", "first_name", "last_name")
@@ -60,6 +67,31 @@ def _is_therapist(practice_id, user_id):
 def time_zones():
     """The IANA time zone names this system knows, sorted (for the form's suggestions and the validation)."""
     return tuple(sorted(available_timezones()))
+
+
+@cache
+def holiday_regions(country):
+    """(code, German name) of the Länder/Kantone the ``holidays`` package knows for ``country`` (DE, AT, CH, ...),
+    by name; empty for a country it does not know."""
+    try:
+        calendar = holidays.country_holidays(country)
+    except NotImplementedError:
+        return ()
+    names = {}
+    for alias, code in calendar.subdivisions_aliases.items():
+        names.setdefault(code, alias)
+    return tuple(sorted(((code, REGION_NAMES.get((country, code)) or names.get(code, code))
+                         for code in calendar.subdivisions), key=lambda item: item[1]))
+
+
+def check_holiday_region(practice, value):
+    """The Bundesland/Kanton code (None for nationwide holidays only); raises ServiceError unless the holidays
+    package knows it for the practice's country."""
+    if value in (None, ""):
+        return None
+    if value not in dict(holiday_regions(practice.country or "DE")):
+        raise ServiceError(_("Please choose a federal state or canton from the list."), field=HOLIDAY_REGION)
+    return value
 
 
 def default_therapist_id(practice):
@@ -154,6 +186,7 @@ def validate_settings(practice, data, fields=SETTINGS_FIELDS):
         "timezone": check_timezone,
         DEFAULT_THERAPIST: lambda value: check_default_therapist(practice, value),
         BOOKING_URL_TEMPLATE: check_booking_url_template,
+        HOLIDAY_REGION: lambda value: check_holiday_region(practice, value),
     }
     values, errors = check_fields(checks, data, fields)
     if errors:
@@ -168,6 +201,7 @@ def current_settings(practice):
         "timezone": practice.timezone,
         DEFAULT_THERAPIST: settings.get(DEFAULT_THERAPIST),
         BOOKING_URL_TEMPLATE: settings.get(BOOKING_URL_TEMPLATE),
+        HOLIDAY_REGION: settings.get(HOLIDAY_REGION),
     }
 
 
@@ -181,7 +215,7 @@ def update_settings(actor, practice, data):
         return changed
     practice.timezone = values["timezone"]
     settings = dict(practice.settings or {})  # a new dict: the JSON column does not track in-place changes
-    for name in (DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE):
+    for name in (DEFAULT_THERAPIST, BOOKING_URL_TEMPLATE, HOLIDAY_REGION):
         if values[name] is None:
             settings.pop(name, None)
         else:

@@ -57,13 +57,14 @@ def test_admin_sets_up_a_device_type_hours_and_an_absence(page, base_url, sign_i
     types.locator("[name=needs_room]").check()
     types.locator("[name=device]").select_option(label=f"Stoßwellengerät {suffix} ({devices_location(page)})")
     types.get_by_role("button", name=translate("Add")).click()
-    expect(page.locator("#scheduling-types-table")).to_contain_text(f"1 × room, Stoßwellengerät {suffix}")
+    expect(page.locator("#scheduling-types-table")).to_contain_text(
+        f"1 × {translate('treatment room')}, Stoßwellengerät {suffix}")
 
     hours = page.locator("#scheduling-hours-form")
     hours.locator("[name=doctor]").select_option(label=therapist)
     hours.locator("[name=weekday]").select_option(str(day.weekday()))
-    hours.locator("[name=start_time]").fill("08:00")
-    hours.locator("[name=end_time]").fill("16:00")
+    hours.locator("[name=start_time]").fill("16:00")  # the demo plan ends at 16:00; this adds an evening
+    hours.locator("[name=end_time]").fill("19:00")
     hours.locator("[name=valid_from]").fill(f"{day.year}-01-01")
     hours.get_by_role("button", name=translate("Add")).click()
     expect(page.locator("#scheduling-hours-table")).to_contain_text(therapist)
@@ -76,7 +77,7 @@ def test_admin_sets_up_a_device_type_hours_and_an_absence(page, base_url, sign_i
     absence.get_by_role("button", name=translate("Add")).click()
     colliding = page.locator("#scheduling-absences-colliding")
     expect(colliding).to_contain_text(translate(
-        "These appointments now collide with the absence; please move them:"))
+        "These future appointments now collide with the changed rules; please move them:"))
     expect(colliding).to_contain_text(day.strftime("%d.%m.%Y"))
     expect(page.locator("#scheduling-absences-table")).to_contain_text(translate("Further training"))
 
@@ -84,3 +85,48 @@ def test_admin_sets_up_a_device_type_hours_and_an_absence(page, base_url, sign_i
 def devices_location(page):
     """The location the device was added at (the first one offered in the form)."""
     return page.locator("#scheduling-resources-table tbody tr").last.locator("td").nth(2).inner_text()
+
+
+def test_admin_edits_hours_sees_collisions_and_deactivates_a_type_in_use(page, base_url, sign_in, translate):
+    """Narrowing a therapist's Monday lists the demo appointments now outside the hours; putting the hours back
+    takes them off the list; deleting a type in use only deactivates it, and it can be activated again."""
+    page.on("dialog", lambda dialog: dialog.accept())
+    sign_in("admin@demo.test")
+    page.goto(f"{base_url}/scheduling/")
+    monday = page.locator("#scheduling-hours-table tbody tr").filter(has_text="Thomas Therapeut").filter(
+        has_text=translate("Monday"))
+    monday.get_by_role("button", name=translate("Edit")).click()
+    form = page.locator("#scheduling-hours-form")
+    expect(form.locator("[name=start_time]")).to_have_value("08:00")
+    form.locator("[name=start_time]").fill("12:00")
+    form.locator("[name=end_time]").fill("11:00")
+    form.get_by_role("button", name=translate("Save")).click()
+    expect(page.locator("#scheduling-hours-end_time-errors")).to_have_text(
+        translate("The end must be after the start."))
+    form = page.locator("#scheduling-hours-form")
+    form.locator("[name=end_time]").fill("16:00")
+    form.get_by_role("button", name=translate("Save")).click()
+    colliding = page.locator("#scheduling-hours-colliding")
+    expect(colliding).to_contain_text(translate(
+        "These future appointments now collide with the changed rules; please move them:"))
+    outside = translate("%(name)s does not work at %(location)s at this time.", name="Thomas Therapeut",
+                        location="Praxis am Park – Mitte")
+    expect(colliding).to_contain_text(outside)
+    expect(page.locator("#scheduling-hours-table")).to_contain_text("12:00–16:00")
+
+    monday = page.locator("#scheduling-hours-table tbody tr").filter(has_text="Thomas Therapeut").filter(
+        has_text=translate("Monday"))
+    monday.get_by_role("button", name=translate("Edit")).click()
+    form = page.locator("#scheduling-hours-form")
+    form.locator("[name=start_time]").fill("08:00")
+    form.get_by_role("button", name=translate("Save")).click()
+    expect(page.locator("#scheduling-hours-table")).to_contain_text("08:00–16:00")
+    expect(page.locator("#scheduling-hours-colliding")).not_to_contain_text(outside)
+
+    row = page.locator("#scheduling-types-table tbody tr").filter(has_text="Krankengymnastik")
+    row.get_by_role("button", name=translate("Deactivate")).click()
+    row = page.locator("#scheduling-types-table tbody tr").filter(has_text="Krankengymnastik")
+    expect(row).to_contain_text(translate("no"))
+    row.get_by_role("button", name=translate("Activate")).click()
+    expect(page.locator("#scheduling-types-table tbody tr").filter(has_text="Krankengymnastik")).to_contain_text(
+        translate("yes"))

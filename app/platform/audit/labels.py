@@ -25,7 +25,7 @@ VALUE_LABELS = {}
 # Object type -> names(practice_id, ids) returning {id (str): name}, one query for all ids of a page.
 OBJECT_NAMES = {}
 # Details that only repeat what the row shows elsewhere or are internal ids nobody reads.
-HIDDEN_META = {"patient_id", "user_id", "for_user", "webhook_id"}
+HIDDEN_META = {"patient_id", "user_id", "for_user", "webhook_id", "therapist_id"}
 
 _ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 

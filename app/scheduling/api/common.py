@@ -101,10 +101,11 @@ def day(body, name, *, required=True):
     value = body.get(name)
     if value is None and not required:
         return None
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        pass
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
     raise SchedulingError(_("%(field)s must be a date like 2027-03-01.", field=name), name)
 
 

@@ -1,7 +1,8 @@
 """``/api/practice-hours/``, ``/api/doctor-hours/``, ``/api/doctor-breaks/``, ``/api/doctor-absences/`` and
-``/api/closures/`` ("doctor" is PraxiApp's word for the treating therapist). Opening and working hours are changed by
-admins; breaks and absences also by the front desk, and by a therapist for themselves. Overlapping hours of one
-therapist or location are refused; an absence or closure answers with the appointments it now collides with."""
+``/api/closures/`` ("doctor" is PraxiApp's word for the treating therapist). Opening hours and closures are changed
+by admins; working hours, breaks and absences also by the front desk, and by a therapist for themselves.
+Overlapping hours of one therapist or location are refused; an absence or closure answers with the appointments it
+now collides with."""
 
 from flask import request
 from flask_babel import gettext as _
@@ -14,6 +15,7 @@ from app.providers.events import INACTIVE_STATUSES
 from app.scheduling.api.common import day, integer, iso, moment, range_arg, text, unknown_fields, wall_time
 from app.scheduling.api.crud import Collection, register
 from app.scheduling.availability import outside_working_hours
+from app.scheduling.collisions import rule_collisions
 from app.scheduling.hours import ABSENCE_REASONS, Absence, Break, Closure, OpeningHours, WorkingHours
 from app.scheduling.models import AppointmentDetail, Occupancy
 from app.scheduling.resolve import SchedulingError, get_location, get_resource, get_therapist
@@ -151,6 +153,15 @@ def _outside_json(row):
         for appointment_id, start, end in outside_working_hours(practice, row.therapist_id, utcnow())]}
 
 
+def _rules_json(row, **owner):
+    """``{"colliding_appointments": [{"id", "start_time", "end_time", "reasons"}]}``: the future appointments of
+    ``owner`` that break the rules as they stand after a change of opening hours or breaks."""
+    practice = db.session.get(Practice, row.practice_id)
+    return {"colliding_appointments": [
+        {"id": found.id, "start_time": iso(found.starts_at), "end_time": iso(found.ends_at),
+         "reasons": list(found.reasons)} for found in rule_collisions(practice, **owner)]}
+
+
 def _range(body, practice):
     """start_time and end_time as UTC instants, both required (an absence without end is refused)."""
     start = moment(body, "start_time", practice)
@@ -227,17 +238,19 @@ def _location_filter(query, practice):
 register(Collection(
     name="practice_hours", path="practice-hours", model=OpeningHours, audit="opening_hours", to_json=opening_json,
     values=opening_values, read_permission="appointments.read", write_permission="scheduling.manage",
-    filters=_location_filter, order_by=(OpeningHours.location_id, OpeningHours.weekday, OpeningHours.start_time)))
+    filters=_location_filter, order_by=(OpeningHours.location_id, OpeningHours.weekday, OpeningHours.start_time),
+    after_save=lambda row: _rules_json(row, location_id=row.location_id)))
 register(Collection(
     name="doctor_hours", path="doctor-hours", model=WorkingHours, audit="working_hours", to_json=working_json,
-    values=working_values, read_permission="appointments.read", write_permission="scheduling.manage",
+    values=working_values, read_permission="appointments.read", write_permission="scheduling.hours",
     owner="therapist_id", filters=_by_doctor(WorkingHours),
     order_by=(WorkingHours.therapist_id, WorkingHours.weekday, WorkingHours.start_time),
     after_save=lambda row: _outside_json(row)))
 register(Collection(
     name="doctor_breaks", path="doctor-breaks", model=Break, audit="break", to_json=break_json,
     values=break_values, read_permission="appointments.read", write_permission="scheduling.hours",
-    owner="therapist_id", filters=_by_doctor(Break), order_by=(Break.therapist_id, Break.start_time, Break.id)))
+    owner="therapist_id", filters=_by_doctor(Break), order_by=(Break.therapist_id, Break.start_time, Break.id),
+    after_save=lambda row: _rules_json(row, therapist_id=row.therapist_id)))
 register(Collection(
     name="doctor_absences", path="doctor-absences", model=Absence, audit="absence", to_json=absence_json,
     values=absence_values, read_permission="appointments.read", write_permission="scheduling.hours",

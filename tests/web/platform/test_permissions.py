@@ -129,12 +129,41 @@ def _access_records(db, practice, location_id, patient_id):
     return {"membership_id": membership.id, "checkin_id": checkin.id}
 
 
+def _scheduling_records(db, practice, location_id, therapist):
+    """One row of each scheduling setting of the practice, the therapist's where a setting is a therapist's."""
+    from datetime import date, time, timedelta
+
+    from app.scheduling.hours import Absence, Break, Closure, HolidayOpening, OpeningHours, WorkingHours
+    from app.scheduling.models import AppointmentType, Resource
+
+    start = utcnow() + timedelta(days=30)
+    hours = {"weekday": 0, "start_time": time(8), "end_time": time(12), "valid_from": date(2026, 1, 1)}
+    rows = {
+        "appointment_type_id": AppointmentType(practice_id=practice.id, name="Walk", duration_minutes=30),
+        "resource_id": Resource(practice_id=practice.id, location_id=location_id, kind="room", name="Walk"),
+        "opening_hour_id": OpeningHours(practice_id=practice.id, location_id=location_id, **hours),
+        "working_hour_id": WorkingHours(practice_id=practice.id, therapist_id=therapist.id, location_id=location_id,
+                                        **hours),
+        "therapist_break_id": Break(practice_id=practice.id, therapist_id=therapist.id, weekday=0,
+                                    start_time=time(10), end_time=time(10, 15)),
+        "absence_id": Absence(practice_id=practice.id, therapist_id=therapist.id, starts_at=start,
+                              ends_at=start + timedelta(days=1), reason="vacation"),
+        "closure_id": Closure(practice_id=practice.id, location_id=location_id, starts_at=start,
+                              ends_at=start + timedelta(hours=2)),
+        "holiday_opening_id": HolidayOpening(practice_id=practice.id, day=date(2026, 12, 26)),
+    }
+    db.session.add_all(rows.values())
+    db.session.commit()
+    return {name: row.id for name, row in rows.items()}
+
+
 def _records(db, practice, therapist):
     """Sample records of every domain for ``practice``, by the route argument that names them."""
     ids = {**_patient_records(db, practice, therapist=therapist), **_webhook_records(practice),
            **_location_records(db, practice), **_integration_records(db, practice), **_mail_records(db, practice)}
     ids.update(_call_and_review_records(db, practice, ids["patient_id"]))
     ids.update(_access_records(db, practice, ids["location_id"], ids["patient_id"]))
+    ids.update(_scheduling_records(db, practice, ids["location_id"], therapist))
     return ids
 
 

@@ -126,7 +126,11 @@ def test_therapist_enters_only_their_own_breaks_and_absences(client, s, token, d
                                                          "end_time": "2037-06-02T00:00", "reason": "vacation"},
                           headers=anna)
     assert refused.status_code == 422 and list(refused.json["error"]["fields"]) == ["doctor"]
-    assert client.post("/api/doctor-hours/", json={}, headers=anna).status_code == 403
+    hours = {"location": s.location.id, "weekday": 5, "start_time": "09:00", "end_time": "12:00",
+             "valid_from": "2037-01-01"}
+    bens_hours = client.post("/api/doctor-hours/", json={**hours, "doctor": s.ben.id}, headers=anna)
+    assert bens_hours.status_code == 422 and list(bens_hours.json["error"]["fields"]) == ["doctor"]
+    assert client.post("/api/doctor-hours/", json={**hours, "doctor": s.anna.id}, headers=anna).status_code == 201
     assert client.delete(f"/api/doctor-breaks/{own.json['id']}/", headers=anna).status_code == 204
     both = client.post("/api/doctor-breaks/", json={"doctor": s.anna.id, "weekday": 1, "date": "2037-05-05",
                                                     "start_time": "12:00", "end_time": "12:30"}, headers=anna)

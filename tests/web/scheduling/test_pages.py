@@ -41,7 +41,7 @@ def test_add_a_type_that_needs_the_device(client, auth, s, db):
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert body.strip().startswith('<article id="scheduling-types"')
-    assert "Stoßwelle Schulter" in body and "1 × room, Stoßwellengerät" in body
+    assert "Stoßwelle Schulter" in body and "1 × Behandlungsraum, Stoßwellengerät" in body
     assert "HX-Trigger" in response.headers
     assert audit_actions(db)[-1] == "appointment_type.create"
 
@@ -65,7 +65,7 @@ def test_absence_lists_the_appointments_it_collides_with(client, auth, s, db):
                            headers=htmx("scheduling-absences"))
     assert response.status_code == 200
     body = response.get_data(as_text=True)
-    assert "kollidieren jetzt mit der Abwesenheit" in body and "05.05.2037, 09:00" in body
+    assert "kollidieren jetzt mit den geänderten Regeln" in body and "05.05.2037, 09:00" in body
     assert db.session.query(Absence).count() == 1
 
 
