@@ -1,14 +1,18 @@
 """JSON API for patients: list with filters and pagination, detail, create, partial update and bulk import.
-The same field rules, scoping and permissions as the UI (a therapist's token sees only own patients)."""
+The same field rules, scoping and permissions as the UI (a therapist's token sees only own patients), and the same
+duplicate check as the forms: a likely duplicate is refused with 409 unless the body confirms it with
+``"create_anyway": true`` and a ``"reason"`` (audited with the patient's create or update entry)."""
 
 from flask import current_app, g, request, url_for
 from flask_babel import gettext as _
 
 from app.api.blueprint import bp
 from app.api.helpers import json_body, page_args, paged_json
+from app.patients.fields import phone_needs_check
 from app.patients.importing.service import import_records
 from app.patients.service import (
     SORTS,
+    DuplicatesFound,
     PatientValidationError,
     create_patient,
     get_patient,
@@ -21,6 +25,7 @@ from app.platform.security.actor import Actor
 from app.platform.security.guard import permission_required
 
 WRITABLE = ("first_name", "last_name", "email", "phone", "birth_date", "booking_system_id", "therapist_id")
+CONFIRMATION = ("create_anyway", "reason")  # saving a likely duplicate on purpose, and why
 MAX_ID = 2**31 - 1  # the largest id an integer column holds
 
 
@@ -32,6 +37,8 @@ def patient_json(patient):
         "last_name": patient.last_name,
         "email": patient.email,
         "phone": patient.phone,
+        # A phone kept as entered because it could not be normalised: a person should check it.
+        "phone_needs_review": phone_needs_check(patient.phone),
         "birth_date": patient.birth_date.isoformat() if patient.birth_date else None,
         "therapist": {"id": patient.therapist.id, "name": patient.therapist.name} if patient.therapist else None,
         "booking_system_id": patient.booking_system_id,
@@ -49,11 +56,43 @@ def _actor():
 
 
 def _validation_error(error):
-    """422 with the message of each invalid field."""
-    fields = error.errors if isinstance(error, PatientValidationError) else {error.field or "body": error.message}
+    """422 with the message of each invalid field (a too long duplicate ``reason`` is named as such)."""
+    if isinstance(error, PatientValidationError):
+        fields = error.errors
+    else:
+        fields = {"reason" if error.field == "duplicate_reason" else error.field or "body": error.message}
     body, status, headers = json_error(422, "validation_failed", error.message)
     body["error"]["fields"] = fields
     return body, status, headers
+
+
+def _duplicate_error(found, confirmed):
+    """A likely duplicate: 409 listing the patients it may be; when ``create_anyway`` came without a reason, 422 on
+    ``reason`` (with the same list)."""
+    if confirmed:
+        message = _("Please give a reason for saving this patient anyway.")
+        body, status, headers = json_error(422, "validation_failed", message)
+        body["error"]["fields"] = {"reason": message}
+    else:
+        body, status, headers = json_error(409, "duplicate", _(
+            "This patient may already exist. To save anyway, send “create_anyway”: true with a “reason”."))
+    body["error"]["duplicates"] = _duplicates_json(found.duplicates)
+    return body, status, headers
+
+
+def _duplicates_json(duplicates):
+    """The likely duplicates as the 409 lists them: id, name and why (``identity``, ``email`` or ``phone``:
+    the keys of app.patients.duplicates.REASON_LABELS)."""
+    return [{"id": duplicate.patient.id, "name": duplicate.patient.full_name, "reasons": duplicate.reasons}
+            for duplicate in duplicates]
+
+
+def _confirmation(body):
+    """Take ``create_anyway`` and ``reason`` out of ``body``: the reason to pass as the services' duplicate_reason
+    (None unless ``create_anyway`` is true: likely duplicates then refuse the patient)."""
+    confirmed = body.pop("create_anyway", False)
+    reason = body.pop("reason", None)
+    return (reason or "") if confirmed else None
 
 
 def _patient_body():
@@ -63,7 +102,7 @@ def _patient_body():
     body, error = json_body(dict)
     if error:
         return None, error
-    if unknown := sorted(set(body) - set(WRITABLE)):
+    if unknown := sorted(set(body) - set(WRITABLE) - set(CONFIRMATION)):
         return None, json_error(422, "unknown_fields", _("Unknown fields: %(fields)s.", fields=", ".join(unknown)))
     if wrong := {name: reason for name, value in body.items() if (reason := _wrong_type(name, value))}:
         response, status, headers = json_error(422, "validation_failed", next(iter(wrong.values())))
@@ -76,6 +115,8 @@ def _wrong_type(name, value):
     """Why ``value`` cannot be field ``name`` of a patient body, or None when its JSON type fits."""
     if value is None:
         return None
+    if name == "create_anyway":
+        return None if isinstance(value, bool) else _("Must be true or false.")
     if name == "therapist_id":
         fits = type(value) is int and 0 < value <= MAX_ID  # bool is an int subclass: true is refused too
         return None if fits else _("Must be the number of a therapist (a whole number) or null.")
@@ -120,12 +161,18 @@ def patients_detail(patient_id):
 @bp.post("/patients")
 @permission_required("patients.write")
 def patients_create():
-    """JSON: create a patient; 201 with the patient and its Location, 422 with per-field errors."""
+    """JSON: create a patient; 201 with the patient and its Location, 422 with per-field errors, 409 with the
+    likely duplicates unless ``create_anyway`` and a ``reason`` confirm it is another person."""
     body, error = _patient_body()
     if error:
         return error
+    reason = _confirmation(body)
     try:
-        patient = create_patient(_actor(), g.api_user.practice, body, body.get("therapist_id"))
+        patient = create_patient(_actor(), g.api_user.practice, body, body.get("therapist_id"),
+                                 check_duplicates=True, duplicate_reason=reason)
+    except DuplicatesFound as found:
+        db.session.rollback()
+        return _duplicate_error(found, confirmed=reason is not None)
     except ServiceError as service_error:
         db.session.rollback()
         return _validation_error(service_error)
@@ -136,7 +183,8 @@ def patients_create():
 @bp.patch("/patients/<int:patient_id>")
 @permission_required("patients.write")
 def patients_update(patient_id):
-    """JSON: change the given fields of a patient (the booking link changes only through the UI's link action)."""
+    """JSON: change the given fields of a patient (the booking link changes only through the UI's link action); a
+    change that makes it a likely duplicate of another record answers 409 as on create."""
     patient, error = _patient_or_error(patient_id)
     if error:
         return error
@@ -146,8 +194,13 @@ def patients_update(patient_id):
     if "booking_system_id" in body:
         return json_error(422, "read_only", _("booking_system_id is changed with the link action, not with PATCH."))
     therapist = body.pop("therapist_id", ...)
+    reason = _confirmation(body)
     try:
-        update_patient(_actor(), patient, body, partial=True, therapist_id=therapist)
+        update_patient(_actor(), patient, body, partial=True, therapist_id=therapist, check_duplicates=True,
+                       duplicate_reason=reason)
+    except DuplicatesFound as found:
+        db.session.rollback()
+        return _duplicate_error(found, confirmed=reason is not None)
     except ServiceError as service_error:
         db.session.rollback()
         return _validation_error(service_error)

@@ -5,12 +5,15 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from app.accounts.service import practice_therapists
 from app.patients.fields import phone_needs_check, validate_patient_fields
 from app.patients.forms import BookingLinkForm, PatientForm
 from app.patients.links import create_link, link_status, link_token, patient_links, revoke_link, send_link_mail
+from app.patients.reviews.models import PENDING, PatientReview
+from app.patients.reviews.service import SOURCE_LABELS
 from app.patients.service import (
     PatientValidationError,
     archive_patient,
@@ -73,14 +76,26 @@ def _list_args():
     }
 
 
+def _pending_reviews(patient_ids):
+    """{patient id: its pending PatientReview} for those of ``patient_ids`` that a sync or webhook created and that
+    wait on the review list ("Zu prüfen"): one query for a whole page of the list."""
+    if not patient_ids:
+        return {}
+    reviews = db.session.scalars(select(PatientReview).where(
+        PatientReview.practice_id == current_user.practice_id, PatientReview.status == PENDING,
+        PatientReview.patient_id.in_(patient_ids)))
+    return {review.patient_id: review for review in reviews}
+
+
 @bp.get("/")
 @permission_required("patients.read")
 def index():
-    """Page (or #patients-table fragment for the active search): patients, searched, sorted and paged."""
+    """Page (or #patients-table fragment for the active search): patients, searched, sorted and paged; the ones
+    waiting on the review list are marked."""
     filters = _list_args()
     search = search_patients(current_user, filters["q"], filters["archived"], filters["sort"], filters["desc"])
     page = search.page(current_app.config["PATIENTS_PAGE_SIZE"], current_app.config["PATIENTS_SEARCH_COUNT_LIMIT"])
-    context = {"page": page, "filters": filters,
+    context = {"page": page, "filters": filters, "pending_reviews": _pending_reviews([p.id for p in page.items]),
                "own_only": permission_scope(current_user, "patients.read") == OWN}
     if wants_fragment("patients-table"):
         return render_template("patients/_table.html", **context)
@@ -165,7 +180,7 @@ def validate_field(field):
 @permission_required("patients.read")
 def detail(patient_id, tab):
     """Page: the patient record with its tabs; the #patient-tab fragment when htmx switches tabs. Opening the
-    record (the full page) is audited as patient.view."""
+    record (the full page) is audited as patient.view. A patient waiting on the review list gets a banner."""
     patient = _patient_or_404(patient_id)
     context = {"patient": patient, "tab": tab, "link_form": BookingLinkForm(formdata=None, obj=patient)}
     if tab == "verlauf":
@@ -178,7 +193,8 @@ def detail(patient_id, tab):
     if wants_fragment("patient-tab"):
         return render_template("patients/_tab.html", **context)
     record_view(current_actor(), patient)
-    return render_template("patients/detail.html", **context)
+    return render_template("patients/detail.html", review=_pending_reviews([patient.id]).get(patient.id),
+                           review_sources=SOURCE_LABELS, **context)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

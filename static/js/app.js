@@ -167,3 +167,48 @@
     event.target.querySelectorAll("input[data-reveal-ready]").forEach(function (input) { input.type = "password"; });
   }, true);
 })();
+
+// The main navigation folds into "Menu" where its entries would wrap (a phone, a narrow window): <details
+// id="nav-menu" open> in base.html renders open, so without JavaScript every entry shows; here the bar is measured
+// unfolded and, when its entries take more than one line, #main-nav gets .nav-folded (app.css) and the menu is
+// closed. Measured again when the window is resized. An open drop-down ("Verwaltung") closes on a click elsewhere
+// or on Escape.
+(function () {
+  "use strict";
+
+  function fitMenu() {
+    var nav = document.getElementById("main-nav");
+    var menu = document.getElementById("nav-menu");
+    var list = document.getElementById("nav-entries");
+    if (!nav || !menu || !list) { return; }
+    nav.classList.remove("nav-folded");
+    menu.open = true;
+    var tallest = 0;
+    Array.prototype.forEach.call(list.children, function (item) {
+      tallest = Math.max(tallest, item.getBoundingClientRect().height);
+    });
+    var fits = list.getBoundingClientRect().height < tallest * 1.5 && nav.scrollWidth <= nav.clientWidth + 1;
+    if (!fits) {
+      nav.classList.add("nav-folded");
+      menu.open = false;
+    }
+  }
+
+  function closeDropdowns(except) {
+    document.querySelectorAll("#main-nav details.dropdown[open]").forEach(function (details) {
+      if (!except || !details.contains(except)) { details.open = false; }
+    });
+  }
+
+  var width = window.innerWidth;
+  var pending = null;
+  fitMenu();
+  window.addEventListener("resize", function () {
+    if (window.innerWidth === width) { return; }  // a phone's toolbar sliding away changes only the height
+    width = window.innerWidth;
+    window.clearTimeout(pending);
+    pending = window.setTimeout(fitMenu, 100);
+  });
+  document.addEventListener("click", function (event) { closeDropdowns(event.target); });
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closeDropdowns(null); } });
+})();

@@ -255,12 +255,22 @@ def unique_email():
     return f"neu-{uuid4().hex[:10]}@demo.test"
 
 
+def click_nav(page, href):
+    """Click the main navigation's link to ``href`` as a person would: opening the group ("Verwaltung") it is folded
+    into first, when it is."""
+    link = page.locator(f"#main-nav a[href='{href}']")
+    group = page.locator("#main-nav details.dropdown", has=link)
+    if group.count() and not group.evaluate("details => details.open"):
+        group.locator("summary").click()
+    link.click()
+
+
 def open_from_nav(page, base_url, sign_in, nav_href, link_id, expected_path):
     """Sign in as the demo admin, open ``nav_href`` from the main navigation and click ``#link_id`` there, as a
     person would; checks every URL on the way."""
     sign_in("admin@demo.test")
     expect(page).to_have_url(f"{base_url}/")
-    page.locator(f"#main-nav a[href='{nav_href}']").click()
+    click_nav(page, nav_href)
     expect(page).to_have_url(f"{base_url}{nav_href}")
     page.locator(f"#{link_id}").click()
     expect(page).to_have_url(f"{base_url}{expected_path}")

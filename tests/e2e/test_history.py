@@ -16,6 +16,7 @@ from app.platform.extensions import db
 from app.tenancy.models import Practice
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.redaction import preview
+from tests.e2e.conftest import click_nav
 from tests.webhook_factories import make_endpoint, make_event
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def test_event_line_leads_to_the_patient_whose_history_groups_openings(page, bas
     geöffnet" and the cancellation → "Nur Änderungen" leaves only the changes."""
     sign_in("admin@zweite.test")
     expect(page).to_have_url(f"{base_url}/")
-    page.locator("#main-nav a[href='/webhooks/events']").click()
+    click_nav(page, "/webhooks/events")
     line = translate("Appointment on %(when)s cancelled", when="07.12. 14:00") + " – S. G."
     row = page.locator("#webhook-events-table tbody tr", has_text=line)
     expect(row).to_have_count(1)

@@ -15,6 +15,7 @@ from app.appointments.models import Appointment
 from app.integrations.models import IntegrationConfig, IntegrationMapping, IntegrationMetric, ProviderHealth, SyncRun
 from app.patients.models import Patient
 from app.platform.extensions import db
+from tests.e2e.conftest import click_nav
 from tests.fakes.calcom import CalcomFake
 from tests.fakes.calcom import demo_seed as calcom_demo_seed
 
@@ -70,7 +71,7 @@ def test_connect_cal_com_sync_and_survive_an_outage(page, base_url, sign_in, liv
     cached appointment is still listed, with a warning."""
     sign_in("admin@demo.test")
     expect(page).to_have_url(f"{base_url}/")
-    page.locator("#main-nav a[href='/integrations/']").click()
+    click_nav(page, "/integrations/")
     expect(page).to_have_url(f"{base_url}/integrations/")
     expect(page.locator("#hub-card-calcom")).to_have_attribute("data-state", "unconfigured")
 

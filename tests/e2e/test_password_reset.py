@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import click_nav
+
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "neues-passwort-2026"
@@ -25,7 +27,7 @@ def test_forgot_password_mail_from_the_outbox_sets_a_new_password(page, base_url
     expect(page.locator("#forgot-password-sent h1")).to_have_text(translate("Check your e-mail"))
 
     sign_in("admin@demo.test")
-    page.locator("#main-nav a[href='/mail/']").click()
+    click_nav(page, "/mail/")
     expect(page.locator("h1")).to_have_text(translate("Outbox"))
     row = page.locator("#outbox-table tbody tr", has_text=person.email).first
     row.get_by_role("link", name=translate("Reset your Praxis Hub password")).click()

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
 from app.appointments import tabs as appointment_tabs
-from tests.e2e.conftest import E2E_PASSWORD
+from tests.e2e.conftest import E2E_PASSWORD, click_nav
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def test_booking_tool_events_reach_the_log_and_the_patients_termine_tab(page, ba
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     sign_in("admin@demo.test")
     expect(page).to_have_url(f"{base_url}/")
-    page.locator("#main-nav a[href='/webhooks/events']").click()
+    click_nav(page, "/webhooks/events")
     expect(page).to_have_url(f"{base_url}/webhooks/events")
     page.locator("#tab-endpoints").click()
     expect(page).to_have_url(f"{base_url}/webhooks/")

@@ -23,6 +23,7 @@ import pytest
 from flask import url_for
 from sqlalchemy import inspect, select, text
 
+from app.access.models import Membership
 from app.accounts.models import User
 from app.appointments.models import Call
 from app.demo import DEMO_PASSWORD, load_demo
@@ -35,7 +36,7 @@ from app.platform.audit.service import record
 from app.platform.database import utcnow
 from app.platform.extensions import db as database
 from app.platform.security.actor import Actor
-from app.providers.registry import INTEGRATIONS
+from app.providers.registry import ACCESS_PROVIDERS, INTEGRATIONS
 from app.tenancy.models import Practice
 from app.webhooks.redaction import preview
 from tests.webhook_factories import make_endpoint, make_event
@@ -100,6 +101,8 @@ def add_sweep_data(db, app):
     practice = db.session.scalar(select(Practice).where(Practice.slug == "demo"))
     admin = db.session.scalar(select(User).where(User.email == ROLES["admin"]))
     lena = db.session.scalar(select(Patient).where(Patient.booking_system_id == "DEMO-001"))
+    db.session.add(Membership(practice_id=practice.id, provider="fitpass", external_id="FP-SWEEP001",
+                              patient_id=lena.id))
     booking = make_endpoint(practice)
     calcom = make_endpoint(practice, source="calcom", secret="calcom-secret")
     retell = make_endpoint(practice, source="retell", secret="key_test_retell_0123456789")
@@ -193,7 +196,8 @@ def urls_of(rule, practice_id, token):
         if getattr(converter, "items", None):
             choices = [{**chosen, argument: value} for chosen in choices for value in sorted(converter.items)]
         elif argument == "provider":
-            choices = [{**chosen, argument: value} for chosen in choices for value in sorted(INTEGRATIONS)]
+            providers = ACCESS_PROVIDERS if "/access/" in rule.rule else INTEGRATIONS
+            choices = [{**chosen, argument: value} for chosen in choices for value in sorted(providers)]
         elif argument == "token":
             choices = [{**chosen, argument: token} for chosen in choices]
         elif argument.endswith("_id") and (table := _table_for(argument, rule)):

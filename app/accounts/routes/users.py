@@ -1,19 +1,28 @@
-"""User management: list, create (with password or invite link), edit role and status, reset password."""
+"""User management: list, create (with password or invite link), edit role and status, reset password (the link
+is e-mailed to the user, as "Passwort vergessen?" does, and shown once to the admin)."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.accounts.forms import UserCreateForm, UserEditForm
 from app.accounts.invites import send_invite
 from app.accounts.service import create_user, email_taken, practice_user, practice_users, reset_password, update_user
+from app.platform.audit.labels import register_action_labels
+from app.platform.audit.service import record
 from app.platform.errors import ServiceError
+from app.platform.extensions import db
 from app.platform.htmx import fragment_response, mutation_response, validate_attrs, wants_fragment
 from app.platform.mail.models import HELD
+from app.platform.mail.service import mail_link, mail_locale, queue_mail
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 
 bp = Blueprint("users", __name__, url_prefix="/users")
+
+RESET_MAIL_KIND = "accounts.admin_reset"
+bp.record_once(lambda _state: register_action_labels({"user.reset_mail_sent": _l("Password reset link e-mailed")}))
 
 
 @bp.context_processor
@@ -112,7 +121,27 @@ def toggle_active(user_id):
 @bp.post("/<int:user_id>/reset-password")
 @permission_required("users.manage")
 def reset(user_id):
-    """Page: invalidate a user's password and show a new one-time link to set it."""
+    """Page: invalidate a user's password, e-mail them a one-time link to set a new one (through the outbox, like
+    "Passwort vergessen?") and show the same link once, for when the mail does not arrive."""
     user = _practice_user_or_404(user_id)
     invite = reset_password(current_actor(), user)
+    mail = _send_reset_mail(user, invite)
+    flash(_("The link was e-mailed to %(email)s.", email=user.email) if mail.status != HELD else
+          _("The e-mail with the link waits in the outbox (no mail server is set up)."), "info")
     return render_template("users/invite_link.html", user=user, invite=invite, created=False)
+
+
+def _send_reset_mail(user, token):
+    """Write the "your password was reset" mail with the link of ``token`` in the user's language, audited as
+    user.reset_mail_sent; commits. Returns the mail (its status says whether it goes out or waits in the outbox)."""
+    actor = current_actor()
+    message = queue_mail(
+        kind=RESET_MAIL_KIND, recipient=user.email, template="password_reset_admin", practice_id=user.practice_id,
+        locale=mail_locale(user.locale),
+        context={"name": user.name, "practice_name": user.practice.name, "admin_name": actor.user.name,
+                 "hours": current_app.config["AUTH_INVITE_MAX_AGE_HOURS"],
+                 "link": mail_link("auth.invite", token=token)},
+    )
+    record("user.reset_mail_sent", actor, object_type="user", object_id=user.id, meta={"mail": message.id})
+    db.session.commit()
+    return message
