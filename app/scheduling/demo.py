@@ -198,8 +198,12 @@ def _appointments(practice, locations, therapists):
         return 0
     types = {row.name: row for row in db.session.scalars(select(AppointmentType).where(
         AppointmentType.practice_id == practice.id, AppointmentType.name.in_(TYPES)))}
-    patients = list(db.session.scalars(select(Patient.id).where(
-        Patient.practice_id == practice.id, Patient.archived_at.is_(None)).order_by(Patient.id)))
+    # Each therapist sees their own patients only (an appointment makes a patient the therapist's own), so the
+    # demo books every therapist's day with the patients assigned to them.
+    patients_of = {}
+    for patient_id, therapist_id in db.session.execute(select(Patient.id, Patient.therapist_id).where(
+            Patient.practice_id == practice.id, Patient.archived_at.is_(None)).order_by(Patient.id)):
+        patients_of.setdefault(therapist_id, []).append(patient_id)
     zone, actor, created = zone_of(practice.timezone), cli_actor(practice_id=practice.id), 0
     for offset in range(1, WEEKS * 7 + 1):
         day = _today(practice) + timedelta(days=offset)
@@ -209,7 +213,8 @@ def _appointments(practice, locations, therapists):
             days = {weekday: index for weekday, index, *_times in WORK[email][0]}
             location = locations[min(days.get(day.weekday(), 0), len(locations) - 1)]
             for slot, (hour, minute, type_name) in enumerate(plan):
-                patient = patients[(offset * 3 + slot * 2 + number) % len(patients)] if patients else None
+                own = patients_of.get(therapists[email].id, [])
+                patient = own[(offset * 3 + slot * 2) % len(own)] if own else None
                 start = datetime.combine(day, time(hour, minute), zone)
                 try:
                     appointment = book(actor, practice, BookingRequest(

@@ -259,7 +259,7 @@ def click_nav(page, href):
     """Click the main navigation's link to ``href`` as a person would: opening the group ("Verwaltung") it is folded
     into first, when it is."""
     link = page.locator(f"#main-nav a[href='{href}']")
-    group = page.locator("#main-nav details.dropdown", has=link)
+    group = page.locator("#main-nav details.dropdown", has=page.locator(f"a[href='{href}']"))
     if group.count() and not group.evaluate("details => details.open"):
         group.locator("summary").click()
     link.click()
