@@ -26,7 +26,8 @@ def today(live_app):
                                                           Patient.therapist_id == thomas.id).order_by(Patient.id))
         appointment = add_appointment(practice, patient, utcnow(), therapist_id=thomas.id,
                                       service_name="Heute-Behandlung", external_id="home-e2e-1")
-        event = add_event(practice, utcnow(), attempt="error")
+        # a Cal.com event: the booking endpoint of the demo practice is created by test_webhooks_admin through the page
+        event = add_event(practice, utcnow(), source="calcom", attempt="error")
         ids = {"appointment": appointment.id, "patient": patient.id, "event": event.id}
         db.session.remove()
     return ids

@@ -68,6 +68,7 @@ def test_front_desk_sees_the_duplicate_and_an_admin_merges_the_records(page, bas
     page.goto("/patients/new")
     _type_patient(page, last_name)
     expect(panel.locator(f"#duplicate-{existing_id}")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the panel's last refresh has landed before she types the reason
     panel.get_by_label("Grund").fill("Zweite Akte, bis die Versicherung geklärt ist")
     panel.get_by_role("button", name="Trotzdem anlegen").click()
     expect(page).to_have_url(re.compile(rf"{base_url}/patients/(\d+)$"))
