@@ -45,7 +45,8 @@ def demo_records(live_app):
                                      .order_by(Patient.id)).first()
         add_appointment(practice, patient, utcnow(), service_name="Manuelle Lymphdrainage mit Kompressionsbandage",
                         therapist_name="Dr. med. Konstantin Langname-Beispielhausen", external_id="fit-1")
-        event = add_event(practice, utcnow(), attempt="error")
+        # a Cal.com event: the booking endpoint of the demo practice is created by test_webhooks_admin through the page
+        event = add_event(practice, utcnow(), source="calcom", attempt="error")
         ids = {"patient": patient.id, "event": event.id}
         db.session.remove()
     return ids
