@@ -16,12 +16,17 @@ from app.platform.extensions import db
 from app.platform.security.actor import Actor
 from app.providers.events import SCHEDULED, AppointmentRecord
 from tests.helpers import at_once
+from tests.hub_support import file_database
+
+
+@pytest.fixture
+def app_overrides(tmp_path):
+    """A database file on SQLite, so each thread has its own connection as in production."""
+    return file_database(tmp_path)
 
 
 def test_concurrent_decisions_take_exactly_one(app, practice, make_user):
     """Eight admins accept or ignore one review at once: one wins, seven are refused, the row says who won."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("threads share the in-memory SQLite database; PostgreSQL (TEST_DATABASE_URL) runs this")
     admins = [make_user(role="admin").id for _ in range(8)]
     start = utcnow() + timedelta(days=1)
     apply_appointment(Actor(practice_id=practice.id), practice, AppointmentRecord(
