@@ -274,3 +274,19 @@ def open_from_nav(page, base_url, sign_in, nav_href, link_id, expected_path):
     expect(page).to_have_url(f"{base_url}{nav_href}")
     page.locator(f"#{link_id}").click()
     expect(page).to_have_url(f"{base_url}{expected_path}")
+
+
+def scan_code(page, code):
+    """Type ``code`` and Enter into the check-in desk's focused field, as a keyboard-wedge scanner does, and wait
+    until the answer has settled: htmx focuses the fresh field's ``autofocus`` only when the swap settles (20 ms
+    later), so typing elsewhere before that would land in the scan field."""
+    field = page.get_by_label("QR-Code des Mitglieds scannen")
+    expect(field).to_be_focused()
+    page.locator("#checkin-desk").evaluate("desk => { desk.dataset.answered = 'no'; }")
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")
+    page.wait_for_function("""() => {
+        const desk = document.getElementById('checkin-desk');
+        return desk && desk.dataset.answered !== 'no' && !document.querySelector('.htmx-settling, .htmx-request')
+            && document.activeElement && document.activeElement.id === 'code';
+    }""")

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.demo import DEMO_PASSWORD
+from tests.e2e.conftest import scan_code
 from tests.fakes.fitpass import DEFAULT_SECRET, PARTNER_USER, SPORT_PARTNER, FitpassFake
 
 pytestmark = pytest.mark.e2e
@@ -18,14 +19,6 @@ def fitpass():
     """The Fitpass fake the admin points the location at."""
     with FitpassFake() as fake:
         yield fake
-
-
-def scan(page, code):
-    """Type the code and Enter into the focused field, as a keyboard-wedge scanner does."""
-    field = page.get_by_label("QR-Code des Mitglieds scannen")
-    expect(field).to_be_focused()
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def test_enable_link_check_in_reenter_refuse_and_override(page, base_url, sign_in, fitpass):
@@ -46,7 +39,7 @@ def test_enable_link_check_in_reenter_refuse_and_override(page, base_url, sign_i
     expect(page).to_have_url(f"{base_url}/access/checkin")
     page.get_by_label("Standort").select_option(label=LOCATION)
     fitpass.reset()
-    scan(page, "FP-7Q2K9D4M")
+    scan_code(page, "FP-7Q2K9D4M")
     result = page.locator("#checkin-card")
     expect(result.locator("#checkin-verdict")).to_have_text("Einlass")
     expect(result.locator("#checkin-membership")).to_have_text("nicht verknüpft")
@@ -57,20 +50,20 @@ def test_enable_link_check_in_reenter_refuse_and_override(page, base_url, sign_i
     expect(page.locator("#checkin-membership")).to_have_text("verknüpft mit Lena Becker")
 
     page.wait_for_timeout(1100)  # one second apart: a scan within a second is the same scan (double-scan guard)
-    scan(page, "FP-7Q2K9D4M")
+    scan_code(page, "FP-7Q2K9D4M")
     expect(page.locator("#checkin-reason")).to_have_text(
         "Wiedereintritt im Zeitfenster: gewährt, ohne den Anbieter zu fragen.")
     expect(page.locator("#checkin-name")).to_have_text("Lena Becker")
     expect(page.locator("#checkin-reentry")).to_have_text("ja")
     assert len(fitpass.requests) == 1  # the re-entry did not ask Fitpass
 
-    scan(page, "FP-ENDED005")
+    scan_code(page, "FP-ENDED005")
     expect(page.locator("#checkin-verdict")).to_have_text("Kein Einlass")
     expect(page.locator("#checkin-reason")).to_have_text("Die Mitgliedschaft oder das Abo ist abgelaufen.")
     expect(page.locator("#checkin-provider-message")).to_contain_text("Abonnement abgelaufen.")
 
     fitpass.set_scenario("down")
-    scan(page, "FP-3H8W1C6X")
+    scan_code(page, "FP-3H8W1C6X")
     expect(page.locator("#checkin-reason")).to_contain_text("Der Anbieter ist nicht erreichbar.")
     page.get_by_label("Grund").fill("Mitgliedskarte vorgezeigt")
     page.get_by_role("button", name="Einlass gewähren").click()

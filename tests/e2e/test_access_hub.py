@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.demo import DEMO_PASSWORD
+from tests.e2e.conftest import scan_code
 from tests.fakes.fitpass import DEFAULT_SECRET, PARTNER_USER, SPORT_PARTNER, FitpassFake
 
 pytestmark = pytest.mark.e2e
@@ -25,10 +26,7 @@ def fitpass():
 def scan(page, code, reason):
     """Type the code and Enter into the focused field, as a keyboard-wedge scanner does, and wait for the card
     to give ``reason``."""
-    field = page.get_by_label("QR-Code des Mitglieds scannen")
-    expect(field).to_be_focused()
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
+    scan_code(page, code)
     expect(page.locator("#checkin-reason")).to_contain_text(reason)
 
 
