@@ -13,7 +13,9 @@ API views do (no HTTP):
   - check: the conflict check of one booking (the calendar read and the check, no write),
 
 and, as the baseline in the same run, one indexed read (the therapist's appointments of one day). Prints median
-and p95 of each and the ratio to the baseline.
+and p95 of each and the ratio to the baseline. On PostgreSQL a freshly filled database is measured before
+autovacuum gathered planner statistics (as after a big import): the reads must take their indexes without them;
+run again on the kept database (or ANALYZE it) to measure with statistics.
 
   .venv/bin/python bench/scheduling.py                         (temp SQLite file, deleted afterwards)
   .venv/bin/python bench/scheduling.py --db /tmp/sched.sqlite3 (kept, reused when filled with the same size)

@@ -23,6 +23,9 @@ class Appointment(db.Model):
         # "Own patients" of a therapist: the patients with an appointment with them, read from the index alone.
         Index("ix_appointments_therapist_id_patient_id", "therapist_id", "patient_id"),
         Index("ix_appointments_practice_id_starts_at", "practice_id", "starts_at"),
+        # A therapist's appointments over a time range, whichever system booked them: what the scheduling engine
+        # reads to know when a therapist is busy (one range per therapist, whatever the size of the table).
+        Index("ix_appointments_therapist_id_starts_at", "therapist_id", "starts_at"),
         Index("ix_appointments_practice_id_patient_external_id", "practice_id", "patient_external_id"),
     )
 

@@ -1,11 +1,14 @@
-"""Reading the calendar the engine checks against, for the owners and the time range involved: one indexed range
-query per set of owners (therapists' occupancy, resources' occupancy, the therapists' appointments from other
-systems, the patient's appointments), never one per candidate slot; plus the hours, breaks, absences, closures and
-holidays of those days."""
+"""Reading the calendar the engine checks against, for the owners and the time range involved: everything tied to
+the range in one statement of indexed range reads per set of owners (therapists' and resources' occupancy, the
+therapists' appointments from other systems, the patient's appointments, absences and closures), never one per
+candidate slot; the hours, breaks, names and capacities that do not depend on the range in one more, which a search
+over many stretches reads once; public holidays from the ``holidays`` package."""
 
-from datetime import time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, time, timedelta
+from functools import cache
 
-from sqlalchemy import Date, Integer, literal, select, union_all
+from sqlalchemy import Date, Integer, String, Time, bindparam, literal, select, union_all
 
 from app.accounts.models import User
 from app.appointments.models import Appointment
@@ -13,7 +16,6 @@ from app.platform.extensions import db
 from app.providers.events import INACTIVE_STATUSES
 from app.scheduling.engine.calendar import (
     WeeklyRule,
-    covered,
     day_bounds,
     expand,
     local_days,
@@ -37,17 +39,22 @@ from app.scheduling.engine.conflicts import (
 )
 from app.scheduling.hours import Absence, Break, Closure, HolidayOpening, OpeningHours, WorkingHours
 from app.scheduling.labels import absence_reason_label
-from app.scheduling.models import MAX_OCCUPANCY_MINUTES, AppointmentDetail, Occupancy, Resource
+from app.scheduling.models import MAX_OCCUPANCY_MINUTES, Occupancy, Resource
 from app.tenancy.models import Location
 
 LOOKBACK = timedelta(minutes=MAX_OCCUPANCY_MINUTES)
 LOCAL = "local"
 
 
-def _read(statement):
+def _read(statement, params=None):
     """Rows of a Core select on the session's connection (same transaction as the booking that asks): plain tuples
     without the ORM's per-statement work, which costs more than these small indexed reads themselves."""
-    return db.session.connection().execute(statement)
+    return db.session.connection().execute(statement, params)
+
+
+def _ids(name):
+    """A bind parameter for a list of ids (``IN``), filled when the statement runs."""
+    return bindparam(name, expanding=True)
 
 
 def holiday_region(practice):
@@ -56,60 +63,69 @@ def holiday_region(practice):
     return practice.country or "DE", settings.get("holiday_region") or None
 
 
-def _busy(practice, therapist_ids, resource_ids, patient_id, start, end):
-    """Busy intervals overlapping ``[start, end)`` in one statement of indexed range reads: local occupancy of the
-    therapists and of the resources, the therapists' appointments from other systems (a person is busy whichever
-    system booked them) and the patient's appointments."""
-    parts = []
-    recent = (start - LOOKBACK, end, start)
+@cache
+def _ranged_statement(therapists, resources, patient):
+    """The statement of _ranged asking for therapists, resources and a patient or not (three flags), built once
+    per process with bind parameters: building and keying a union of up to six selects costs more than running it."""
+    none, no_text = literal(None, Integer), literal(None, String)
+    recent = (bindparam("busy_from"), bindparam("busy_to"), bindparam("busy_after"))
 
     def occupancy(kind, column, ids):
         """Local bookings of the owners in ``column`` (therapist or resource) within the range."""
-        return select(literal(kind), column, Occupancy.starts_at, Occupancy.ends_at, Occupancy.appointment_id).where(
+        return select(literal(kind), Occupancy.appointment_id, column, none, none, Occupancy.starts_at,
+                      Occupancy.ends_at, no_text).where(
             column.in_(ids), Occupancy.starts_at >= recent[0], Occupancy.starts_at < recent[1],
             Occupancy.ends_at > recent[2])
 
     def appointments(kind, owner, *conditions):
         """Active appointments (any source) matching ``conditions`` within the range."""
-        return select(literal(kind), owner, Appointment.starts_at, Appointment.ends_at, Appointment.id).where(
+        return select(literal(kind), Appointment.id, owner, none, none, Appointment.starts_at, Appointment.ends_at,
+                      no_text).where(
             *conditions, Appointment.status.not_in(INACTIVE_STATUSES), Appointment.starts_at >= recent[0],
             Appointment.starts_at < recent[1], Appointment.ends_at > recent[2])
 
-    if therapist_ids:
-        parts.append(occupancy(THERAPIST, Occupancy.therapist_id, therapist_ids))
-        parts.append(appointments(THERAPIST, Appointment.therapist_id, Appointment.practice_id == practice.id,
-                                  Appointment.therapist_id.in_(therapist_ids), Appointment.source != LOCAL))
-    if resource_ids:
-        parts.append(occupancy(RESOURCE, Occupancy.resource_id, resource_ids))
-    if patient_id is not None:
-        parts.append(appointments(PATIENT, Appointment.patient_id, Appointment.patient_id == patient_id))
-    if not parts:
-        return []
-    return [Busy(*row) for row in _read(union_all(*parts) if len(parts) > 1 else parts[0])]
+    practice_id, rule_from, rule_to = bindparam("practice_id"), bindparam("rule_from"), bindparam("rule_to")
+    parts = [select(literal(CLOSURE), Closure.id, none, Closure.location_id, Closure.resource_id, Closure.starts_at,
+                    Closure.ends_at, Closure.note).where(Closure.practice_id == practice_id,
+                                                         Closure.starts_at < rule_to, Closure.ends_at > rule_from)]
+    if therapists:
+        parts.append(select(literal(ABSENCE), Absence.id, Absence.therapist_id, none, none, Absence.starts_at,
+                            Absence.ends_at, Absence.reason).where(
+            Absence.practice_id == practice_id, Absence.therapist_id.in_(_ids("therapist_ids")),
+            Absence.starts_at < rule_to, Absence.ends_at > rule_from))
+        parts.append(occupancy(THERAPIST, Occupancy.therapist_id, _ids("therapist_ids")))
+        # No practice_id here: the therapists are the practice's own, and a second indexed column tempts a planner
+        # without statistics (after a bulk load) to combine both indexes, reading the practice's whole history.
+        parts.append(appointments(THERAPIST, Appointment.therapist_id,
+                                  Appointment.therapist_id.in_(_ids("therapist_ids")), Appointment.source != LOCAL))
+    if resources:
+        parts.append(occupancy(RESOURCE, Occupancy.resource_id, _ids("resource_ids")))
+    if patient:
+        parts.append(appointments(PATIENT, Appointment.patient_id, Appointment.patient_id == bindparam("patient_id")))
+    return union_all(*parts)
 
 
-def _weekly_rules(practice, therapist_ids, location_ids):
-    """(working hours, opening hours, breaks) as the engine's WeeklyRules, read in one statement."""
-    no_day, no_location = literal(None, Date), literal(None, Integer)
-    rows = _read(union_all(
-        select(literal("working"), WorkingHours.id, WorkingHours.therapist_id, WorkingHours.location_id,
-               WorkingHours.weekday, no_day, WorkingHours.start_time, WorkingHours.end_time,
-               WorkingHours.valid_from, WorkingHours.valid_to).where(
-            WorkingHours.practice_id == practice.id, WorkingHours.therapist_id.in_(therapist_ids)),
-        select(literal("opening"), OpeningHours.id, OpeningHours.location_id, OpeningHours.location_id,
-               OpeningHours.weekday, no_day, OpeningHours.start_time, OpeningHours.end_time,
-               OpeningHours.valid_from, OpeningHours.valid_to).where(
-            OpeningHours.practice_id == practice.id, OpeningHours.location_id.in_(location_ids)),
-        select(literal("break"), Break.id, Break.therapist_id, no_location, Break.weekday, Break.day,
-               Break.start_time, Break.end_time, no_day, no_day).where(
-            Break.practice_id == practice.id, Break.therapist_id.in_(therapist_ids)),
-    ))
-    rules = {"working": [], "opening": [], "break": []}
-    for kind, ref_id, owner, location_id, weekday, on, start, end, valid_from, valid_to in rows:
-        rules[kind].append(WeeklyRule(owner=owner, start=start, end=end, weekday=weekday, day=on,
-                                      valid_from=valid_from, valid_to=valid_to, location_id=location_id,
-                                      ref_id=ref_id))
-    return rules
+def _ranged(practice, therapist_ids, resource_ids, patient_id, busy_range, rule_range):
+    """(busy intervals overlapping ``busy_range``, rows of absences and closures touching ``rule_range``), read in
+    one statement of indexed range reads: local occupancy of the therapists and of the resources, the therapists'
+    appointments from other systems (a person is busy whichever system booked them), the patient's appointments,
+    the therapists' absences and the practice's closures. One round trip: on a busy server each one costs."""
+    start, end = busy_range
+    statement = _ranged_statement(bool(therapist_ids), bool(resource_ids), patient_id is not None)
+    rows = _read(statement, {
+        "practice_id": practice.id, "therapist_ids": therapist_ids, "resource_ids": resource_ids,
+        "patient_id": patient_id, "busy_from": start - LOOKBACK, "busy_to": end, "busy_after": start,
+        "rule_from": rule_range[0], "rule_to": rule_range[1]})
+    busy, rules = [], []
+    for kind, ref_id, owner, location_id, resource_id, r_start, r_end, detail in rows:
+        # In datetime.UTC, as the engine's own instants: psycopg hands back the server's zone (Etc/UTC), and
+        # comparing instants of two different zone objects is eight times slower, in the engine's hottest loop.
+        r_start, r_end = r_start.astimezone(UTC), r_end.astimezone(UTC)
+        if kind in (ABSENCE, CLOSURE):
+            rules.append((kind, ref_id, owner, location_id, resource_id, r_start, r_end, detail))
+        else:
+            busy.append(Busy(kind, owner, r_start, r_end, ref_id))
+    return busy, rules
 
 
 def _windows(rules, days, zone):
@@ -122,20 +138,12 @@ def _windows(rules, days, zone):
     return working, opening
 
 
-def _blockers(practice, therapist_ids, rules, start, end, days, zone):
-    """Breaks, absences, closures and public holidays (unless opened on purpose) touching ``[start, end)``;
-    absences and closures in one statement."""
+def _blockers(practice, rules, rows, days, zone):
+    """Breaks of ``days`` from the weekly ``rules``, absences and closures from their ``rows`` (read by _ranged),
+    and the public holidays of ``days`` (unless the practice opens on them: one statement, only when a holiday
+    falls in the range)."""
     blockers = [Blocker(BREAK, THERAPIST, rule.owner, b_start, b_end, {"type": "break", "id": rule.ref_id})
                 for b_start, b_end, rule in expand(rules["break"], days, zone)]
-    none = literal(None, Integer)
-    rows = _read(union_all(
-        select(literal(ABSENCE), Absence.id, Absence.therapist_id, none, none, Absence.starts_at, Absence.ends_at,
-               Absence.reason).where(Absence.practice_id == practice.id, Absence.therapist_id.in_(therapist_ids),
-                                     Absence.starts_at < end, Absence.ends_at > start),
-        select(literal(CLOSURE), Closure.id, none, Closure.location_id, Closure.resource_id, Closure.starts_at,
-               Closure.ends_at, Closure.note).where(Closure.practice_id == practice.id, Closure.starts_at < end,
-                                                    Closure.ends_at > start),
-    ))
     for kind, ref_id, therapist_id, location_id, resource_id, r_start, r_end, detail in rows:
         if kind == ABSENCE:
             blockers.append(Blocker(ABSENCE, THERAPIST, therapist_id, r_start, r_end, {"type": "absence", "id": ref_id},
@@ -157,61 +165,75 @@ def _blockers(practice, therapist_ids, rules, start, end, days, zone):
     return blockers
 
 
-def _names(practice, therapist_ids, location_ids, resource_ids):
-    """Display names and resource capacities of the owners involved, in one statement."""
-    one = literal(1)
-    rows = _read(union_all(
-        select(literal(THERAPIST), User.id, User.name, one).where(User.practice_id == practice.id,
-                                                                   User.id.in_(therapist_ids)),
-        select(literal(LOCATION), Location.id, Location.name, one).where(Location.practice_id == practice.id,
-                                                                         Location.id.in_(location_ids)),
-        select(literal(RESOURCE), Resource.id, Resource.name, Resource.capacity).where(
-            Resource.practice_id == practice.id, Resource.id.in_(resource_ids)),
-    ))
-    names, capacity = {}, {}
-    for kind, owner_id, name, size in rows:
-        names[(kind, owner_id)] = name
-        if kind == RESOURCE:
-            capacity[owner_id] = size
-    return names, capacity
+@dataclass(frozen=True)
+class Standing:
+    """What a calendar reads that does not depend on the time range: the owners' weekly rules (working and
+    opening hours, breaks), names and resource capacities. A search over many stretches reads it once."""
+
+    rules: dict
+    names: dict
+    capacity: dict
 
 
-def load_calendar(practice, *, therapist_ids, location_ids, resource_ids, start, end, patient_id=None):
-    """The engine's Calendar for the owners given over ``[start, end)`` (UTC), read in four statements (five when
-    a public holiday falls in the range) whatever the length of the range and the number of owners."""
-    zone = zone_of(practice.timezone)
-    therapist_ids, location_ids, resource_ids = (sorted(set(ids)) for ids in (therapist_ids, location_ids,
-                                                                                resource_ids))
-    days = local_days(start, end, zone)
-    # One day either side, so wall-clock rules that cross midnight in UTC are read whole.
-    days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
-    rules = _weekly_rules(practice, therapist_ids, location_ids)
-    working, opening = _windows(rules, days, zone)
-    names, capacity = _names(practice, therapist_ids, location_ids, resource_ids)
-    range_start, range_end = local_instant(days[0], time.min, zone), local_instant(days[-1], time.min, zone)
-    return Calendar(
-        zone=zone, working=working, opening=opening,
-        blockers=_blockers(practice, therapist_ids, rules, min(start, range_start), max(end, range_end), days, zone),
-        busy=_busy(practice, therapist_ids, resource_ids, patient_id, start, end),
-        capacity=capacity, names=names,
+@cache
+def _standing_statement():
+    """The statement of standing, built once per process with bind parameters (see _ranged_statement)."""
+    no_int, no_day, no_time, no_text = (literal(None, kind) for kind in (Integer, Date, Time, String))
+    practice_id = bindparam("practice_id")
+    return union_all(
+        select(literal("working"), WorkingHours.id, WorkingHours.therapist_id, WorkingHours.location_id,
+               WorkingHours.weekday, no_day, WorkingHours.start_time, WorkingHours.end_time,
+               WorkingHours.valid_from, WorkingHours.valid_to, no_text, no_int).where(
+            WorkingHours.practice_id == practice_id, WorkingHours.therapist_id.in_(_ids("therapist_ids"))),
+        select(literal("opening"), OpeningHours.id, OpeningHours.location_id, OpeningHours.location_id,
+               OpeningHours.weekday, no_day, OpeningHours.start_time, OpeningHours.end_time,
+               OpeningHours.valid_from, OpeningHours.valid_to, no_text, no_int).where(
+            OpeningHours.practice_id == practice_id, OpeningHours.location_id.in_(_ids("location_ids"))),
+        select(literal("break"), Break.id, Break.therapist_id, no_int, Break.weekday, Break.day,
+               Break.start_time, Break.end_time, no_day, no_day, no_text, no_int).where(
+            Break.practice_id == practice_id, Break.therapist_id.in_(_ids("therapist_ids"))),
+        *(select(literal(kind), model.id, no_int, no_int, no_int, no_day, no_time, no_time, no_day, no_day,
+                 model.name, size).where(model.practice_id == practice_id, model.id.in_(_ids(ids)))
+          for kind, model, size, ids in ((THERAPIST, User, literal(1), "therapist_ids"),
+                                         (LOCATION, Location, literal(1), "location_ids"),
+                                         (RESOURCE, Resource, Resource.capacity, "resource_ids"))),
     )
 
 
+def standing(practice, *, therapist_ids, location_ids, resource_ids):
+    """The Standing of the owners given, in one statement: working hours and breaks of the therapists, opening
+    hours of the locations, and the names of all (with the resources' capacities)."""
+    rows = _read(_standing_statement(), {"practice_id": practice.id, "therapist_ids": list(therapist_ids),
+                                         "location_ids": list(location_ids), "resource_ids": list(resource_ids)})
+    rules, names, capacity = {"working": [], "opening": [], "break": []}, {}, {}
+    for kind, ref_id, owner, location_id, weekday, on, start, end, valid_from, valid_to, name, size in rows:
+        if kind in rules:
+            rules[kind].append(WeeklyRule(owner=owner, start=start, end=end, weekday=weekday, day=on,
+                                          valid_from=valid_from, valid_to=valid_to, location_id=location_id,
+                                          ref_id=ref_id))
+            continue
+        names[(kind, ref_id)] = name
+        if kind == RESOURCE:
+            capacity[ref_id] = size
+    return Standing(rules, names, capacity)
 
-def outside_working_hours(practice, therapist_id, now, scan=2000, limit=200):
-    """The therapist's scheduled local appointments from ``now`` (the next ``scan`` of them) that lie outside
-    their working hours as they stand now (after a change of hours): (id, starts_at, ends_at) by start, at most
-    ``limit``."""
-    rows = _read(select(Appointment.id, Appointment.starts_at, Appointment.ends_at, AppointmentDetail.location_id)
-                 .join(AppointmentDetail, AppointmentDetail.appointment_id == Appointment.id).where(
-        Appointment.practice_id == practice.id, Appointment.therapist_id == therapist_id,
-        Appointment.source == LOCAL, Appointment.status.not_in(INACTIVE_STATUSES), Appointment.starts_at >= now)
-        .order_by(Appointment.starts_at).limit(scan)).all()
-    if not rows:
-        return []
+
+def load_calendar(practice, *, therapist_ids, location_ids, resource_ids, start, end, patient_id=None, known=None):
+    """The engine's Calendar for the owners given over ``[start, end)`` (UTC), read in two statements (three when
+    a public holiday falls in the range) whatever the length of the range and the number of owners; in one with
+    ``known``, their Standing read before (covering at least these owners)."""
     zone = zone_of(practice.timezone)
-    rules = _weekly_rules(practice, [therapist_id], [])
-    working, _opening = _windows(rules, local_days(rows[0].starts_at, rows[-1].ends_at, zone), zone)
-    windows = working.get(therapist_id, {})
-    return [row[:3] for row in rows if not covered(windows.get(row.location_id, []), row.starts_at, row.ends_at)][
-        :limit]
+    therapist_ids, location_ids, resource_ids = (sorted(set(ids)) for ids in (therapist_ids, location_ids,
+                                                                                resource_ids))
+    known = known or standing(practice, therapist_ids=therapist_ids, location_ids=location_ids,
+                              resource_ids=resource_ids)
+    days = local_days(start, end, zone)
+    # One day either side, so wall-clock rules that cross midnight in UTC are read whole.
+    days = [days[0] - timedelta(days=1), *days, days[-1] + timedelta(days=1)]
+    working, opening = _windows(known.rules, days, zone)
+    range_start, range_end = local_instant(days[0], time.min, zone), local_instant(days[-1], time.min, zone)
+    busy, rows = _ranged(practice, therapist_ids, resource_ids, patient_id, (start, end),
+                         (min(start, range_start), max(end, range_end)))
+    return Calendar(zone=zone, working=working, opening=opening,
+                    blockers=_blockers(practice, known.rules, rows, days, zone), busy=busy,
+                    capacity=known.capacity, names=known.names)

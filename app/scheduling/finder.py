@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.scheduling import resolve
-from app.scheduling.availability import load_calendar
+from app.scheduling.availability import load_calendar, standing
 from app.scheduling.engine.slots import AFTERNOON, MORNING, Requirement, SlotQuery, suggest
 from app.tenancy.models import Location
 
@@ -106,7 +106,7 @@ def _search_in_chunks(practice, query, appointment_type):
     the slots found so far are not enough; within a stretch, first without the rooms and devices (the therapists'
     own calendars are small), and the resources' bookings only from the first time a therapist is free. A slot free
     for all is free for the therapist, so nothing earlier is skipped; a fully booked therapist costs no reads of
-    the rooms they share with everyone else."""
+    the rooms they share with everyone else. The hours, names and capacities are read once for all stretches."""
     buffers = query.buffers
     margin = timedelta(minutes=max(appointment_type.durations()) + max(
         buffers.room_before, buffers.room_after, buffers.therapist_before, buffers.therapist_after))
@@ -115,6 +115,8 @@ def _search_in_chunks(practice, query, appointment_type):
              for location, needs in query.requirements.items()}
     owners = {"therapist_ids": query.therapist_ids, "location_ids": query.location_ids,
               "patient_id": query.patient_id}
+    owners["known"] = standing(practice, therapist_ids=query.therapist_ids, location_ids=query.location_ids,
+                               resource_ids=resource_ids)
     slots, reasons, tally, chunk_start, days = [], [], Counter(), query.earliest, FIRST_CHUNK_DAYS
     while chunk_start < query.latest and len(slots) < query.limit:
         chunk_end = min(chunk_start + timedelta(days=days), query.latest)
