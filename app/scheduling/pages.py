@@ -26,6 +26,7 @@ from app.scheduling.api.hours import (
     working_values,
 )
 from app.scheduling.availability import holiday_region
+from app.scheduling.collisions import scope_of
 from app.scheduling.engine.calendar import public_holidays, zone_of
 from app.scheduling.hours import ABSENCE_REASONS, Absence, Break, Closure, HolidayOpening, OpeningHours, WorkingHours
 from app.scheduling.labels import ABSENCE_REASON_LABELS, resource_kind_label
@@ -215,7 +216,7 @@ SECTIONS = (
         Field("weekday", _l("Weekday"), "select", lambda practice: list(enumerate(WEEKDAY_LABELS))),
         Field("start_time", _l("From"), "time"), Field("end_time", _l("Until"), "time"),
         Field("valid_from", _l("Valid from"), "date"), Field("valid_to", _l("Valid until"), "date", required=False),
-    ), opening_values, opening_json, "scheduling.manage", affects=lambda row: {"location_id": row.location_id}),
+    ), opening_values, opening_json, "scheduling.manage", affects=scope_of),
     Section("hours", _l("Working hours"), WorkingHours, (
         (_l("Therapist"), lambda row, practice: row.therapist.name),
         (_l("Location"), lambda row, practice: row.location.name),
@@ -229,7 +230,7 @@ SECTIONS = (
         Field("start_time", _l("From"), "time"), Field("end_time", _l("Until"), "time"),
         Field("valid_from", _l("Valid from"), "date"), Field("valid_to", _l("Valid until"), "date", required=False),
     ), working_values, working_json, "scheduling.hours", "therapist_id",
-        affects=lambda row: {"therapist_id": row.therapist_id}),
+        affects=scope_of),
     Section("breaks", _l("Breaks"), Break, (
         (_l("Therapist"), lambda row, practice: row.therapist.name),
         (_l("Day"), _weekday_or_date),
@@ -241,7 +242,7 @@ SECTIONS = (
         Field("date", _l("Or on the date"), "date", required=False),
         Field("start_time", _l("From"), "time"), Field("end_time", _l("Until"), "time"),
     ), break_values, break_json, "scheduling.hours", "therapist_id",
-        affects=lambda row: {"therapist_id": row.therapist_id}),
+        affects=scope_of),
     Section("absences", _l("Absences"), Absence, (
         (_l("Therapist"), lambda row, practice: row.therapist.name),
         (_l("From"), lambda row, practice: _local(practice, row.starts_at)),
@@ -256,7 +257,7 @@ SECTIONS = (
               required=False),
         Field("note", _l("Note"), required=False),
     ), absence_values, absence_json, "scheduling.hours", "therapist_id",
-        affects=lambda row: {"therapist_id": row.therapist_id}),
+        affects=scope_of),
     Section("closures", _l("Closures"), Closure, (
         (_l("Closed"), _closure_scope),
         (_l("From"), lambda row, practice: _local(practice, row.starts_at)),
@@ -269,14 +270,14 @@ SECTIONS = (
         Field("start_time", _l("From"), "datetime-local"), Field("end_time", _l("Until"), "datetime-local"),
         Field("note", _l("Note"), required=False),
     ), closure_values, closure_json, "scheduling.manage",
-        affects=lambda row: {"location_id": row.location_id, "resource_id": row.resource_id}),
+        affects=scope_of),
     Section("holidays", _l("Public holidays the practice opens on"), HolidayOpening, (
         (_l("Date"), lambda row, practice: row.day.strftime("%d.%m.%Y")),
         (_l("Holiday"), _holiday_name),
     ), (
         Field("date", _l("Date"), "date"),
     ), holiday_opening_values, lambda row: {"id": row.id, "date": iso(row.day)}, "scheduling.manage",
-        affects=lambda row: {}),
+        affects=scope_of),
 )
 SECTION_BY_KEY = {section.key: section for section in SECTIONS}
 

@@ -16,7 +16,7 @@ from app.platform.htmx import is_htmx, mutation_response
 from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.platform.security.permissions import OWN, has_permission, permission_scope
-from app.scheduling.collisions import rule_collisions
+from app.scheduling.collisions import changed_scope, rule_collisions
 from app.scheduling.models import AppointmentDetail, AppointmentType, Occupancy, TypeRequirement
 from app.scheduling.pages import SECTION_BY_KEY, SECTIONS, form_body, row_form, update_body
 from app.scheduling.resolve import SchedulingError
@@ -155,8 +155,7 @@ def _update(key, row_id):
            meta={"fields": sorted(body)})
     db.session.commit()
     after = section.affects(row) if section.affects else {}
-    return _saved(section, _("Saved."), after if after == before else {
-        name: value for name, value in after.items() if before.get(name) == value})
+    return _saved(section, _("Saved."), changed_scope(before, after))
 
 
 def _in_use(section, row):

@@ -1,7 +1,10 @@
 """One way to expose a scheduling table as a PraxiApp-style collection: ``GET/POST /<name>/`` and
 ``GET/PATCH/DELETE /<name>/<id>/``, each behind its permission, scoped to the user's practice (and for a therapist
 to their own rows where the collection says so), validated with a sentence per mistake and audited. PATCH merges
-the given fields into the stored ones and validates the whole, so a partial change cannot leave a row invalid."""
+the given fields into the stored ones and validates the whole, so a partial change cannot leave a row invalid.
+Every change of rules (hours, breaks, absences, closures: created, changed or deleted) answers with
+``collisions``, the future appointments that now collide with them, for the user to move: the same list the
+settings pages show."""
 
 from dataclasses import dataclass
 
@@ -16,7 +19,8 @@ from app.platform.audit.service import record
 from app.platform.extensions import db
 from app.platform.pagination import paginate
 from app.platform.security.guard import permission_required, session_allowed
-from app.scheduling.api.common import actor, api_user, invalid, not_found, own_only
+from app.scheduling.api.common import actor, api_user, invalid, iso, not_found, own_only
+from app.scheduling.collisions import changed_scope, rule_collisions
 from app.scheduling.resolve import SchedulingError
 
 
@@ -28,8 +32,9 @@ class Collection:
     (for an update: the stored row's fields with the given ones over them; ``row`` is None on create), raising
     SchedulingError; ``owner``: the column holding the therapist for collections a therapist may only
     see and change for themselves; ``deactivate``: DELETE sets ``active`` false instead of deleting (rows that
-    bookings refer to); ``filters(query, practice)``: the list's query arguments; ``after_save(row)``: extra
-    fields for the create/update answer (appointments that now collide)."""
+    bookings refer to); ``filters(query, practice)``: the list's query arguments; ``affects(row)``: whose
+    appointments a change of the row can make collide (keyword arguments of rule_collisions), for collections of
+    rules."""
 
     name: str
     path: str
@@ -43,7 +48,7 @@ class Collection:
     deactivate: bool = False
     filters: object = None
     order_by: tuple = ()
-    after_save: object = None
+    affects: object = None
 
 
 def _scoped(collection, permission):
@@ -66,11 +71,21 @@ def _check_owner(collection, values):
         raise SchedulingError(_("You can only enter your own hours, breaks and absences."), "doctor")
 
 
-def _saved(collection, row, status):
-    """The answer after a save: the row, plus what the collection adds (colliding appointments)."""
+def collisions_json(scope):
+    """``{"collisions": [{"id", "start_time", "end_time", "doctor", "reasons"}]}``: the future appointments in
+    ``scope`` (keyword arguments of rule_collisions) that collide with the rules as they stand now."""
+    return {"collisions": [
+        {"id": found.id, "start_time": iso(found.starts_at), "end_time": iso(found.ends_at),
+         "doctor": found.therapist_id, "reasons": list(found.reasons)}
+        for found in rule_collisions(api_user().practice, **scope)]}
+
+
+def _saved(collection, row, status, scope=None):
+    """The answer after a save: the row, and for rules the appointments that now collide in ``scope`` (by default
+    the row's)."""
     body = collection.to_json(row)
-    if collection.after_save:
-        body.update(collection.after_save(row))
+    if collection.affects:
+        body.update(collisions_json(collection.affects(row) if scope is None else scope))
     return body, status
 
 
@@ -138,16 +153,18 @@ def register(collection):
         except SchedulingError as problem:
             db.session.rollback()
             return invalid(problem)
+        before = collection.affects(row) if collection.affects else None
         for name, value in values.items():
             setattr(row, name, value)
         record(f"{collection.audit}.update", actor(), object_type=collection.audit, object_id=row.id,
                meta={"fields": sorted(body)})
         db.session.commit()
-        return _saved(collection, row, 200)
+        return _saved(collection, row, 200, None if before is None else changed_scope(before, collection.affects(row)))
 
     @permission_required(collection.write_permission)
     def delete(row_id):
-        """JSON: delete a row (204), or deactivate it where bookings may refer to it (200 with the row)."""
+        """JSON: delete a row (204; for rules 200 with ``collisions``, the appointments that collide without it),
+        or deactivate it where bookings may refer to it (200 with the row)."""
         row = _row(collection, row_id, collection.write_permission)
         if row is None:
             return not_found()
@@ -156,10 +173,11 @@ def register(collection):
             record(f"{collection.audit}.deactivate", actor(), object_type=collection.audit, object_id=row.id)
             db.session.commit()
             return collection.to_json(row)
+        scope = collection.affects(row) if collection.affects else None
         record(f"{collection.audit}.delete", actor(), object_type=collection.audit, object_id=row.id)
         db.session.delete(row)
         db.session.commit()
-        return "", 204
+        return ("", 204) if scope is None else collisions_json(scope)
 
     base = f"/{collection.path}/"
     item = f"/{collection.path}/<int:row_id>/"

@@ -1,25 +1,19 @@
 """``/api/practice-hours/``, ``/api/doctor-hours/``, ``/api/doctor-breaks/``, ``/api/doctor-absences/`` and
 ``/api/closures/`` ("doctor" is PraxiApp's word for the treating therapist). Opening hours and closures are changed
 by admins; working hours, breaks and absences also by the front desk, and by a therapist for themselves.
-Overlapping hours of one therapist or location are refused; an absence or closure answers with the appointments it
-now collides with."""
+Overlapping hours of one therapist or location are refused; every change (create, update, delete) answers with
+``collisions``, the future appointments that now collide with the rules."""
 
 from flask import request
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
-from app.appointments.models import Appointment
-from app.platform.database import utcnow
 from app.platform.extensions import db
-from app.providers.events import INACTIVE_STATUSES
 from app.scheduling.api.common import day, integer, iso, moment, range_arg, text, unknown_fields, wall_time
 from app.scheduling.api.crud import Collection, register
-from app.scheduling.availability import outside_working_hours
-from app.scheduling.collisions import rule_collisions
+from app.scheduling.collisions import scope_of
 from app.scheduling.hours import ABSENCE_REASONS, Absence, Break, Closure, OpeningHours, WorkingHours
-from app.scheduling.models import AppointmentDetail, Occupancy
 from app.scheduling.resolve import SchedulingError, get_location, get_resource, get_therapist
-from app.tenancy.models import Practice
 
 WEEKDAYS = ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So")
 
@@ -121,47 +115,6 @@ def break_values(practice, body, row):
     return {"therapist_id": therapist.id, "weekday": weekday, "day": on, "start_time": start, "end_time": end}
 
 
-def colliding_appointments(practice_id, start, end, *, therapist_id=None, location_id=None, resource_id=None):
-    """Scheduled appointments overlapping ``[start, end)`` of a therapist, at a location or in a resource (all
-    of the practice when none is given): what an absence or closure now collides with."""
-    query = select(Appointment.id, Appointment.starts_at, Appointment.ends_at, Appointment.therapist_name,
-                   Appointment.service_name).where(
-        Appointment.practice_id == practice_id, Appointment.status.not_in(INACTIVE_STATUSES),
-        Appointment.starts_at < end, Appointment.ends_at > start)
-    if therapist_id is not None:
-        query = query.where(Appointment.therapist_id == therapist_id)
-    elif resource_id is not None:
-        query = query.where(Appointment.id.in_(select(Occupancy.appointment_id).where(
-            Occupancy.resource_id == resource_id)))
-    elif location_id is not None:
-        query = query.where(Appointment.id.in_(select(AppointmentDetail.appointment_id).where(
-            AppointmentDetail.location_id == location_id)))
-    return db.session.execute(query.order_by(Appointment.starts_at).limit(200)).all()
-
-
-def _colliding_json(practice_id, start, end, **owner):
-    """``{"colliding_appointments": [{"id", "start_time", "end_time"}]}`` for an absence's or closure's answer."""
-    return {"colliding_appointments": [{"id": row.id, "start_time": iso(row.starts_at), "end_time": iso(row.ends_at)}
-                                       for row in colliding_appointments(practice_id, start, end, **owner)]}
-
-
-def _outside_json(row):
-    """``{"outside_hours_appointments": [...]}``: the therapist's future appointments outside their hours now."""
-    practice = db.session.get(Practice, row.practice_id)
-    return {"outside_hours_appointments": [
-        {"id": appointment_id, "start_time": iso(start), "end_time": iso(end)}
-        for appointment_id, start, end in outside_working_hours(practice, row.therapist_id, utcnow())]}
-
-
-def _rules_json(row, **owner):
-    """``{"colliding_appointments": [{"id", "start_time", "end_time", "reasons"}]}``: the future appointments of
-    ``owner`` that break the rules as they stand after a change of opening hours or breaks."""
-    practice = db.session.get(Practice, row.practice_id)
-    return {"colliding_appointments": [
-        {"id": found.id, "start_time": iso(found.starts_at), "end_time": iso(found.ends_at),
-         "reasons": list(found.reasons)} for found in rule_collisions(practice, **owner)]}
-
-
 def _range(body, practice):
     """start_time and end_time as UTC instants, both required (an absence without end is refused)."""
     start = moment(body, "start_time", practice)
@@ -239,27 +192,25 @@ register(Collection(
     name="practice_hours", path="practice-hours", model=OpeningHours, audit="opening_hours", to_json=opening_json,
     values=opening_values, read_permission="appointments.read", write_permission="scheduling.manage",
     filters=_location_filter, order_by=(OpeningHours.location_id, OpeningHours.weekday, OpeningHours.start_time),
-    after_save=lambda row: _rules_json(row, location_id=row.location_id)))
+    affects=scope_of))
 register(Collection(
     name="doctor_hours", path="doctor-hours", model=WorkingHours, audit="working_hours", to_json=working_json,
     values=working_values, read_permission="appointments.read", write_permission="scheduling.hours",
     owner="therapist_id", filters=_by_doctor(WorkingHours),
     order_by=(WorkingHours.therapist_id, WorkingHours.weekday, WorkingHours.start_time),
-    after_save=lambda row: _outside_json(row)))
+    affects=scope_of))
 register(Collection(
     name="doctor_breaks", path="doctor-breaks", model=Break, audit="break", to_json=break_json,
     values=break_values, read_permission="appointments.read", write_permission="scheduling.hours",
     owner="therapist_id", filters=_by_doctor(Break), order_by=(Break.therapist_id, Break.start_time, Break.id),
-    after_save=lambda row: _rules_json(row, therapist_id=row.therapist_id)))
+    affects=scope_of))
 register(Collection(
     name="doctor_absences", path="doctor-absences", model=Absence, audit="absence", to_json=absence_json,
     values=absence_values, read_permission="appointments.read", write_permission="scheduling.hours",
     owner="therapist_id", filters=_by_doctor(Absence), order_by=(Absence.starts_at, Absence.id),
-    after_save=lambda row: _colliding_json(row.practice_id, row.starts_at, row.ends_at,
-                                           therapist_id=row.therapist_id)))
+    affects=scope_of))
 register(Collection(
     name="closures", path="closures", model=Closure, audit="closure", to_json=closure_json,
     values=closure_values, read_permission="appointments.read", write_permission="scheduling.manage",
     filters=_by_doctor(Closure), order_by=(Closure.starts_at, Closure.id),
-    after_save=lambda row: _colliding_json(row.practice_id, row.starts_at, row.ends_at,
-                                           location_id=row.location_id, resource_id=row.resource_id)))
+    affects=scope_of))

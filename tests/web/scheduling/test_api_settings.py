@@ -101,15 +101,17 @@ def test_absence_lists_the_appointments_it_collides_with(client, s, token):
                                                          "end_time": "2037-05-09T00:00", "reason": "sickness",
                                                          "substitute": s.ben.id}, headers=assistant)
     assert absence.status_code == 201, absence.json
-    assert absence.json["colliding_appointments"] == [{"id": booked["id"], "start_time": booked["start_time"],
-                                                       "end_time": booked["end_time"]}]
+    [found] = absence.json["collisions"]
+    assert {key: found[key] for key in ("id", "start_time", "end_time", "doctor")} == {
+        "id": booked["id"], "start_time": booked["start_time"], "end_time": booked["end_time"], "doctor": s.anna.id}
+    assert found["reasons"] == ["Anna Berger ist von 04.05.2037 00:00 bis 09.05.2037 00:00 abwesend (Krankheit)."]
     no_end = client.post("/api/doctor-absences/", json={"doctor": s.anna.id, "start_time": "2037-06-01T00:00",
                                                         "reason": "vacation"}, headers=assistant)
     assert no_end.status_code == 422 and list(no_end.json["error"]["fields"]) == ["end_time"]
     closure = client.post("/api/closures/", json={"resource": s.rooms[0].id, "start_time": "2037-05-05T00:00",
                                                   "end_time": "2037-05-06T00:00", "note": "Malerarbeiten"},
                           headers=token("admin"))
-    assert closure.json["colliding_appointments"][0]["id"] == booked["id"]
+    assert [found["id"] for found in closure.json["collisions"]] == [booked["id"]]
 
 
 def test_therapist_enters_only_their_own_breaks_and_absences(client, s, token, db):
@@ -131,7 +133,7 @@ def test_therapist_enters_only_their_own_breaks_and_absences(client, s, token, d
     bens_hours = client.post("/api/doctor-hours/", json={**hours, "doctor": s.ben.id}, headers=anna)
     assert bens_hours.status_code == 422 and list(bens_hours.json["error"]["fields"]) == ["doctor"]
     assert client.post("/api/doctor-hours/", json={**hours, "doctor": s.anna.id}, headers=anna).status_code == 201
-    assert client.delete(f"/api/doctor-breaks/{own.json['id']}/", headers=anna).status_code == 204
+    assert client.delete(f"/api/doctor-breaks/{own.json['id']}/", headers=anna).json == {"collisions": []}
     both = client.post("/api/doctor-breaks/", json={"doctor": s.anna.id, "weekday": 1, "date": "2037-05-05",
                                                     "start_time": "12:00", "end_time": "12:30"}, headers=anna)
     assert both.status_code == 422
@@ -164,7 +166,8 @@ def test_changed_hours_list_the_appointments_now_outside_them(client, s, token):
     [tuesday] = [row for row in rows if row["weekday"] == 1]
     changed = client.patch(f"/api/doctor-hours/{tuesday['id']}/", json={"start_time": "12:00"}, headers=admin)
     assert changed.status_code == 200, changed.json
-    assert changed.json["outside_hours_appointments"] == [
-        {"id": booked["id"], "start_time": booked["start_time"], "end_time": booked["end_time"]}]
+    assert [found["id"] for found in changed.json["collisions"]] == [booked["id"]]
+    assert changed.json["collisions"][0]["reasons"] == [
+        "Anna Berger arbeitet zu dieser Zeit nicht in Hauptstelle."]
     back = client.patch(f"/api/doctor-hours/{tuesday['id']}/", json={"start_time": "08:00"}, headers=admin)
-    assert back.json["outside_hours_appointments"] == []
+    assert back.json["collisions"] == []

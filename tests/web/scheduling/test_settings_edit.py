@@ -216,11 +216,11 @@ def test_api_opening_hours_and_breaks_answer_with_what_now_collides(client, s, d
     row = db.session.scalar(select(OpeningHours).where(OpeningHours.weekday == TUESDAY.weekday()))
     narrowed = client.patch(f"/api/practice-hours/{row.id}/", json={"start_time": "10:00"}, headers=admin)
     assert narrowed.status_code == 200
-    assert [found["id"] for found in narrowed.json["colliding_appointments"]] == [booked.id]
-    assert narrowed.json["colliding_appointments"][0]["reasons"]
+    assert [found["id"] for found in narrowed.json["collisions"]] == [booked.id]
+    assert narrowed.json["collisions"][0]["reasons"]
     pause = client.post("/api/doctor-breaks/", json={"doctor": s.ben.id, "weekday": 1, "start_time": "09:00",
                                                       "end_time": "09:30"}, headers=admin)
-    assert pause.status_code == 201 and pause.json["colliding_appointments"] == []
+    assert pause.status_code == 201 and pause.json["collisions"] == []
 
 
 def test_practice_opens_on_a_holiday_on_purpose(client, auth, s, db):
