@@ -1,24 +1,26 @@
 """The check-in use case: a scanned code at a location becomes one decision in the normalised vocabulary, logged.
 
-detect → provider enabled here? → double scan within a second? → membership → re-entry window (inside: granted
-as re-entry without asking the provider) → provider validation within the configured timeout → decision.
+detect → provider enabled here? → double scan within a second? (app.access.scans: one decision across workers) →
+membership → re-entry window (inside: granted as re-entry without asking the provider) → provider validation within
+the configured timeout → decision.
 
-No database transaction is held across the provider call: everything the call needs is read first and that read
-transaction ends; the log row is written afterwards in a short transaction of its own. A provider that does not
-answer usably fails closed (``error_timeout``, ``error_provider_unreachable``), and staff may override any decision
-with a reason (a row of its own, audited)."""
+No database transaction is held across the provider call: the double-scan claim and everything the call needs are
+taken and read in one short transaction that ends before the call; the log row is written afterwards in a short
+transaction of its own, which also settles the claim (a re-entry takes the claim and writes its row in one). A
+provider that does not answer usably fails closed (``error_timeout``, ``error_provider_unreachable``), and staff
+may override any decision with a reason (a row of its own, audited)."""
 
-import threading
 import time
-import weakref
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.access import adapters, member_codes
+from app.access import adapters, member_codes, scans
 from app.access.arrivals import mark_arrival
 from app.access.models import (
     ALLOW_REENTRY,
@@ -41,9 +43,6 @@ from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.security.crypto import decrypt_secret
 from app.providers.base import ProviderError, ProviderTimeout
-
-# Two scans of the same code at the same location within this time are one scan (a scanner that fires twice).
-DOUBLE_SCAN = timedelta(seconds=1)
 
 # What the desk reads for each decision; the provider's own message is shown beside it.
 REASONS = {
@@ -77,33 +76,33 @@ class CheckinOutcome:
         return REASONS.get(self.checkin.decision, "")
 
 
-_locks_guard = threading.Lock()
-_scan_locks = weakref.WeakValueDictionary()
+@dataclass(frozen=True)
+class _Rules:
+    """What a check-in needs of the location's provider settings, copied while they are loaded (the claim's commit
+    expires the ORM object; reading these again would cost a query each)."""
 
-
-def _scan_lock(key):
-    """A lock per scanned code and location, so a double scan waits for the first one's decision instead of
-    asking the provider twice (in this process; across processes the one-second look-back still applies)."""
-    with _locks_guard:
-        lock = _scan_locks.get(key)
-        if lock is None:
-            lock = _scan_locks[key] = threading.Lock()
-        return lock
-
-
-def reentry_window(config):
-    """The location's re-entry window for this provider as a timedelta."""
-    return timedelta(days=config.reentry_value) if config.reentry_unit == DAYS else timedelta(
-        hours=config.reentry_value)
+    provider: str
+    base_url: str
+    settings: dict
+    secret: str | None
+    timeout_ms: int
+    window: timedelta
+    confirm: bool
 
 
 def enabled_provider(location, provider):
-    """The active AccessProvider of ``provider`` at ``location``, or None."""
+    """The rules of the active provider ``provider`` at ``location``, or None."""
     if provider is None:
         return None
-    return db.session.scalar(select(AccessProvider).where(
+    config = db.session.scalar(select(AccessProvider).where(
         AccessProvider.location_id == location.id, AccessProvider.provider == provider,
         AccessProvider.active.is_(True)))
+    if config is None:
+        return None
+    window = timedelta(days=config.reentry_value) if config.reentry_unit == DAYS else timedelta(
+        hours=config.reentry_value)
+    return _Rules(config.provider, config.base_url, dict(config.settings or {}), config.secret, config.timeout_ms,
+                  window, config.staff_must_confirm)
 
 
 def _of_code(location_id, detected):
@@ -112,16 +111,26 @@ def _of_code(location_id, detected):
             Checkin.external_id == detected.external_id)
 
 
+@cache
+def _open_entry_statement():
+    """The query of ``_open_entry``, built once: aliasing the log table anew for each scan cost more (2-3 ms) than
+    running the query."""
+    turned_back = aliased(Checkin)
+    return (select(Checkin)
+            .where(Checkin.location_id == bindparam("location_id"), Checkin.provider == bindparam("provider"),
+                   Checkin.external_id == bindparam("external_id"), Checkin.created_at > bindparam("since"),
+                   Checkin.granted.is_(True), Checkin.reentry_of_id.is_(None),
+                   ~exists().where(and_(turned_back.overrides_id == Checkin.id,
+                                        turned_back.override == OVERRIDE_DENY)))
+            .order_by(Checkin.created_at.desc(), Checkin.id.desc()).limit(1))
+
+
 def _open_entry(location_id, detected, since):
     """The entry (a granted check-in that is not itself a re-entry and that staff did not turn back) of this
     code at this location after ``since``, newest first, or None."""
-    turned_back = aliased(Checkin)
-    return db.session.scalar(
-        select(Checkin).where(*_of_code(location_id, detected), Checkin.created_at > since,
-                              Checkin.granted.is_(True), Checkin.reentry_of_id.is_(None),
-                              ~exists().where(and_(turned_back.overrides_id == Checkin.id,
-                                                   turned_back.override == OVERRIDE_DENY)))
-        .order_by(Checkin.created_at.desc(), Checkin.id.desc()).limit(1))
+    return db.session.scalar(_open_entry_statement(), {
+        "location_id": location_id, "provider": detected.provider, "external_id": detected.external_id,
+        "since": since})
 
 
 def _last_visit(location_id, detected, before_id):
@@ -132,22 +141,40 @@ def _last_visit(location_id, detected, before_id):
         .order_by(Checkin.id.desc()).limit(1))
 
 
+@cache
+def _membership_statement():
+    """The query of ``_membership``, built once, with the patient whose name the desk shows in the same statement."""
+    return select(Membership).options(joinedload(Membership.patient)).where(
+        Membership.practice_id == bindparam("practice_id"), Membership.provider == bindparam("provider"),
+        Membership.external_id == bindparam("external_id"), Membership.unlinked_at.is_(None))
+
+
 def _membership(practice_id, detected):
     """The linked membership of this code's member, or None."""
-    return db.session.scalar(select(Membership).where(
-        Membership.practice_id == practice_id, Membership.provider == detected.provider,
-        Membership.external_id == detected.external_id, Membership.unlinked_at.is_(None)))
+    return db.session.scalar(_membership_statement(), {
+        "practice_id": practice_id, "provider": detected.provider, "external_id": detected.external_id})
 
 
-def _write(scope, detected, started, **values):
-    """Append one log row in a short transaction of its own and return it. ``scope``: the practice, location and
-    user ids, read before any commit (so no expired object is reloaded for them)."""
+_COLUMNS = tuple(column.key for column in Checkin.__table__.columns)  # the attributes are named as the columns
+
+
+def _write(scope, detected, started, claim=None, **values):
+    """Append one log row in a short transaction of its own (settling ``claim`` with it) and return it.
+    ``scope``: the practice, location and user ids, read before any commit (so no expired object is reloaded)."""
     row = Checkin(provider=detected.provider, code_kind=detected.kind, external_id=detected.external_id, **scope,
                   **values)
     row.processing_ms = int((time.monotonic() - started) * 1000)
     db.session.add(row)
     mark_arrival(row)  # a granted patient's appointment today: arrived, in this same transaction
+    db.session.flush()
+    if claim is not None:
+        scans.settle(claim, row)
+    # The row's columns are what was just written: keep them loaded across the commit instead of reading the row
+    # back (the commit expires it, and the desk and the API read it at once).
+    written = {key: getattr(row, key) for key in _COLUMNS}
     db.session.commit()
+    for key, value in written.items():
+        set_committed_value(row, key, value)
     return row
 
 
@@ -165,57 +192,53 @@ def check_in(actor, location, text, *, device=None, now=None, session=None):
     detected = adapters.resolve_member_code(adapters.detect(text), location.practice_id)
     scope = {"practice_id": location.practice_id, "location_id": location.id,
              "user_id": actor.user.id if actor.user is not None else None}
-    config = enabled_provider(location, detected.provider)
-    if config is None:
+    rules = enabled_provider(location, detected.provider)
+    if rules is None:
         message = str(NOT_ENABLED) if detected.provider else None
         return _outcome(scope, detected, _write(scope, detected, started, decision=DENY_UNKNOWN_CODE,
                                                 provider_message=message, device=device))
-    with _scan_lock((location.id, detected.provider, detected.external_id)):
-        stamp = {"created_at": now} if now else {}  # the log row's time: the given one, else when it is written
-        now = now or utcnow()
-        previous = db.session.scalar(select(Checkin).where(*_of_code(scope["location_id"], detected),
-                                                           Checkin.created_at > now - DOUBLE_SCAN)
-                                     .order_by(Checkin.id.desc()).limit(1))
-        if previous is not None:
-            return _outcome(scope, detected, previous, duplicate=True)
-        membership = _membership(location.practice_id, detected)
-        common = {"membership_id": membership.id if membership else None,
-                  "member_name": membership.person_name if membership else None, "device": device, **stamp}
-        confirm = config.staff_must_confirm
-        entry = _open_entry(scope["location_id"], detected, now - reentry_window(config))
-        if entry is not None:
-            row = _write(scope, detected, started, decision=ALLOW_REENTRY, reentry_of_id=entry.id,
-                         granted=not confirm, awaiting_confirmation=confirm, **common)
-            return _outcome(scope, detected, row)
-        metrics = []
-        call = _provider_call(config, detected, session, metrics.append)
-        db.session.commit()  # end the read transaction: nothing is held while the provider answers
-        verdict = call()
-        for metric in metrics:  # written with the log row, in its transaction: the hub's health and metrics
-            record_call(scope["practice_id"], metric)
-        granted = verdict["decision"] in GRANTING
-        if not common["member_name"]:
-            common["member_name"] = (verdict.get("member_name") or "")[:200] or None
-        row = _write(scope, detected, started, decision=verdict["decision"],
-                     provider_code=verdict.get("code"), provider_message=(verdict.get("message") or "")[:500] or None,
-                     granted=granted and not confirm, awaiting_confirmation=granted and confirm, **common)
+    stamp = {"created_at": now} if now else {}  # the log row's time: the given one, else when it is written
+    now = now or utcnow()
+    claim, earlier = scans.claim(scope["practice_id"], scope["location_id"], detected, now,
+                                 timedelta(milliseconds=rules.timeout_ms))
+    if claim is None:  # the same scan a moment ago (maybe in another worker): its decision stands
+        return _outcome(scope, detected, db.session.get(Checkin, earlier), duplicate=True)
+    membership = _membership(scope["practice_id"], detected)
+    common = {"membership_id": membership.id if membership else None,
+              "member_name": membership.person_name if membership else None, "device": device, **stamp}
+    entry = _open_entry(scope["location_id"], detected, now - rules.window)
+    if entry is not None:
+        row = _write(scope, detected, started, claim, decision=ALLOW_REENTRY, reentry_of_id=entry.id,
+                     granted=not rules.confirm, awaiting_confirmation=rules.confirm, **common)
         return _outcome(scope, detected, row)
+    metrics = []
+    call = _provider_call(rules, detected, session, metrics.append)
+    db.session.commit()  # end the claim's and the reads' transaction: nothing is held during the call
+    verdict = call()
+    for metric in metrics:  # written with the log row, in its transaction: the hub's health and metrics
+        record_call(scope["practice_id"], metric)
+    granted = verdict["decision"] in GRANTING
+    if not common["member_name"]:
+        common["member_name"] = (verdict.get("member_name") or "")[:200] or None
+    row = _write(scope, detected, started, claim, decision=verdict["decision"], provider_code=verdict.get("code"),
+                 provider_message=(verdict.get("message") or "")[:500] or None,
+                 granted=granted and not rules.confirm, awaiting_confirmation=granted and rules.confirm, **common)
+    return _outcome(scope, detected, row)
 
 
-def _provider_call(config, detected, session=None, on_call=None):
-    """A function that asks the provider about ``detected`` with what ``config`` holds (read now, while the
-    transaction is open) and returns its verdict; no answer becomes an error decision (fail closed)."""
+def _provider_call(rules, detected, session=None, on_call=None):
+    """A function that asks the provider about ``detected`` under ``rules`` and returns its verdict; no answer
+    becomes an error decision (fail closed)."""
     if detected.kind == member_codes.CODE_KIND:  # the practice's own code, checked already: no provider call
         return adapters.member_code_verdict
-    module = adapters.adapter(config.provider)
-    base_url, settings, timeout = config.base_url, dict(config.settings or {}), config.timeout_ms / 1000
-    secret = decrypt_secret(config.secret) if config.secret else None
+    module = adapters.adapter(rules.provider)
+    secret = decrypt_secret(rules.secret) if rules.secret else None
     scanned = (detected.external_id, detected.secret_part)
 
     def call():
         try:
-            verdict = module.validate(base_url, secret, settings, scanned, timeout_seconds=timeout, session=session,
-                                      on_call=on_call)
+            verdict = module.validate(rules.base_url, secret, rules.settings, scanned,
+                                      timeout_seconds=rules.timeout_ms / 1000, session=session, on_call=on_call)
         except ProviderTimeout as error:
             return {"decision": ERROR_TIMEOUT, "code": "timeout", "message": error.message}
         except ProviderError as error:

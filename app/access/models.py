@@ -188,3 +188,23 @@ class CheckinDay(db.Model):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, default=0)
     total_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ScanClaim(db.Model):
+    """Who is deciding on a code at a location right now, so a double scan gets one provider call and one decision
+    across threads and worker processes (app.access.scans). One row per location and code ``fingerprint`` (a hash of
+    the detected code, never the code), re-used scan after scan: taken with ``token`` by one INSERT … ON CONFLICT DO
+    UPDATE that only succeeds when the previous decision is older than the double-scan window or its holder is
+    past ``expires_at`` (a worker that died mid-call); settled with the log row it produced (``checkin_id``,
+    ``settled_at`` = the row's time) in that row's transaction."""
+
+    __tablename__ = "access_scan_claims"
+
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    token: Mapped[str] = mapped_column(String(32))
+    claimed_at = mapped_column(UTCDateTime, nullable=False)
+    expires_at = mapped_column(UTCDateTime, nullable=False)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checkin_id: Mapped[int | None] = mapped_column(ForeignKey("access_checkins.id"))

@@ -2,13 +2,15 @@
 counters instead of a million log rows (issue 19's speed budget).
 
 Every check-in row inserted through the ORM bumps its counters in the same transaction as its insert (a mapper
-``after_insert`` hook on the flush's connection): one multi-row ``INSERT … ON CONFLICT DO UPDATE SET count = count +
-excluded.count``, atomic on PostgreSQL and SQLite alike, so concurrent desks never lose a count. The day and hour are
+``after_insert`` hook on the flush's connection): ``INSERT … ON CONFLICT DO UPDATE SET count = count +
+excluded.count`` for its three counters, atomic on PostgreSQL and SQLite alike, so concurrent desks never lose a
+count. The day and hour are
 the practice's (its time zone). Staff overrides are rows of their own and are not counted, as in the statistics.
 
-``rebuild`` recomputes the counters from the log (the migration's backfill and ``flask access rollup``): grouped
-per UTC hour in the database, then turned into the practice's days and hours here (exact for time zones whose
-offset is whole hours, as every zone a practice here uses)."""
+``rebuild`` recomputes the counters from the log (``flask access rollup``; the migration that added the table has a
+backfill of its own that never changes with this module): grouped per UTC hour in the database, then turned into
+the practice's days and hours here (exact for time zones whose offset is whole hours, as every zone a practice here
+uses)."""
 
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -16,8 +18,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import AppGroup
-from sqlalchemy import case, delete, event, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Date, bindparam, case, delete, event, func, select, text
 
 from app.access.models import Checkin, CheckinDay
 from app.platform.extensions import db
@@ -49,14 +50,19 @@ def latency_bound(key):
     return LATENCY_BOUNDS[-1] if key == OVERFLOW else int(key)
 
 
+# Adds to the counters, as SQL that PostgreSQL and SQLite both run (plain text: SQLAlchemy never caches its dialects'
+# ON CONFLICT constructs, and every check-in runs this).
+_UPSERT = text(
+    'INSERT INTO access_checkin_days (practice_id, location_id, provider, day, metric, "key", count, total_ms) '
+    "VALUES (:practice_id, :location_id, :provider, :day, :metric, :key, :count, :total_ms) "
+    'ON CONFLICT (practice_id, location_id, provider, day, metric, "key") DO UPDATE SET '
+    "count = access_checkin_days.count + excluded.count, total_ms = access_checkin_days.total_ms + excluded.total_ms"
+).bindparams(bindparam("day", type_=Date()))
+
+
 def _upsert(connection, rows):
-    """Add ``rows`` (dicts of the key columns, ``count`` and ``total_ms``) to the counters in one statement."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_table).values(rows)
-    connection.execute(statement.on_conflict_do_update(
-        index_elements=list(_KEY),
-        set_={"count": _table.c.count + statement.excluded.count,
-              "total_ms": _table.c.total_ms + statement.excluded.total_ms}))
+    """Add ``rows`` (dicts of the key columns, ``count`` and ``total_ms``) to the counters, atomically per row."""
+    connection.execute(_UPSERT, rows)
 
 
 def _counters(scope, local, decision, ms, count=1):
