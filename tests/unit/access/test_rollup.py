@@ -1,6 +1,6 @@
 """The daily roll-up of the check-in log: every inserted scan is counted in its own transaction (per decision with
 its time, per hour and in the latency histogram, on the practice's day), overrides are not, concurrent desks lose
-no count, and a rebuild from the log (the migration's backfill, ``flask access rollup``) gives the same counters."""
+no count, and a rebuild from the log (``flask access rollup``) gives the same counters."""
 
 from datetime import UTC, date, datetime, timedelta
 
