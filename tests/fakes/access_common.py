@@ -1,5 +1,5 @@
 """What the access provider fakes (tests.fakes.fitpass, friction, wellhub) share: a real HTTP server on 127.0.0.1
-(werkzeug, threaded, in a daemon thread), a request log, transport scenarios and the control endpoints.
+(tests.fakes.server), a request log, transport scenarios and the control endpoints.
 
 Members are seeded as ``{external id: {"first", "last", "status"}}``; ``status`` is the provider's own answer for
 that member ("ok" or one of its refusal codes), so every refusal is reached by scanning the member who has it.
@@ -17,8 +17,9 @@ import socket
 import threading
 from typing import NamedTuple
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import FakeServer
 
 SCENARIOS = ("ok", "slow", "500", "html", "down")
 CONTROL_PREFIX = "/__fake/"
@@ -34,66 +35,24 @@ class RecordedRequest(NamedTuple):
     json: object
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log line per request."""
-
-    def log_request(self, code="-", size="-"):
-        """Log nothing for a served request."""
-
-
 def json_response(data, status=200):
     """A JSON response."""
     return Response(json.dumps(data, ensure_ascii=False), status=status, content_type="application/json")
 
 
-class AccessFake:
+class AccessFake(FakeServer):
     """Base of a provider fake; subclasses set ``name`` and implement ``answer(request)`` for the contract."""
 
     name = "access"
 
     def __init__(self, port=0, members=None, *, slow_seconds=2.0, host="127.0.0.1"):
         """Configure the fake; nothing listens before ``start``."""
+        super().__init__(port, host=host)
         self._lock = threading.Lock()
-        self.host, self.port = host, port
         self.members = dict(members or {})
         self.slow_seconds = slow_seconds
         self._log = []
         self._scenario, self._times = "ok", None
-        self._stopping = threading.Event()
-        self._server = self._thread = None
-
-    def start(self):
-        """Listen (port 0 picks a free one) and serve in a daemon thread; returns self."""
-        self._stopping.clear()
-        self._server = make_server(self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"{self.name}-fake-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        """Stop serving and close the socket; a request waiting in "slow" is released. Idempotent."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def url(self):
-        """The base URL to configure, e.g. ``http://127.0.0.1:53211``."""
-        return f"http://{self.host}:{self.port}"
-
-    def __enter__(self):
-        """Start on entering a ``with`` block."""
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        """Stop on leaving the ``with`` block."""
-        self.stop()
 
     def set_scenario(self, name, times=None):
         """Answer the next ``times`` requests (all when None) with scenario ``name``."""
@@ -126,7 +85,7 @@ class AccessFake:
         with self._lock:
             return self.members.get(external_id)
 
-    def _app(self, environ, start_response):
+    def wsgi_app(self, environ, start_response):
         """Control endpoints, else log the request, apply the scenario and answer the contract."""
         request = Request(environ)
         if request.path.startswith(CONTROL_PREFIX):

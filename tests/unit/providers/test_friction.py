@@ -1,9 +1,9 @@
 """The Friction access adapter against the Friction fake: every answer in the decision vocabulary (the double
-check-in protection is a re-entry, not a refusal), the security code sent only to Friction, and the failures."""
+check-in protection is a re-entry, not a refusal) and the security code sent only to Friction (the failures:
+test_access_transport)."""
 
 import pytest
 
-from app.providers.base import ProviderBadResponse, ProviderNotAnswering, ProviderUnreachable
 from app.providers.friction import access as friction
 from tests.fakes.friction import DEMO_MEMBERS, PARTNER_ID, FrictionFake, vcard
 
@@ -52,17 +52,3 @@ def test_refusals_keep_the_providers_message(server):
 
 def test_wrong_partner_id_is_a_refusal_not_a_grant(server):
     assert check(server, "100234", settings={"partner_id": 1})["decision"] == "deny_unknown_member"
-
-
-def test_slow_answer_past_the_timeout(server):
-    server.set_scenario("slow", times=1)
-    with pytest.raises(ProviderNotAnswering):
-        check(server, "100234", timeout=0.3)
-
-
-@pytest.mark.parametrize("scenario, error", [("500", ProviderUnreachable), ("html", ProviderBadResponse),
-                                             ("down", ProviderUnreachable)])
-def test_failures_raise_so_the_desk_fails_closed(server, scenario, error):
-    server.set_scenario(scenario, times=1)
-    with pytest.raises(error):
-        check(server, "100234")
