@@ -109,8 +109,9 @@ _UPDATED_COLUMNS = [name for name in _UPSERT_COLUMNS
 # conflict on (practice, source, external id) updates the row unless the stored update is newer (then nothing is
 # returned); a patient once matched is never unlinked. Written as text because SQLAlchemy does not cache its
 # dialect-specific INSERT ... ON CONFLICT constructs, and compiling one on every event cost more than running it.
-_UPSERT_SQL = text(
-    "INSERT INTO appointments (" + ", ".join(_UPSERT_COLUMNS) + ") VALUES ("  # noqa: S608 (constant column names)
+# Kept in parts so the webhook receiver can run the same upsert inside its one-statement event (upsert_from()).
+_UPSERT_INTO = "INSERT INTO appointments (" + ", ".join(_UPSERT_COLUMNS) + ") "  # noqa: S608 (constant names)
+_UPSERT_VALUES = (
     ":practice_id, :source, :external_id, "
     "COALESCE(:patient_id, (SELECT id FROM patients WHERE practice_id = :practice_id "
     "AND booking_system_id = :patient_external_id)), "
@@ -120,19 +121,59 @@ _UPSERT_SQL = text(
     "AND lower(email) = :therapist_email LIMIT 1), "
     "(SELECT id FROM users WHERE practice_id = :practice_id AND role = 'therapist' "
     "AND lower(name) = :therapist_key LIMIT 1)), "
-    ":service_name, :attendee_name, :attendee_email, :source_updated_at, :synced_at, :created_at) "
-    "ON CONFLICT (practice_id, source, external_id) DO UPDATE SET "
+    ":service_name, :attendee_name, :attendee_email, :source_updated_at, :synced_at, :created_at"
+)
+_UPSERT_CONFLICT = (
+    " ON CONFLICT (practice_id, source, external_id) DO UPDATE SET "
     "patient_id = COALESCE(excluded.patient_id, appointments.patient_id), "
     + ", ".join(f"{name} = excluded.{name}" for name in _UPDATED_COLUMNS) + " "
     "WHERE appointments.source_updated_at IS NULL OR excluded.source_updated_at IS NULL "
     "OR appointments.source_updated_at <= excluded.source_updated_at "
     "RETURNING id"
-).bindparams(
+)
+UPSERT_BINDS = (
     bindparam("patient_id", type_=Integer()),
     bindparam("therapist_id", type_=Integer()),
     *(bindparam(name, type_=UTCDateTime()) for name in ("starts_at", "ends_at", "source_updated_at", "synced_at",
                                                          "created_at")),
 )
+_UPSERT_SQL = text(_UPSERT_INTO + "VALUES (" + _UPSERT_VALUES + ")" + _UPSERT_CONFLICT).bindparams(*UPSERT_BINDS)
+
+
+def upsert_from(row_source):
+    """The appointment upsert as ``INSERT ... SELECT <the same values> FROM <row_source> ON CONFLICT ...``: it
+    writes only when ``row_source`` (a CTE's name) has a row. Takes upsert_parameters() (and UPSERT_BINDS)."""
+    return _UPSERT_INTO + "SELECT " + _UPSERT_VALUES + " FROM " + row_source + _UPSERT_CONFLICT  # noqa: S608 (a name)
+
+
+def upsert_in_one_statement(record):
+    """Whether applying ``record`` is the upsert alone (no patient to find or create in Python, nothing else to
+    mark): an AppointmentRecord of the booking tool that replaces no other appointment."""
+    return (isinstance(record, AppointmentRecord) and record.source == "booking"
+            and not record.replaces_external_id)
+
+
+def upsert_parameters(practice_id, record, *, patient_id=None, therapist_id=None, now=None):
+    """The parameters of the upsert (see _UPSERT_SQL) for ``record``."""
+    now = now or utcnow()
+    return {
+        "practice_id": practice_id, "source": record.source, "external_id": record.external_id,
+        "patient_id": patient_id, "therapist_id": therapist_id,
+        "patient_external_id": record.patient_external_id if record.source == "booking" else None,
+        "starts_at": record.starts_at, "ends_at": record.ends_at, "status": record.status,
+        "therapist_name": (record.therapist_name or "")[:200],
+        "therapist_email": (record.therapist_email or "").strip().lower() or None,
+        "therapist_key": (record.therapist_name or "").strip().lower() or None,
+        "service_name": (record.service_name or "")[:200], "attendee_name": (record.attendee_name or "")[:200],
+        "attendee_email": record.attendee_email, "source_updated_at": record.source_updated_at,
+        "synced_at": now, "created_at": now,
+    }
+
+
+def upsert_summaries(record):
+    """What the event's attempt says when the upsert stored ``record``, and when it was ignored as older."""
+    name = f"appointment {record.source}:{record.external_id}"
+    return f"{name}: stored ({record.status})", f"{name}: older than the stored update"
 
 
 def apply_appointment(actor, practice, record, *, therapist_id=None):
@@ -144,21 +185,11 @@ def apply_appointment(actor, practice, record, *, therapist_id=None):
     appointment stays, marked cancelled. A reschedule marks the replaced appointment ``rescheduled``."""
     now = utcnow()
     patient_id = _attendee_patient(actor, practice, record) if record.source != "booking" else None
-    stored = db.session.execute(_UPSERT_SQL, {
-        "practice_id": practice.id, "source": record.source, "external_id": record.external_id,
-        "patient_id": patient_id, "therapist_id": therapist_id,
-        "patient_external_id": record.patient_external_id if record.source == "booking" else None,
-        "starts_at": record.starts_at, "ends_at": record.ends_at, "status": record.status,
-        "therapist_name": (record.therapist_name or "")[:200],
-        "therapist_email": (record.therapist_email or "").strip().lower() or None,
-        "therapist_key": (record.therapist_name or "").strip().lower() or None,
-        "service_name": (record.service_name or "")[:200], "attendee_name": (record.attendee_name or "")[:200],
-        "attendee_email": record.attendee_email, "source_updated_at": record.source_updated_at,
-        "synced_at": now, "created_at": now,
-    }).scalar()
+    stored = db.session.execute(_UPSERT_SQL, upsert_parameters(
+        practice.id, record, patient_id=patient_id, therapist_id=therapist_id, now=now)).scalar()
+    summary, older = upsert_summaries(record)
     if stored is None:
-        raise Ignored(f"appointment {record.source}:{record.external_id}: older than the stored update")
-    summary = f"appointment {record.source}:{record.external_id}: stored ({record.status})"
+        raise Ignored(older)
     if record.replaces_external_id:
         replaced = db.session.execute(
             update(Appointment)

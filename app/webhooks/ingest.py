@@ -16,7 +16,8 @@ transaction is rolled back and it is stored as a duplicate instead.
 
 The hot path is the event insert, the domain upsert(s), the attempt insert and the commit: the endpoint, its
 secrets and its practice come from this process's copy, and every event insert is fenced against a stale copy
-(app.webhooks.receiving)."""
+(app.webhooks.receiving). On PostgreSQL an event that is one booking-tool appointment does all of it in one
+statement (app.webhooks.one_statement), falling back to this general path whenever that statement fails."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -26,7 +27,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from app.appointments.service import Ignored, apply_record
+from app.appointments.service import Ignored, apply_record, upsert_in_one_statement
 from app.platform.audit.service import record
 from app.platform.database import sqlite_writer, utcnow
 from app.platform.errors import ServiceError
@@ -38,6 +39,7 @@ from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
 from app.tenancy.models import Practice
+from app.webhooks import one_statement
 from app.webhooks.failures import stored_error
 from app.webhooks.models import (
     ACCEPTED,
@@ -130,8 +132,12 @@ def _receive(endpoint, body, headers, remote_addr, now):
     values = event_values(endpoint, version, now, remote_addr, delivery_id=delivery_id[:128],
                            event_type=parsed.event_type[:64], payload=encrypt_secret(body.decode("utf-8")),
                            preview=preview(payload), outcome=ACCEPTED)
-    with sqlite_writer(db.engine):
-        stored = _store_and_apply(endpoint, parsed, values)
+    stored = None
+    if one_statement.available() and _one_record(endpoint, parsed):
+        stored = one_statement.store_and_apply(endpoint, parsed.records[0], values)
+    if stored is None:
+        with sqlite_writer(db.engine):
+            stored = _store_and_apply(endpoint, parsed, values)
     if isinstance(stored, Receipt):
         return stored
     event_id, outcome, error = stored
@@ -140,6 +146,13 @@ def _receive(endpoint, body, headers, remote_addr, now):
         return Receipt(202, {"status": "accepted", "event_id": event_id,
                              "reason": "stored, but applying it failed; it will be retried"})
     return Receipt(200, {"status": outcome, "event_id": event_id})
+
+
+def _one_record(endpoint, parsed):
+    """Whether the event is one record that app.webhooks.one_statement applies: an appointment of the endpoint's
+    own source applied by the upsert alone."""
+    return (not parsed.ignored and len(parsed.records) == 1 and upsert_in_one_statement(parsed.records[0])
+            and parsed.records[0].source == endpoint.source)
 
 
 def _store_unreadable(endpoint, body, payload, reason, version, remote_addr, now):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import Column, bindparam, cast, exists, insert, inspect, or_, select
+from sqlalchemy import Column, bindparam, cast, exists, insert, inspect, literal_column, or_, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from app.platform.extensions import db
@@ -120,7 +120,7 @@ _EVENT_COLUMNS = ("practice_id", "endpoint_id", "source", "delivery_id", "event_
 _FENCE = exists().where(
     _ENDPOINT.id == bindparam("endpoint_id"), _ENDPOINT.active.is_(True),
     or_(_ENDPOINT.secret_version == bindparam("secret_version"),
-        (_ENDPOINT.secret_version == bindparam("secret_version") + 1)
+        (_ENDPOINT.secret_version == bindparam("secret_version") + literal_column("1"))
         & (_ENDPOINT.previous_valid_until > bindparam("received_at"))),
     _PRACTICE.id == _ENDPOINT.practice_id, _PRACTICE.config_version == bindparam("practice_version"),
 )
@@ -139,6 +139,12 @@ def _fenced_insert(typed):
 
 
 _INSERT_EVENT = {False: _fenced_insert(typed=False), True: _fenced_insert(typed=True)}
+
+
+def fenced_event_insert_sql(dialect):
+    """The fenced event insert (PostgreSQL's typed form) as SQL text for ``dialect``, with the same parameter names
+    as event_values(): the first part of the receiver's one-statement event (app.webhooks.one_statement)."""
+    return str(_INSERT_EVENT[True].compile(dialect=dialect))
 
 
 def find_endpoint(source, public_id):

@@ -1,0 +1,111 @@
+"""The receiver's one-statement path (app.webhooks.one_statement): on PostgreSQL a booking-tool appointment event
+is stored, applied and its attempt written by one autocommitted statement, with the general path's results; a
+failing statement leaves nothing and the general path takes over. SQLite always takes the general path."""
+
+import itertools
+
+import pytest
+from sqlalchemy import func, select
+
+from app.appointments.models import Appointment
+from app.platform.security.actor import Actor
+from app.webhooks import endpoints as webhook_endpoints
+from app.webhooks import one_statement
+from app.webhooks.models import WebhookEvent
+from tests.signers import booking_event, compact, sign_booking
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def booking(db, practice):
+    """The practice's booking endpoint and its secret."""
+    return webhook_endpoints.create_endpoint(Actor(practice_id=practice.id), "booking")
+
+
+@pytest.fixture
+def postgresql_only(db):
+    if not one_statement.available():
+        pytest.skip("the one-statement path is PostgreSQL's (SQLite has no data-modifying CTEs)")
+
+
+def _send(client, booking, updated_at="2030-05-01T08:00:00+02:00", msg_id=None, therapist="Dr. Maria Weber"):
+    """POST appointment A-1 (as last changed at ``updated_at``); returns the response."""
+    endpoint, secret = booking
+    msg_id = msg_id or f"msg_one_{next(_numbers)}"
+    data = {"appointment_id": "A-1", "patient_id": "B-1", "start": "2030-05-04T09:30:00+02:00",
+            "duration_minutes": 45, "therapist_name": therapist, "service_name": "Physiotherapie",
+            "status": "scheduled", "updated_at": updated_at}
+    body = compact(booking_event("appointment.updated", data, event_id=msg_id))
+    return client.post(f"/api/webhooks/booking/{endpoint.public_id}", data=body,
+                       headers=sign_booking(secret, body, msg_id=msg_id))
+
+
+def test_an_appointment_event_is_one_statement(client, db, make_user, booking, postgresql_only, sql_statements):
+    """After the first event (which reads the endpoint), an event costs one statement: event, upsert and attempt
+    together, answered and stored as the general path would."""
+    weber = make_user("therapist", name="Dr. Maria Weber")
+    assert _send(client, booking).status_code == 200
+    with sql_statements() as sent:
+        answer = _send(client, booking, updated_at="2030-05-02T08:00:00+02:00")
+    assert answer.status_code == 200 and answer.json["status"] == "processed"
+    assert len(sent) == 1 and sent[0].startswith("WITH ev AS (INSERT INTO webhook_events")
+    event = db.session.get(WebhookEvent, answer.json["event_id"])
+    [attempt] = event.attempts
+    assert (event.outcome, attempt.outcome, attempt.triggered_by) == ("accepted", "processed", "receipt")
+    assert attempt.detail == "appointment booking:A-1: stored (scheduled)"
+    appointment = db.session.scalar(select(Appointment))
+    assert appointment.therapist_id == weber.id and appointment.external_id == "A-1"
+
+
+def test_an_older_update_is_stored_and_ignored(client, db, booking, postgresql_only):
+    assert _send(client, booking, updated_at="2030-05-02T08:00:00+02:00").json["status"] == "processed"
+    answer = _send(client, booking, updated_at="2030-05-01T08:00:00+02:00")
+    assert answer.json["status"] == "ignored"
+    [attempt] = db.session.get(WebhookEvent, answer.json["event_id"]).attempts
+    assert (attempt.outcome, attempt.detail) == ("ignored", "appointment booking:A-1: older than the stored update")
+
+
+def test_a_second_delivery_fails_the_statement_and_is_stored_as_a_duplicate(client, db, booking, postgresql_only):
+    """The partial unique index fails the whole statement (nothing of it stays); the general path then stores the
+    duplicate, pointing at the original."""
+    first = _send(client, booking, msg_id="msg_twice")
+    second = _send(client, booking, msg_id="msg_twice")
+    assert (second.status_code, second.json) == (200, {"status": "duplicate", "event_id": first.json["event_id"]})
+    outcomes = db.session.scalars(select(WebhookEvent.outcome).order_by(WebhookEvent.id)).all()
+    assert outcomes == ["accepted", "duplicate"]
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
+
+
+@pytest.fixture
+def refusing_appointments(db, postgresql_only):
+    """A trigger that makes the database refuse any write of appointment A-1 (as a check or a full disk would)."""
+    statements = [
+        "CREATE OR REPLACE FUNCTION test_refuse_a1() RETURNS trigger AS $$ BEGIN IF NEW.external_id = 'A-1' THEN "
+        "RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER test_refuse_a1 BEFORE INSERT OR UPDATE ON appointments FOR EACH ROW "
+        "EXECUTE FUNCTION test_refuse_a1()",
+    ]
+    with db.engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
+    yield
+    db.session.rollback()  # the test's reads hold a lock that DROP TRIGGER waits for
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TRIGGER test_refuse_a1 ON appointments")
+        connection.exec_driver_sql("DROP FUNCTION test_refuse_a1()")
+
+
+def test_a_write_the_database_refuses_goes_down_the_general_path(client, db, booking, refusing_appointments):
+    """A failing statement stores nothing itself; the general path keeps the event, records why applying it failed
+    and schedules its retry (202), as for any event it cannot apply."""
+    answer = _send(client, booking)
+    assert answer.status_code == 202, answer.json
+    [event] = db.session.scalars(select(WebhookEvent)).all()
+    [attempt] = event.attempts
+    assert (event.outcome, attempt.outcome) == ("accepted", "error") and attempt.next_retry_at is not None
+    assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+
+
+def test_sqlite_takes_the_general_path(db):
+    assert one_statement.available() is (db.engine.dialect.name == "postgresql")
