@@ -17,9 +17,10 @@ event is applied: 70 % appointment.created, 25 % appointment.updated, 5 % patien
 (raise --pool).
 
 Prints per phase events/s, p50, p99, CPU ms per request of the gunicorn workers (from /proc), the non-2xx count;
-then the ratio real / bare (sums over the rounds) and the stored-event check: every real request answered 2xx is
-stored once as accepted and applied (at least the 2xx answers, at most the requests sent: wrk stops with up to
-one request per connection in flight), no duplicates, and the bare table likewise. Exits non-zero when a request
+the workers' resident memory at the end (run long phases, e.g. -d 75, to see it after 50,000 events); then the
+ratio real / bare (sums over the rounds) and the stored-event check: every real request answered 2xx is stored once
+as accepted and applied (at least the 2xx answers, at most the requests sent: wrk stops with up to one request per
+connection in flight), no duplicates, and the bare table likewise. Exits non-zero when a request
 failed or the check fails.
 
 wrk: /usr/bin/wrk (Debian/Ubuntu: `apt-get install wrk`). Without it, or with --python, a Python load generator
@@ -57,6 +58,7 @@ from app import create_app
 from app.platform.extensions import db
 from app.webhooks.models import ACCEPTED, PROCESSED, WebhookEvent, WebhookEventAttempt
 from bench.webhooks import (
+    BARE_WARMUP,
     ENCRYPTION_KEY,
     PATIENTS,
     SECRET_KEY,
@@ -134,6 +136,19 @@ def worker_cpu_seconds(arbiter_pid):
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def worker_rss_mb(arbiter_pid):
+    """Resident memory of each gunicorn worker in MB (VmRSS from /proc), for the memory after many events."""
+    sizes = []
+    for pid in Path(f"/proc/{arbiter_pid}/task/{arbiter_pid}/children").read_text().split():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            continue
+        kilobytes = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+        sizes.append(kilobytes / 1024)
+    return sizes
 
 
 def run_wrk(base, request_file, lua_file, args):
@@ -251,6 +266,9 @@ def run(args, url, tmp):
                 if result["sent"] > result["pool"]:
                     print(f"FAILED: the phase used up its {result['pool']} pre-signed requests; raise --pool")
                     return 1
+        served = sum(result["requests"] for kind in figures for result in figures[kind])
+        print(f"worker memory after {served + PATIENTS + WARM_APPOINTMENTS + BARE_WARMUP:,} requests: "
+              + ", ".join(f"{size:.0f} MB" for size in worker_rss_mb(server.pid)) + " (VmRSS per worker)")
     finally:
         stop_server(server)
     return check(app, url, figures)
