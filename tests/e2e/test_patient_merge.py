@@ -68,8 +68,22 @@ def test_front_desk_sees_the_duplicate_and_an_admin_merges_the_records(page, bas
     page.goto("/patients/new")
     _type_patient(page, last_name)
     expect(panel.locator(f"#duplicate-{existing_id}")).to_be_visible()
-    page.wait_for_load_state("networkidle")  # the panel's last refresh has landed before she types the reason
-    panel.get_by_label("Grund").fill("Zweite Akte, bis die Versicherung geklärt ist")
+    reason = panel.get_by_label("Grund")
+    reason.fill("Zweite Akte")
+    # She adds the phone, whose check refreshes the panel, and goes on typing the reason while that refresh is on
+    # its way (the refresh was sent with "Zweite Akte"): what she typed survives the refresh.
+    page.evaluate("""() => document.body.addEventListener('htmx:beforeSwap', (event) => {
+        if (event.detail.target.id !== 'patient-duplicates' || window.reasonTyped) return;
+        window.reasonTyped = true;
+        document.querySelector('#patient-duplicates [name=duplicate_reason]').value =
+            'Zweite Akte, bis die Versicherung geklärt ist';
+    })""")
+    phone = page.locator("#patient-form [name=phone]")
+    phone.fill("0171 2223334")
+    phone.press("Tab")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.reasonTyped")
+    expect(reason).to_have_value("Zweite Akte, bis die Versicherung geklärt ist")
     panel.get_by_role("button", name="Trotzdem anlegen").click()
     expect(page).to_have_url(re.compile(rf"{base_url}/patients/(\d+)$"))
     new_id = int(page.url.rsplit("/", 1)[1])
