@@ -52,10 +52,14 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
-        """Attach UTC to values that come back naive (SQLite)."""
-        if value is not None and value.tzinfo is None:
+        """Attach UTC to values that come back naive (SQLite); give values in another UTC zone object (psycopg's
+        ``ZoneInfo("Etc/UTC")``) ``datetime.UTC``: the same instants, but comparing and subtracting them is about
+        8 times faster, which the scheduling engine does by the thousand per search."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
-        return value
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def append_only_statements(table_name, dialect_name):
