@@ -57,7 +57,8 @@ def search_key(text):
 def searchable(text):
     """What a patient's search text holds for ``text``: its phone-book spelling and, when it differs, its search
     key. The spelling keeps partial words findable across a digraph ("er" in "Bauer", whose key is "baur"); the
-    key lets "Muller" find "Müller"."""
+    key lets "Muller" find "Müller". The key is search_key of the spelling, which folds it once more; for the usual
+    spelling in plain ASCII that second fold is only lower-casing, so it is done as such."""
     spelled = transliterate(text)
-    key = search_key(spelled)
+    key = _DIGRAPHS.sub("", spelled.lower()) if spelled.isascii() else search_key(spelled)
     return spelled if key == spelled else f"{spelled} {key}"

@@ -39,20 +39,25 @@ def _folded(part):
 
 
 def search_text(first_name, last_name, email, phone, birth_date, booking_system_id):
-    """``models.build_search_text`` of these values (see the module docstring)."""
+    """``models.build_search_text`` of these values (see the module docstring). The parts of a normalised phone
+    (+4917…) and of a birth date hold only digits, "-" and ".": folding leaves them as they are, so they skip it."""
     parts = [first_name, last_name, email, booking_system_id]
+    plain = []
     if phone:
         digits = phone.lstrip("+")
-        parts += [digits, "0" + digits[2:] if len(digits) > 2 else digits]
+        (plain if digits.isascii() and digits.isdigit() else parts).extend(
+            (digits, "0" + digits[2:] if len(digits) > 2 else digits))
     if birth_date:
         iso = birth_date.isoformat()
-        parts += [iso, f"{iso[8:10]}.{iso[5:7]}.{iso[:4]}"]
+        plain += [iso, f"{iso[8:10]}.{iso[5:7]}.{iso[:4]}"]
     spelled, keys = [], []
     for part in parts:
         if part:
             spelling, key = _folded(part)
             spelled.append(spelling)
             keys.append(key)
+    spelled += plain
+    keys += plain
     spelled_text, key_text = " ".join(spelled), " ".join(keys)
     return spelled_text if key_text == spelled_text else f"{spelled_text} {key_text}"
 

@@ -233,7 +233,6 @@ def _plan_row(row, index, texts):
     values = row.values
     booking, email = values["booking_system_id"], values["email"]
     email_key = email.lower() if email else None
-    first_key = _identity(values["first_name"], "", None)[0]
     by_booking = index.by_booking.get(booking) if booking else None
     by_email = index.by_email.get(email_key, []) if email_key else []
     if by_booking is not None:
@@ -246,6 +245,7 @@ def _plan_row(row, index, texts):
         _plan_matched(row, values, by_booking, via_booking=True, texts=texts, index=index)
         return
     if by_email:
+        first_key = _identity(values["first_name"], "", None)[0]
         same_name = [patient for patient in by_email if _identity(patient.first_name, "", None)[0] == first_key]
         active = [patient for patient in same_name if patient.archived_at is None]
         if len(active) == 1 or len(same_name) == 1:
@@ -259,9 +259,10 @@ def _plan_row(row, index, texts):
             _flag(row, None, _("%(count)d patients share this email address; none can be chosen automatically.",
                                count=len(same_name or by_email)))
         return
-    identity = _identity(values["first_name"], values["last_name"], values["birth_date"])
+    # An empty practice has nobody to resemble: the key is not even computed then.
+    identity = _identity(values["first_name"], values["last_name"], values["birth_date"]) if index.by_identity else None
     if booking or email:
-        similar = index.by_identity.get(identity, []) if values["birth_date"] else []
+        similar = index.by_identity.get(identity, []) if values["birth_date"] and identity else []
         if len(similar) > 1:
             _flag(row, None, _("Same name and birth date as %(count)d existing patients.", count=len(similar)))
         elif similar:

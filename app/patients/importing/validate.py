@@ -68,8 +68,8 @@ DEFAULT_PARALLEL_MIN_ROWS = 10_000
 _MAX_PROCESSES = 4
 _ROWS_PER_PROCESS = 5_000
 _HELPER_TIMEOUT_SECONDS = 600
-# Run by this interpreter from the repository root (see _ValidationHelper), so the app package is importable.
-_HELPER_COMMAND = (sys.executable, "-m", "app.patients.importing.validate_helper")
+# Run by this interpreter as a file, from the repository root (see _ValidationHelper and validate_helper).
+_HELPER_COMMAND = (sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "validate_helper.py"))
 
 
 def _validate_chunk(fields_list, country, today):

@@ -1,17 +1,21 @@
 """Unit tests of the shared patient field rules that have no form of their own: how a phone number is normalised,
-kept as typed when it cannot be, and shown."""
+kept as typed when it cannot be, and shown; and that an email is normalised exactly as email_validator does, though
+the common form is checked without it."""
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
 from app.patients.fields import (
     PHONE_MAX_LENGTH,
     FieldError,
     clean_phone,
     format_phone,
+    normalise_email,
     normalise_phone,
     phone_needs_check,
     validate_patient_fields,
 )
+from bench.patient_import import generate_rows
 
 
 @pytest.mark.parametrize(("stored", "country", "shown"), [
@@ -79,3 +83,49 @@ def test_a_number_in_an_unknown_range_is_shown_internationally_and_a_kept_one_as
     """A number without a national pattern in the library is shown in international form, not as bare digits;
     one kept as typed is shown exactly as stored."""
     assert format_phone(stored, "DE") == shown
+
+
+LONG_LOCAL = "a" * 64
+EMAILS = [
+    "anna@web.de", "Anna.Maier@GMX.de", "ANNA@WEB.DE", "a+tag@gmail.com", "o'brien@t-online.de", "x_y-z@a-b.c-d.de",
+    "Postmaster@Praxis.de", "INFO@praxis.de", "Abuse@praxis.de", "www@praxis.de",  # lower-cased by the library
+    "a..b@web.de", ".a@web.de", "a.@web.de", "a@web..de", "a@.web.de", "a@web.de.", "a@-web.de", "a@web-.de",
+    "a@web_de.de", "a@web", "a@localhost", "a@test", "a@x.test", "a@x.invalid", "a@x.local", "a@x.onion",
+    "a@123", "a@1.2.3.4", "a@x.123", "a@[127.0.0.1]", "a@@web.de", "a@web.de@x.de", "@web.de", "a@", "a",
+    "a@xn--mller-kva.de", "a@XN--MLLER-KVA.DE", "a@müller.de", "jörg@web.de", '"a b"@web.de', "Anna <anna@web.de>",
+    "a b@web.de", "a@web.de ", f"{LONG_LOCAL}@web.de", f"{LONG_LOCAL}a@web.de",
+    f"a@{'b' * 63}.de", f"a@{'b' * 64}.de", f"{LONG_LOCAL}@{'.'.join(['b' * 60] * 3)}.de",
+    f"{LONG_LOCAL}@{'.'.join(['b' * 61] * 3)}.de", f"{LONG_LOCAL}@{'.'.join(['b' * 62] * 3)}.de",  # 253, 256 long
+    f"{LONG_LOCAL}@{'.'.join(['b' * 40] * 4)}.xn--mller-kva.de",
+]
+
+
+def _library(text):
+    """email_validator's normalised form of ``text`` (as normalise_email calls it), or None when it refuses it."""
+    try:
+        return validate_email(text.strip(), check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError:
+        return None
+
+
+def _ours(text):
+    """normalise_email's result, or None when it refuses the address."""
+    try:
+        return normalise_email(text)
+    except FieldError as error:
+        assert error.code == "invalid_email"
+        return None
+
+
+@pytest.mark.parametrize("typed", EMAILS)
+def test_an_email_is_normalised_exactly_as_email_validator_does(typed):
+    """The common form is checked without the library's per-address work (its domain once per domain), with the
+    same result for every kind of address: kept, lower-cased where the library does, or refused."""
+    assert _ours(typed) == _library(typed)
+    assert _ours(typed) == _library(typed), "the second time (domain known) too"
+
+
+def test_the_bench_files_emails_are_normalised_as_email_validator_does():
+    """Two thousand realistic addresses, with and without umlauts in the domain's spelling."""
+    for email in [row[3] for row in generate_rows(2000)[1:] if row[3]]:
+        assert _ours(email) == _library(email), email

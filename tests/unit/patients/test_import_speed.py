@@ -1,16 +1,19 @@
 """The import's commit stays linear and cheap, checked by counting (never by timing): the statements of the
 commit do not grow with the rows of a batch, each distinct name is folded for search and sorting once (not once
-or twice per row), and every new patient gets search text and sort key equal to the one-patient rules."""
+or twice per row), and every new patient gets search text and sort key equal to the one-patient rules. The
+garbage collector's full passes over the rows are paused while a step of the import runs, and only then."""
 
+import gc
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from app.patients.collation import name_sort_key
-from app.patients.importing import derive
+from app.patients.importing import derive, service
 from app.patients.importing.service import create_csv_import, preview_import, run_import_job
 from app.patients.models import Patient, build_search_text
+from app.platform.errors import ServiceError
 from app.platform.security.actor import Actor
 from bench.patient_import import generate_rows, to_csv
 
@@ -71,3 +74,24 @@ def test_new_patients_get_the_search_text_and_sort_key_of_the_one_patient_rules(
                                                         patient.phone, patient.birth_date,
                                                         patient.booking_system_id)
         assert patient.sort_name == name_sort_key(patient.last_name, patient.first_name)
+
+
+def test_the_garbage_collector_is_paused_while_a_step_plans_its_rows_and_only_then(importer, db, monkeypatch):
+    """The preview and the commit plan their rows with the collector paused; it runs again afterwards, also after a
+    step that failed, and a collector paused by someone else stays paused."""
+    paused = []
+    original = service.plan_rows
+    monkeypatch.setattr(service, "plan_rows", lambda *args, **kwargs: paused.append(not gc.isenabled()) or original(
+        *args, **kwargs))
+    job = importer(50)
+    assert paused == [True, True] and gc.isenabled()
+    with pytest.raises(ServiceError):
+        preview_import(Actor(job.user), job, job.mapping)  # a finished import can no longer be previewed
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(ServiceError):
+            preview_import(Actor(job.user), job, job.mapping)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

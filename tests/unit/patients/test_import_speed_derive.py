@@ -20,7 +20,8 @@ def test_search_text_and_sort_name_equal_the_originals_for_unusual_names(first):
     for last in TRICKY_NAMES:
         for email, phone, birth, booking in ((None, None, None, None),
                                              ("jörg.müller@web.de", "+4915112345678", date(1980, 2, 29), "P-1"),
-                                             ("Anna.Maier@GMX.de", "0151 1112223", date(1931, 12, 1), "Bü-7")):
+                                             ("Anna.Maier@GMX.de", "0151 1112223", date(1931, 12, 1), "Bü-7"),
+                                             (None, "Büro anrufen", None, None), (None, "+4", None, "P-2")):
             assert derive.search_text(first, last, email, phone, birth, booking) == build_search_text(
                 first, last, email, phone, birth, booking)
         assert derive.sort_name(last, first) == name_sort_key(last, first)
