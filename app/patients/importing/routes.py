@@ -14,7 +14,7 @@ from app.patients.fields import PATIENT_FIELDS
 from app.patients.forms import ImportQueueForm, ImportUploadForm
 from app.patients.importing.decode import format_size
 from app.patients.importing.fix import RowFixError, decided_counts, fix_invalid_row, fixable_fields, row_cells
-from app.patients.importing.queries import job_row, practice_job, recent_imports
+from app.patients.importing.queries import job_row, practice_job, recent_imports, session_job
 from app.patients.importing.report import plan_problem_rows, problem_rows_csv, row_state_labels, unresolved_count
 from app.patients.importing.samples import column_samples
 from app.patients.importing.service import create_csv_import, preview_import, queue_import, resolve_flagged_row
@@ -23,7 +23,7 @@ from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.htmx import fragment_response, redirect_response, wants_fragment
 from app.platform.security.actor import current_actor
-from app.platform.security.guard import permission_required
+from app.platform.security.guard import permission_required, session_data, session_read
 
 PROBLEM_ROWS_SHOWN = 200
 RECENT_IMPORTS = 20
@@ -181,12 +181,22 @@ def start_import(job_id):
     return redirect_response(url_for("patients.import_detail", job_id=job.id))
 
 
+def _read_progress(session_id):
+    """The progress poll's user loader (session_read): the session's user and the import of the URL, read in one
+    statement (queries.session_job)."""
+    return session_job(session_id, request.view_args["job_id"])
+
+
 @bp.get("/import/<int:job_id>/progress")
 @permission_required("patients.import")
+@session_read(_read_progress)
 def import_progress(job_id):
-    """Fragment #import-progress: polled while the import runs (the template drops the trigger when it ends;
-    a 286 also tells htmx to stop)."""
-    job = _job_or_404(job_id)
+    """Fragment #import-progress: polled every second while the import runs (the template drops the trigger when
+    it ends; a 286 also tells htmx to stop). While it runs, a poll is one statement: the job is read together with
+    the session's user; the last one also reads the report's rows."""
+    job = session_data()
+    if job is None:
+        abort(404)
     finished = job.status in ("succeeded", "failed")
     rows = plan_problem_rows(job, PROBLEM_ROWS_SHOWN) if finished else []
     body = render_template("patients/_import_progress.html", job=job, rows=rows, counts=_counts(job))
