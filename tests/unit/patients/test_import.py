@@ -705,15 +705,13 @@ def test_other_practices_patients_are_never_matched(db, actor, other_practice, m
 @pytest.fixture
 def app_overrides(request, tmp_path_factory):
     """Config for the ``app`` fixture; with the indirect parameter "test catalogue" the app reads a German catalogue
-    written for the test (the real one is maintained separately), so translated output can be asserted. Flask-Babel
-    caches loaded catalogues per locale for the whole process, so the cache is emptied before and after."""
+    written for the test (the real one is maintained separately), so translated output can be asserted (with the
+    test_catalogue fixture)."""
     if getattr(request, "param", None) != "test catalogue":
         yield {}
         return
     from babel.messages.catalog import Catalog
     from babel.messages.mofile import write_mo
-
-    from app.platform.extensions import babel
 
     directory = tmp_path_factory.mktemp("translations")
     (directory / "de" / "LC_MESSAGES").mkdir(parents=True)
@@ -721,9 +719,20 @@ def app_overrides(request, tmp_path_factory):
     catalog.add("This field is required.", "Pflichtangabe (Testkatalog).")
     with (directory / "de" / "LC_MESSAGES" / "messages.mo").open("wb") as handle:
         write_mo(handle, catalog)
-    babel.domain_instance.cache.clear()
     yield {"BABEL_TRANSLATION_DIRECTORIES": str(directory)}
-    babel.domain_instance.cache.clear()
+
+
+@pytest.fixture
+def test_catalogue(app):
+    """The test catalogue of app_overrides in use: Flask-Babel's process-wide cache of loaded catalogues emptied
+    before and after (inside the app's context, which the cache needs, so the test runs alone too)."""
+    from app.platform.extensions import babel
+
+    with app.app_context():
+        babel.domain_instance.cache.clear()
+    yield
+    with app.app_context():
+        babel.domain_instance.cache.clear()
 
 
 def mixed_rows_file(count):
@@ -743,7 +752,7 @@ def planned_rows(db, job):
 
 
 @pytest.mark.parametrize("app_overrides", ["test catalogue"], indirect=True)
-def test_helper_processes_validate_exactly_like_this_process(app, db, actor, monkeypatch, caplog):
+def test_helper_processes_validate_exactly_like_this_process(app, test_catalogue, db, actor, monkeypatch, caplog):
     """Large files are validated by helper processes; the plan is the same row for row as when validated here, and
     the helpers' messages are in the caller's language."""
     monkeypatch.setattr(validate, "_ROWS_PER_PROCESS", 10)
