@@ -268,10 +268,12 @@ class SeriesConflict(ServiceError):
         self.failures = failures
 
 
-def book_all(actor, practice, requests, *, can_override=False, partial=False):
+def book_all(actor, practice, requests, *, can_override=False, partial=False, attach=None):
     """Book several appointments (a treatment series) in one transaction: all or none, or with ``partial`` the
-    ones that fit. Returns (appointments, failures as (index, conflicts)); SeriesConflict when not ``partial``
-    and any unit collides; SchedulingError (its field prefixed with the unit) on bad input."""
+    ones that fit (at least one). Returns (appointments, failures as (index, conflicts)); SeriesConflict when any
+    unit collides (not ``partial``) or none fits; SchedulingError (its field prefixed with the unit) on bad input.
+    ``attach(appointments)`` runs inside the same transaction before the commit (the series record), so what it
+    adds is saved with the bookings or not at all."""
     plans = []
     for index, request in enumerate(requests):
         try:
@@ -293,8 +295,10 @@ def book_all(actor, practice, requests, *, can_override=False, partial=False):
             except IntegrityError:
                 savepoint.rollback()
                 failures.append((index, []))
-        if failures and not partial:
+        if failures and (not partial or not booked):
             raise SeriesConflict(failures)
+        if attach is not None:
+            attach(booked)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -35,6 +35,7 @@ def register_labels():
         "appointment.create": _l("Appointment booked"),
         "appointment.update": _l("Appointment changed"),
         "appointment.cancel": _l("Appointment cancelled"),
+        "series.create": _l("Treatment series booked"),
     }
     kinds = {
         "appointment_type": (_l("Appointment type created"), _l("Appointment type changed"),
@@ -57,12 +58,14 @@ def register_labels():
                     "resource.activate": _l("Room or device activated")})
     register_action_labels(actions)
     register_audit_labels(
-        objects={"appointment": _l("Appointment"), "appointment_type": _l("Appointment type"),
+        objects={"appointment": _l("Appointment"), "treatment_series": _l("Treatment series"),
+                 "appointment_type": _l("Appointment type"),
                  "resource": _l("Room or device"), "opening_hours": _l("Opening hours"),
                  "working_hours": _l("Working hours"), "break": _l("Break"), "absence": _l("Absence"),
                  "closure": _l("Closure"), "holiday_opening": _l("Opening on a public holiday")},
         meta={"override_reason": _l("Reason for the override"), "conflicts": _l("Conflicts booked over"),
-              "starts_at": _l("Start"), "before": _l("Before"), "fields": _l("Fields")},
+              "starts_at": _l("Start"), "before": _l("Before"), "fields": _l("Fields"),
+              "units_prescribed": _l("Units prescribed"), "units_booked": _l("Units booked")},
         values={"patient_busy": _l("Patient already booked"), "outside_working_hours": _l("Outside working hours"),
                 "outside_opening_hours": _l("Outside opening hours"), "break": _l("Break"),
                 "absence": _l("Absence"), "closure": _l("Closure"), "holiday": _l("Public holiday")})

@@ -1,11 +1,13 @@
 """The scheduling catalogue and local bookings: appointment types with their resource requirements and therapists,
-rooms and devices, the details of a local appointment and the rows of what it occupies (DESIGN.md §3)."""
+rooms and devices, treatment series, the details of a local appointment and the rows of what it occupies
+(DESIGN.md §3)."""
 
 from sqlalchemy import (
     DDL,
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -125,20 +127,59 @@ class Resource(db.Model):
         return f"<Resource {self.kind}:{self.name}>"
 
 
+class TreatmentSeries(db.Model):
+    """A prescription (Heilmittelverordnung) booked as a series: ``units`` prescribed at ``per_week`` for one
+    patient, type and location. Its booked appointments point back here through their details, each with its unit
+    number, so a practice sees "unit 3 of 10"."""
+
+    __tablename__ = "treatment_series"
+    __table_args__ = (
+        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("per_week > 0", name="per_week_positive"),
+        Index("ix_treatment_series_practice_id_patient_id", "practice_id", "patient_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    type_id: Mapped[int] = mapped_column(ForeignKey("appointment_types.id"))
+    therapist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    units: Mapped[int] = mapped_column(Integer)
+    per_week: Mapped[int] = mapped_column(Integer)
+    prescription_date = mapped_column(Date, nullable=False)
+    valid_until = mapped_column(Date, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    details = relationship("AppointmentDetail", back_populates="series", order_by="AppointmentDetail.unit_number")
+
+    def __repr__(self):
+        return f"<TreatmentSeries {self.id}: {self.units} units>"
+
+
 class AppointmentDetail(db.Model):
     """What a local appointment (``appointments.source = 'local'``) holds beyond the cache's columns: its type,
-    location and notes."""
+    location and notes, and for a unit of a treatment series the series and the unit's number in it."""
 
     __tablename__ = "appointment_details"
+    __table_args__ = (
+        UniqueConstraint("series_id", "unit_number", name="uq_appointment_details_series_id_unit_number"),
+        CheckConstraint("(series_id IS NULL) = (unit_number IS NULL)", name="series_unit_together"),
+    )
 
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"), primary_key=True)
     practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"))
     type_id: Mapped[int] = mapped_column(ForeignKey("appointment_types.id"), index=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_series.id"))
+    unit_number: Mapped[int | None] = mapped_column(Integer)
 
     appointment = relationship("Appointment", backref=db.backref("detail", uselist=False))
     type = relationship("AppointmentType")
+    series = relationship("TreatmentSeries", back_populates="details")
 
 
 class Occupancy(db.Model):

@@ -17,7 +17,7 @@ from app.platform.security.actor import current_actor
 from app.platform.security.guard import permission_required
 from app.platform.security.permissions import OWN, has_permission, permission_scope
 from app.scheduling.collisions import changed_scope, rule_collisions
-from app.scheduling.models import AppointmentDetail, AppointmentType, Occupancy, TypeRequirement
+from app.scheduling.models import AppointmentDetail, AppointmentType, Occupancy, TreatmentSeries, TypeRequirement
 from app.scheduling.pages import SECTION_BY_KEY, SECTIONS, form_body, row_form, update_body
 from app.scheduling.resolve import SchedulingError
 
@@ -159,9 +159,10 @@ def _update(key, row_id):
 
 
 def _in_use(section, row):
-    """Whether bookings or types refer to a type or resource (then it is deactivated, not deleted)."""
+    """Whether bookings, series or types refer to a type or resource (then it is deactivated, not deleted)."""
     if section.model is AppointmentType:
-        return db.session.scalar(select(exists().where(AppointmentDetail.type_id == row.id)))
+        return db.session.scalar(select(or_(exists().where(AppointmentDetail.type_id == row.id),
+                                            exists().where(TreatmentSeries.type_id == row.id))))
     return db.session.scalar(select(or_(exists().where(Occupancy.resource_id == row.id),
                                         exists().where(TypeRequirement.resource_id == row.id))))
 

@@ -157,6 +157,21 @@ def _scheduling_records(db, practice, location_id, therapist):
     return {name: row.id for name, row in rows.items()}
 
 
+def _series_records(db, practice, ids, therapist):
+    """A treatment series of the walk's patient, led by ``therapist`` (so a therapist may read it)."""
+    from datetime import date
+
+    from app.scheduling.models import TreatmentSeries
+
+    series = TreatmentSeries(practice_id=practice.id, patient_id=ids["patient_id"],
+                             type_id=ids["appointment_type_id"], therapist_id=therapist.id,
+                             location_id=ids["location_id"], units=10, per_week=2,
+                             prescription_date=date(2026, 12, 1))
+    db.session.add(series)
+    db.session.commit()
+    return {"series_id": series.id}
+
+
 def _records(db, practice, therapist):
     """Sample records of every domain for ``practice``, by the route argument that names them."""
     ids = {**_patient_records(db, practice, therapist=therapist), **_webhook_records(practice),
@@ -164,6 +179,7 @@ def _records(db, practice, therapist):
     ids.update(_call_and_review_records(db, practice, ids["patient_id"]))
     ids.update(_access_records(db, practice, ids["location_id"], ids["patient_id"]))
     ids.update(_scheduling_records(db, practice, ids["location_id"], therapist))
+    ids.update(_series_records(db, practice, ids, therapist))
     return ids
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.appointments.models import Appointment
+from app.scheduling.models import TreatmentSeries
 from tests.helpers import bearer
 from tests.unit.scheduling.setup import build
 
@@ -45,19 +46,21 @@ def test_busy_preferred_time_is_moved_with_conflicts_and_alternatives(client, s,
     assert units[1]["warnings"] == ["Diese Einheit liegt nach der Gültigkeit der Verordnung (09.05.2037)."]
 
 
-def test_series_is_booked_whole_or_not_at_all(client, s, headers, db):
+def test_series_is_booked_whole_or_not_at_all(client, s, headers, db, make_patient):
     client.post("/api/appointments/", json={"type": s.kg.id, "doctor": s.anna.id, "location": s.location.id,
                                             "start_time": "2037-05-12T09:00:00+02:00"}, headers=headers)
     units = [{"start_time": f"2037-05-{day:02d}T09:00:00+02:00", "doctor": s.anna.id} for day in (5, 12, 19)]
-    body = {"type": s.kg.id, "location": s.location.id, "units": units}
+    body = {"type": s.kg.id, "location": s.location.id, "units": units, "patient_id": make_patient().id}
     refused = client.post("/api/series/", json=body, headers=headers)
     assert refused.status_code == 409
     assert refused.json["error"]["code"] == "conflict"
     assert [unit["index"] for unit in refused.json["error"]["units"]] == [1]
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
+    assert db.session.scalar(select(func.count()).select_from(TreatmentSeries)) == 0
     partial = client.post("/api/series/", json={**body, "book_partial": True}, headers=headers)
     assert partial.status_code == 201
-    assert len(partial.json["results"]) == 2 and [s["index"] for s in partial.json["skipped"]] == [1]
+    assert partial.json["booked"] == 2 and [s["index"] for s in partial.json["skipped"]] == [1]
+    assert partial.json["units"] == 3 and partial.json["remaining"] == 1
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 3
 
 
