@@ -109,7 +109,7 @@ _UPDATED_COLUMNS = [name for name in _UPSERT_COLUMNS
 # conflict on (practice, source, external id) updates the row unless the stored update is newer (then nothing is
 # returned); a patient once matched is never unlinked. Written as text because SQLAlchemy does not cache its
 # dialect-specific INSERT ... ON CONFLICT constructs, and compiling one on every event cost more than running it.
-# Kept in parts so the webhook receiver can run the same upsert inside its one-statement event (upsert_from()).
+# Kept in parts so the webhook receiver's fast path can run the same upsert inside one statement (upsert_from()).
 _UPSERT_INTO = "INSERT INTO appointments (" + ", ".join(_UPSERT_COLUMNS) + ") "  # noqa: S608 (constant names)
 _UPSERT_VALUES = (
     ":practice_id, :source, :external_id, "
@@ -138,6 +138,11 @@ UPSERT_BINDS = (
                                                          "created_at")),
 )
 _UPSERT_SQL = text(_UPSERT_INTO + "VALUES (" + _UPSERT_VALUES + ")" + _UPSERT_CONFLICT).bindparams(*UPSERT_BINDS)
+
+
+def upsert_sql():
+    """The upsert (one row from its parameters) as a text construct: see _UPSERT_SQL and upsert_parameters()."""
+    return _UPSERT_SQL
 
 
 def upsert_from(row_source):

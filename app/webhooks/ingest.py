@@ -16,8 +16,8 @@ transaction is rolled back and it is stored as a duplicate instead.
 
 The hot path is the event insert, the domain upsert(s), the attempt insert and the commit: the endpoint, its
 secrets and its practice come from this process's copy, and every event insert is fenced against a stale copy
-(app.webhooks.receiving). On PostgreSQL an event that is one booking-tool appointment does all of it in one
-statement (app.webhooks.one_statement), falling back to this general path whenever that statement fails."""
+(app.webhooks.receiving). An event that is one booking-tool appointment does all of it on the fast path
+(app.webhooks.fast_path: one statement on PostgreSQL), falling back to this general path whenever that fails."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,7 +39,7 @@ from app.platform.security.crypto import decrypt_secret, encrypt_secret
 from app.providers.events import PayloadError, SignatureError
 from app.providers.registry import webhook_source
 from app.tenancy.models import Practice
-from app.webhooks import one_statement
+from app.webhooks import fast_path
 from app.webhooks.failures import stored_error
 from app.webhooks.models import (
     ACCEPTED,
@@ -133,8 +133,8 @@ def _receive(endpoint, body, headers, remote_addr, now):
                            event_type=parsed.event_type[:64], payload=encrypt_secret(body.decode("utf-8")),
                            preview=preview(payload), outcome=ACCEPTED)
     stored = None
-    if one_statement.available() and _one_record(endpoint, parsed):
-        stored = one_statement.store_and_apply(endpoint, parsed.records[0], values)
+    if _one_record(endpoint, parsed):
+        stored = fast_path.store_and_apply(endpoint, parsed.records[0], values)
     if stored is None:
         with sqlite_writer(db.engine):
             stored = _store_and_apply(endpoint, parsed, values)
@@ -149,8 +149,8 @@ def _receive(endpoint, body, headers, remote_addr, now):
 
 
 def _one_record(endpoint, parsed):
-    """Whether the event is one record that app.webhooks.one_statement applies: an appointment of the endpoint's
-    own source applied by the upsert alone."""
+    """Whether the event is one record that app.webhooks.fast_path applies: an appointment of the endpoint's own
+    source applied by the upsert alone."""
     return (not parsed.ignored and len(parsed.records) == 1 and upsert_in_one_statement(parsed.records[0])
             and parsed.records[0].source == endpoint.source)
 

@@ -141,10 +141,10 @@ def _fenced_insert(typed):
 _INSERT_EVENT = {False: _fenced_insert(typed=False), True: _fenced_insert(typed=True)}
 
 
-def fenced_event_insert_sql(dialect):
-    """The fenced event insert (PostgreSQL's typed form) as SQL text for ``dialect``, with the same parameter names
-    as event_values(): the first part of the receiver's one-statement event (app.webhooks.one_statement)."""
-    return str(_INSERT_EVENT[True].compile(dialect=dialect))
+def fenced_event_insert_sql(dialect, typed):
+    """The fenced event insert (``typed``: PostgreSQL's form, see _fenced_insert) as SQL text for ``dialect``, with
+    the same parameter names as event_values(), for the receiver's fast path (app.webhooks.fast_path)."""
+    return str(_INSERT_EVENT[typed].compile(dialect=dialect))
 
 
 def find_endpoint(source, public_id):

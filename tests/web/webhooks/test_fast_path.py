@@ -1,6 +1,6 @@
-"""The receiver's one-statement path (app.webhooks.one_statement): on PostgreSQL a booking-tool appointment event
-is stored, applied and its attempt written by one autocommitted statement, with the general path's results; a
-failing statement leaves nothing and the general path takes over. SQLite always takes the general path."""
+"""The receiver's fast path (app.webhooks.fast_path): a booking-tool appointment event is stored, applied and its
+attempt written by one autocommitted statement on PostgreSQL, by three statements straight to the driver on SQLite,
+with the general path's results; a failing statement leaves nothing and the general path takes over."""
 
 import itertools
 
@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from app.appointments.models import Appointment
 from app.platform.security.actor import Actor
 from app.webhooks import endpoints as webhook_endpoints
-from app.webhooks import one_statement
 from app.webhooks.models import WebhookEvent
 from tests.signers import booking_event, compact, sign_booking
 
@@ -21,12 +20,6 @@ _numbers = itertools.count(1)
 def booking(db, practice):
     """The practice's booking endpoint and its secret."""
     return webhook_endpoints.create_endpoint(Actor(practice_id=practice.id), "booking")
-
-
-@pytest.fixture
-def postgresql_only(db):
-    if not one_statement.available():
-        pytest.skip("the one-statement path is PostgreSQL's (SQLite has no data-modifying CTEs)")
 
 
 def _send(client, booking, updated_at="2030-05-01T08:00:00+02:00", msg_id=None, therapist="Dr. Maria Weber"):
@@ -41,15 +34,20 @@ def _send(client, booking, updated_at="2030-05-01T08:00:00+02:00", msg_id=None, 
                        headers=sign_booking(secret, body, msg_id=msg_id))
 
 
-def test_an_appointment_event_is_one_statement(client, db, make_user, booking, postgresql_only, sql_statements):
-    """After the first event (which reads the endpoint), an event costs one statement: event, upsert and attempt
-    together, answered and stored as the general path would."""
+def test_an_appointment_event_costs_its_writes_only(client, db, make_user, booking, sql_statements):
+    """After the first event (which reads the endpoint), an event costs its writes only: on PostgreSQL one
+    statement (event, upsert and attempt together), on SQLite those three; answered and stored as the general
+    path would."""
     weber = make_user("therapist", name="Dr. Maria Weber")
     assert _send(client, booking).status_code == 200
     with sql_statements() as sent:
         answer = _send(client, booking, updated_at="2030-05-02T08:00:00+02:00")
     assert answer.status_code == 200 and answer.json["status"] == "processed"
-    assert len(sent) == 1 and sent[0].startswith("WITH ev AS (INSERT INTO webhook_events")
+    if db.engine.dialect.name == "postgresql":
+        assert len(sent) == 1 and sent[0].startswith("WITH ev AS (INSERT INTO webhook_events")
+    else:
+        assert [statement.split(" (")[0] for statement in sent] == [
+            "INSERT INTO webhook_events", "INSERT INTO appointments", "INSERT INTO webhook_event_attempts"]
     event = db.session.get(WebhookEvent, answer.json["event_id"])
     [attempt] = event.attempts
     assert (event.outcome, attempt.outcome, attempt.triggered_by) == ("accepted", "processed", "receipt")
@@ -58,7 +56,7 @@ def test_an_appointment_event_is_one_statement(client, db, make_user, booking, p
     assert appointment.therapist_id == weber.id and appointment.external_id == "A-1"
 
 
-def test_an_older_update_is_stored_and_ignored(client, db, booking, postgresql_only):
+def test_an_older_update_is_stored_and_ignored(client, db, booking):
     assert _send(client, booking, updated_at="2030-05-02T08:00:00+02:00").json["status"] == "processed"
     answer = _send(client, booking, updated_at="2030-05-01T08:00:00+02:00")
     assert answer.json["status"] == "ignored"
@@ -66,7 +64,7 @@ def test_an_older_update_is_stored_and_ignored(client, db, booking, postgresql_o
     assert (attempt.outcome, attempt.detail) == ("ignored", "appointment booking:A-1: older than the stored update")
 
 
-def test_a_second_delivery_fails_the_statement_and_is_stored_as_a_duplicate(client, db, booking, postgresql_only):
+def test_a_second_delivery_fails_the_statement_and_is_stored_as_a_duplicate(client, db, booking):
     """The partial unique index fails the whole statement (nothing of it stays); the general path then stores the
     duplicate, pointing at the original."""
     first = _send(client, booking, msg_id="msg_twice")
@@ -77,23 +75,34 @@ def test_a_second_delivery_fails_the_statement_and_is_stored_as_a_duplicate(clie
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 1
 
 
+_REFUSING = {
+    "postgresql": (
+        ["CREATE OR REPLACE FUNCTION test_refuse_a1() RETURNS trigger AS $$ BEGIN IF NEW.external_id = 'A-1' THEN "
+         "RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
+         "CREATE TRIGGER test_refuse_a1 BEFORE INSERT OR UPDATE ON appointments FOR EACH ROW "
+         "EXECUTE FUNCTION test_refuse_a1()"],
+        ["DROP TRIGGER test_refuse_a1 ON appointments", "DROP FUNCTION test_refuse_a1()"],
+    ),
+    "sqlite": (
+        [f"CREATE TRIGGER test_refuse_a1_{event} BEFORE {event} ON appointments WHEN NEW.external_id = 'A-1' "
+         "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END" for event in ("INSERT", "UPDATE")],
+        [f"DROP TRIGGER test_refuse_a1_{event}" for event in ("INSERT", "UPDATE")],
+    ),
+}
+
+
 @pytest.fixture
-def refusing_appointments(db, postgresql_only):
+def refusing_appointments(db):
     """A trigger that makes the database refuse any write of appointment A-1 (as a check or a full disk would)."""
-    statements = [
-        "CREATE OR REPLACE FUNCTION test_refuse_a1() RETURNS trigger AS $$ BEGIN IF NEW.external_id = 'A-1' THEN "
-        "RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END; $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER test_refuse_a1 BEFORE INSERT OR UPDATE ON appointments FOR EACH ROW "
-        "EXECUTE FUNCTION test_refuse_a1()",
-    ]
+    create, drop = _REFUSING[db.engine.dialect.name]
     with db.engine.begin() as connection:
-        for statement in statements:
+        for statement in create:
             connection.exec_driver_sql(statement)
     yield
-    db.session.rollback()  # the test's reads hold a lock that DROP TRIGGER waits for
+    db.session.rollback()  # the test's reads hold a lock that dropping the trigger waits for
     with db.engine.begin() as connection:
-        connection.exec_driver_sql("DROP TRIGGER test_refuse_a1 ON appointments")
-        connection.exec_driver_sql("DROP FUNCTION test_refuse_a1()")
+        for statement in drop:
+            connection.exec_driver_sql(statement)
 
 
 def test_a_write_the_database_refuses_goes_down_the_general_path(client, db, booking, refusing_appointments):
@@ -105,7 +114,3 @@ def test_a_write_the_database_refuses_goes_down_the_general_path(client, db, boo
     [attempt] = event.attempts
     assert (event.outcome, attempt.outcome) == ("accepted", "error") and attempt.next_retry_at is not None
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
-
-
-def test_sqlite_takes_the_general_path(db):
-    assert one_statement.available() is (db.engine.dialect.name == "postgresql")
