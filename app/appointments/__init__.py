@@ -18,10 +18,11 @@ def init_app(app):
     register_patient_tab(app, "termine", appointments_context,
                          fragment=("patient-appointments", "patients/_appointments.html"))
     register_patient_tab(app, "anrufe", calls_context)
-    from app.appointments.merge import move_appointments_and_calls
+    from app.appointments.merge import move_appointments_and_calls, return_appointments_and_calls
     from app.patients.merge import register_merge_step
 
-    register_merge_step(app, move_appointments_and_calls)  # a merged record's appointments and calls move along
+    # a merged record's appointments and calls move along, and back when the merge is undone
+    register_merge_step(app, move_appointments_and_calls, reverse=return_appointments_and_calls)
     from app.appointments.history import appointment_history
     from app.platform.audit.history import register_history_source
 

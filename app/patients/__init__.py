@@ -83,9 +83,12 @@ def init_app(app):
 
     register_history_source(app, merged_records_history)  # a merged record's history stays on the survivor
     register_action_labels({"patient.merge": _l("Records merged"),
-                            "patient.merged": _l("Merged into another record")})
+                            "patient.merged": _l("Merged into another record"),
+                            "patient.unmerge": _l("Merge undone")})
     register_audit_labels(
         meta={"duplicate_id": _l("Merged record no."), "survivor_id": _l("Merged into record no."),
               "moved": _l("Moved"), "filled": _l("Filled in"), "duplicates": _l("Similar records no."),
               "appointments": _l("Appointments"), "calls": _l("Calls"), "access_links": _l("“Meine Termine” links"),
-              "merged_records": _l("Records merged earlier")})
+              "merged_records": _l("Records merged earlier"), "archived_before": _l("Archived before"),
+              "returned": _l("Went back"), "left": _l("Stayed (changed since)"), "emptied": _l("Emptied again"),
+              "kept": _l("Kept (changed since)"), "booking_left": _l("Booking tool link stayed")})

@@ -8,8 +8,9 @@ domain: memberships), so patients never imports the domains above it. The histor
 survivor's Verlauf shows the entries of every record merged into it. The duplicate is archived and marked
 ``merged_into_id``; nothing is deleted.
 
-The audit entry ``patient.merge`` on the survivor names every moved row by id, the booking id that moved and the
-fields that were filled, so a merge can be reversed from the audit trail alone.
+The audit entry ``patient.merge`` on the survivor names every moved row by id, the booking id that moved, the
+fields that were filled and whether the duplicate was archived already, so a merge can be reversed from the audit
+trail alone (app.patients.unmerge, with each domain's reverse step given to ``register_merge_step``).
 
 Two admins merging the same records at once give exactly one merge: both rows are locked in id order (PostgreSQL)
 and the duplicate is marked with a conditional UPDATE (``merged_into_id IS NULL``), which the second attempt finds
@@ -34,6 +35,7 @@ from app.platform.errors import ServiceError
 from app.platform.extensions import db
 
 MERGE_STEPS = "praxis.patient_merge_steps"
+UNMERGE_STEPS = "praxis.patient_unmerge_steps"
 FILLABLE = ("email", "phone", "birth_date", "therapist_id")  # taken from the duplicate where the survivor has none
 
 
@@ -47,10 +49,14 @@ class MergeMove:
     ids: list
 
 
-def register_merge_step(app, step):
+def register_merge_step(app, step, reverse=None):
     """Add ``step(survivor, duplicate, apply)``: the rows of a domain that belong to ``duplicate``, as a list of
-    MergeMove; with ``apply`` the step also moves them to ``survivor`` (in the caller's transaction)."""
+    MergeMove; with ``apply`` the step also moves them to ``survivor`` (in the caller's transaction). ``reverse(
+    survivor, duplicate, moved, apply)`` undoes it from the audit entry's ``moved`` ids (app.patients.unmerge,
+    built with ``return_rows``); rows of a step without one stay with the survivor when a merge is undone."""
     app.extensions.setdefault(MERGE_STEPS, []).append(step)
+    if reverse is not None:
+        app.extensions.setdefault(UNMERGE_STEPS, []).append(reverse)
 
 
 def move_rows(model, kind, label, survivor, duplicate, apply):
@@ -135,9 +141,9 @@ def plan_merge(survivor, duplicate):
     return _plan(survivor, duplicate, apply=False)
 
 
-def _lock_pair(survivor_id, duplicate_id):
-    """Both records, read fresh and (PostgreSQL) locked in id order, so two merges of the same pair queue up
-    instead of deadlocking."""
+def lock_pair(survivor_id, duplicate_id):
+    """Both records, read fresh and (PostgreSQL) locked in id order, so two merges (or undos) of the same pair
+    queue up instead of deadlocking."""
     rows = db.session.scalars(
         select(Patient).where(Patient.id.in_((survivor_id, duplicate_id))).order_by(Patient.id)
         .with_for_update().execution_options(populate_existing=True)
@@ -175,13 +181,14 @@ def merge_patients(actor, survivor, duplicate):
     survivor_id, duplicate_id = survivor.id, duplicate.id
     if survivor_id == duplicate_id:
         raise ServiceError(_("Please choose two different records."))
-    survivor, duplicate = _lock_pair(survivor_id, duplicate_id)
+    survivor, duplicate = lock_pair(survivor_id, duplicate_id)
     problems = _problems(survivor, duplicate)
     if problems:
         db.session.rollback()
         raise ServiceError(problems[0], code="conflict")
     now = utcnow()
     booking = (duplicate.booking_system_id, duplicate.booking_email)
+    archived_before = duplicate.archived_at is not None
     _mark_merged(survivor, duplicate, now)
     plan = _plan(survivor, duplicate, apply=True)
     for name in plan.filled:
@@ -195,6 +202,8 @@ def merge_patients(actor, survivor, duplicate):
             "filled": plan.filled}
     if plan.booking_system_id:
         meta["booking_system_id"] = plan.booking_system_id
+    if archived_before:
+        meta["archived_before"] = True  # an undo leaves it archived
     record("patient.merge", actor, object_type="patient", object_id=survivor.id, patient_id=survivor.id, meta=meta)
     record("patient.merged", actor, object_type="patient", object_id=duplicate.id, patient_id=duplicate.id,
            meta={"survivor_id": survivor.id})

@@ -1,5 +1,6 @@
 """Views of the patients blueprint for two records of one person: the likely duplicates shown in the create and
-edit forms while the front desk types, and merging two records (admins: pick, preview, confirm)."""
+edit forms while the front desk types, merging two records (admins: pick, preview, confirm) and undoing a merge
+(admins: preview, confirm, see what went back)."""
 
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,6 +12,7 @@ from app.patients.forms import MergeChoiceForm, MergeConfirmForm, PatientForm
 from app.patients.merge import merge_patients, plan_merge
 from app.patients.routes import INLINE_FIELDS, bp
 from app.patients.service import IDENTIFYING_FIELDS, get_patient
+from app.patients.unmerge import latest_unmerge, plan_unmerge, unmerge_patients
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.htmx import redirect_response, wants_fragment
@@ -100,3 +102,34 @@ def merge_confirm():
     return redirect_response(url_for("patients.detail", patient_id=survivor.id),
                              _("The records have been merged. %(name)s (no. %(id)d) is archived.",
                                name=duplicate.full_name, id=duplicate.id))
+
+
+@bp.get("/<int:patient_id>/merge/undo")
+@permission_required("patients.merge")
+def merge_undo(patient_id):
+    """Page: undoing the merge of this (merged) record, with what goes back, what stays and the button that
+    confirms it; once undone, what went back and what could not (from its audit entry); 404 for a record never
+    merged."""
+    patient = _readable_or_404(patient_id)
+    if patient.merged_into_id is not None:
+        return render_template("patients/merge_undo.html", patient=patient, plan=plan_unmerge(patient), done=False)
+    outcome = latest_unmerge(patient)
+    if outcome is None:
+        abort(404)
+    return render_template("patients/merge_undo.html", patient=patient, plan=outcome, done=True)
+
+
+@bp.post("/<int:patient_id>/merge/undo")
+@permission_required("patients.merge")
+def merge_undo_confirm(patient_id):
+    """Undo the merge of this record and show what went back (303, or HX-Redirect, to the undo page); when it
+    cannot be undone (anymore), back to the record with the reason."""
+    patient = _readable_or_404(patient_id)
+    try:
+        unmerge_patients(current_actor(), patient)
+    except ServiceError as error:
+        db.session.rollback()
+        return redirect_response(url_for("patients.detail", patient_id=patient.id), error.message, level="error")
+    return redirect_response(url_for("patients.merge_undo", patient_id=patient.id),
+                             _("The merge has been undone. %(name)s (no. %(id)d) is a record of its own again.",
+                               name=patient.full_name, id=patient.id))
