@@ -90,7 +90,7 @@ def test_the_preview_lists_the_same_moves_and_writes_nothing(app, admin, pair):
     moved = _belongings(duplicate, admin)
     plan = plan_merge(survivor, duplicate)
     assert plan.problems == []
-    assert {move.kind: move.ids for move in plan.moves} == {**moved, "merged_records": []}
+    assert {move.kind: move.ids for move in plan.moves} == {**moved, "merged_records": [], "memberships": []}
     assert (plan.booking_system_id, plan.filled, plan.history) == ("B-77", ["email", "birth_date"], 1)
     assert db.session.get(Patient, duplicate.id).merged_into_id is None
     assert db.session.scalar(select(Appointment.patient_id).where(Appointment.id == moved["appointments"][0])) \
