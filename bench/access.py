@@ -60,7 +60,7 @@ from app.platform.security.guard import public  # noqa: E402
 from app.platform.security.passwords import hash_password  # noqa: E402
 from app.providers.fitpass import access as fitpass_access  # noqa: E402
 from app.tenancy.models import Location, Practice  # noqa: E402
-from bench.webhooks import ENCRYPTION_KEY, SECRET_KEY, free_port, stop_server  # noqa: E402
+from bench.webhooks import ENCRYPTION_KEY, SECRET_KEY, free_port, start_server, stop_server  # noqa: E402
 from config import Config, TestConfig  # noqa: E402
 from tests.fakes.fitpass import DEFAULT_SECRET, PARTNER_USER, SPORT_PARTNER, FitpassFake  # noqa: E402
 
@@ -142,27 +142,6 @@ def setup(url, fake_url):
     return location_id, token
 
 
-def start_server(env, port, workers, threads, log_path):
-    """gunicorn serving the bench app; returns the process once /api/health answers."""
-    command = [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--threads", str(threads), "--timeout", "60", "--error-logfile", str(log_path),
-               "bench.access:create_bench_app()"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,  # noqa: S603 (fixed program)
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return process
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    stop_server(process)
-    raise RuntimeError(f"gunicorn did not answer /api/health within 60 s:\n{log_path.read_text()[-3000:]}")
-
-
 def timed_post(session, url, expect, **kwargs):
     """POST and return (ms, JSON body); fails the run on any other status or an unexpected decision."""
     started = time.perf_counter()
@@ -190,7 +169,8 @@ def door_bench(args, tmp):
         reset_database(url, env, fresh=sqlite)
         location_id, token = setup(url, fake.url)
         port = free_port()
-        server = start_server(env, port, workers, args.threads, Path(tmp) / "gunicorn.log")
+        server = start_server(env, port, workers, args.threads, Path(tmp) / "gunicorn.log",
+                              app_spec="bench.access:create_bench_app()")
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()
         auth = {"Authorization": f"Bearer {token}"}

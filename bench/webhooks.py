@@ -215,11 +215,11 @@ def setup(app):
     return endpoint.public_id, secret
 
 
-def start_server(env, port, workers, threads, log_path):
-    """gunicorn serving the bench app; returns the process once /api/health answers."""
+def start_server(env, port, workers, threads, log_path, app_spec="bench.webhooks_app:create_bench_app()"):
+    """gunicorn serving ``app_spec`` (the webhooks bench app by default); returns the process once /api/health
+    answers."""
     command = [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--threads", str(threads), "--timeout", "120", "--error-logfile", str(log_path),
-               "bench.webhooks_app:create_bench_app()"]
+               "--threads", str(threads), "--timeout", "120", "--error-logfile", str(log_path), app_spec]
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,  # noqa: S603 (fixed program)
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
