@@ -259,7 +259,6 @@ def _plan_row(row, index, texts):
             _flag(row, None, _("%(count)d patients share this email address; none can be chosen automatically.",
                                count=len(same_name or by_email)))
         return
-    # An empty practice has nobody to resemble: the key is not even computed then.
     identity = _identity(values["first_name"], values["last_name"], values["birth_date"]) if index.by_identity else None
     if booking or email:
         similar = index.by_identity.get(identity, []) if values["birth_date"] and identity else []
