@@ -12,7 +12,20 @@ VACATION, SICKNESS, TRAINING = "vacation", "sickness", "training"
 ABSENCE_REASONS = (VACATION, SICKNESS, TRAINING)
 
 
-class OpeningHours(db.Model):
+class WeeklyHours:
+    """The columns opening and working hours share: a practice's interval on a weekday (0 = Monday), from
+    ``start_time`` to ``end_time`` (wall-clock), valid from a date until an optional last day."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time = mapped_column(Time, nullable=False)
+    end_time = mapped_column(Time, nullable=False)
+    valid_from = mapped_column(Date, nullable=False)
+    valid_to = mapped_column(Date)
+
+
+class OpeningHours(WeeklyHours, db.Model):
     """One interval a location is open on a weekday (0 = Monday), valid from a date until an optional last day.
     Several rows make several intervals a day."""
 
@@ -23,19 +36,12 @@ class OpeningHours(db.Model):
         Index("ix_opening_hours_location_id_weekday", "location_id", "weekday"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    weekday: Mapped[int] = mapped_column(Integer)
-    start_time = mapped_column(Time, nullable=False)
-    end_time = mapped_column(Time, nullable=False)
-    valid_from = mapped_column(Date, nullable=False)
-    valid_to = mapped_column(Date)
 
     location = relationship("Location")
 
 
-class WorkingHours(db.Model):
+class WorkingHours(WeeklyHours, db.Model):
     """One interval a therapist works at a location on a weekday, valid from a date until an optional last day."""
 
     __tablename__ = "working_hours"
@@ -45,15 +51,8 @@ class WorkingHours(db.Model):
         Index("ix_working_hours_therapist_id_weekday", "therapist_id", "weekday"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), index=True)
     therapist_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
-    weekday: Mapped[int] = mapped_column(Integer)
-    start_time = mapped_column(Time, nullable=False)
-    end_time = mapped_column(Time, nullable=False)
-    valid_from = mapped_column(Date, nullable=False)
-    valid_to = mapped_column(Date)
 
     therapist = relationship("User")
     location = relationship("Location")
