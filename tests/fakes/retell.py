@@ -33,8 +33,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import FakeServer
 
 DEFAULT_API_KEY = "key_test_valid"
 DEFAULT_KEYS = frozenset({DEFAULT_API_KEY})
@@ -67,68 +68,23 @@ class RecordedRequest(NamedTuple):
     json: object
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without the access log line per request, which would only clutter test output."""
-
-    def log_request(self, code="-", size="-"):
-        """Log nothing for a served request (errors are still logged)."""
-
-
-class RetellFake:
+class RetellFake(FakeServer):
     """The fake server. ``agents`` are full agent objects (several versions of one agent allowed), ``calls`` are
     call objects as Retell returns them; both may be changed between requests."""
+
+    name = "retell"
 
     def __init__(self, port=0, valid_keys=DEFAULT_KEYS, agents=None, calls=None, *, legacy=False,
                  slow_seconds=2.0, host="127.0.0.1"):
         """Configure the fake; nothing listens before ``start``."""
+        super().__init__(port, host=host)
         self._lock = threading.Lock()
-        self.host = host
-        self.port = port
         self.valid_keys = frozenset(valid_keys)
         self.seed(agents, calls)
         self.legacy = legacy
         self.slow_seconds = slow_seconds
         self._log = []
         self._scenario, self._times = "ok", None
-        self._stopping = threading.Event()
-        self._server = None
-        self._thread = None
-
-    # Lifecycle.
-
-    def start(self):
-        """Listen on ``host:port`` (port 0 picks a free one) and serve in a daemon thread; returns self."""
-        self._stopping.clear()
-        self._server = make_server(self.host, self.port, self._app, threaded=True, request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        # A short poll interval makes stop() quick (serve_forever checks for shutdown once per interval).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"retell-fake-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        """Stop serving and close the socket; a request waiting in the "slow" scenario is released. Idempotent."""
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def url(self):
-        """The base URL to give the client, e.g. ``http://127.0.0.1:53211``."""
-        return f"http://{self.host}:{self.port}"
-
-    def __enter__(self):
-        """Start on entering a ``with`` block."""
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        """Stop on leaving the ``with`` block."""
-        self.stop()
 
     # Steering and inspection.
 
@@ -171,7 +127,7 @@ class RetellFake:
 
     # The WSGI application.
 
-    def _app(self, environ, start_response):
+    def wsgi_app(self, environ, start_response):
         """Dispatch one request: control endpoints, else log it, apply the scenario and serve the contract."""
         request = Request(environ)
         if request.path.startswith(CONTROL_PREFIX):
