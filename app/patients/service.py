@@ -16,7 +16,7 @@ from app.patients.fields import FieldError, clean_text, normalise_email, validat
 from app.patients.links import revoke_active_links
 from app.patients.models import SQLITE_SEARCH_INDEX, Patient
 from app.platform.audit.service import record
-from app.platform.database import utcnow
+from app.platform.database import plan_for_values, utcnow
 from app.platform.errors import ServiceError
 from app.platform.extensions import db
 from app.platform.pagination import paginate
@@ -107,6 +107,8 @@ def search_patients(user, text="", archived=False, sort="name", descending=False
                 literal_column(SQLITE_SEARCH_INDEX).op("MATCH")(match))
         ))
         like_words = [word for word in words if word not in indexed]
+    if like_words:
+        plan_for_values()  # the trigram index serves these LIKEs only in a plan made for the words themselves
     for word in like_words:
         escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Patient.search_text.like(f"%{escaped}%", escape="\\"))

@@ -10,6 +10,7 @@ def init_app(app, *, migrations_dir):
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app.platform import errors, i18n, mail, templating
+    from app.platform.database import pool_options
     from app.platform.extensions import cache, csrf, db, limiter, login_manager, migrate
     from app.platform.jobs.cli import hub_cli
     from app.platform.keys import ensure_instance_keys
@@ -19,6 +20,8 @@ def init_app(app, *, migrations_dir):
     ensure_instance_keys(app)
     if app.config["PROXY_FIX_X_FOR"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1, x_host=1)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**pool_options(app.config),
+                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     db.init_app(app)
     migrate.init_app(app, db, directory=str(migrations_dir))
     login_manager.init_app(app)

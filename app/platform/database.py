@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
@@ -262,6 +262,30 @@ def database_answers():
     return True
 
 
+def pool_options(config):
+    """The connection pool's size for the configured database (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW).
+    SQLAlchemy keeps 5 connections by default; a gunicorn worker with more threads then opens a connection for
+    each request beyond the fifth and closes it on return, which on PostgreSQL forks a backend that rebuilds its
+    catalogue caches every time. An in-memory SQLite database has a single shared connection and no pool to size."""
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return {}
+    return {"pool_size": config["DATABASE_POOL_SIZE"], "max_overflow": config["DATABASE_MAX_OVERFLOW"]}
+
+
+def plan_for_values():
+    """Have PostgreSQL plan the rest of the current transaction's statements for their actual values.
+
+    psycopg prepares a statement on the server after its fifth use, and PostgreSQL may then switch to one generic
+    plan for all values. For the patient search that is wrong both ways: a two-letter word has no trigram, and a
+    generic plan that still uses the trigram index reads the whole index (124 ms against 4 ms for a five-letter
+    word, 50,000 patients). Set for the search's transaction only (SET LOCAL, also right behind a transaction-
+    pooling PgBouncer), not per connection: every other statement keeps its cached plan, and re-planning the
+    webhook receiver's one statement for every event cost PostgreSQL a quarter of its time (issue 16)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
 _SQLITE_WRITE_LOCK = threading.Lock()
 
 
@@ -276,17 +300,9 @@ def sqlite_writer(engine):
 
 @event.listens_for(Engine, "connect")
 def _connection_settings(dbapi_connection, connection_record):
-    """Per-connection settings. SQLite: foreign keys, WAL and a busy timeout.
-
-    PostgreSQL: plan every statement for its actual values (``plan_cache_mode``). psycopg prepares a statement on
-    the server after its fifth use, and PostgreSQL may then switch to one generic plan for all values. For the
-    patient search that is wrong both ways: a two-letter word has no trigram, and a generic plan that still uses the
-    trigram index reads the whole index (124 ms against 4 ms for a five-letter word, 50,000 patients)."""
+    """Per-connection settings. SQLite: foreign keys, WAL and a busy timeout. PostgreSQL needs none: the patient
+    search asks for plans for its values itself (plan_for_values)."""
     module = type(dbapi_connection).__module__
-    if module.startswith("psycopg"):
-        dbapi_connection.execute("SET plan_cache_mode = force_custom_plan")
-        dbapi_connection.commit()  # a SET inside a transaction that is rolled back would be undone
-        return
     if not module.startswith("sqlite3"):
         return
     cursor = dbapi_connection.cursor()
