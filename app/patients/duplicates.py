@@ -48,11 +48,16 @@ def matchable():
     return Patient.merged_into_id.is_(None)
 
 
-def candidate_condition(values, *, phone=False):
-    """The SQL condition for the patients a record with ``values`` (validated fields; absent ones count as empty)
-    can match: same booking id, same email, (active) same birth date or, without a birth date, the identical name;
-    with ``phone`` also the same phone number. Each branch is served by an index, so one record never reads the
-    whole practice. The rules above then decide which candidates really match."""
+def candidate_condition(practice_id, values, *, phone=False):
+    """The SQL condition for the patients of ``practice_id`` a record with ``values`` (validated fields; absent
+    ones count as empty) can match: same booking id, same email, (active) same birth date or, without a birth date,
+    the identical name; with ``phone`` also the same phone number. The rules above then decide which candidates
+    really match.
+
+    Each branch names the practice itself, so each is one index's range and the whole is a union of those
+    (SQLite's planner uses an OR of indexed terms only when every term is indexed on its own; with the practice
+    outside the OR it read every patient of the practice, 1.4 ms a webhook patient at 300 patients and growing
+    with the practice, issue 16)."""
     branches = []
     if values.get("booking_system_id"):
         branches.append(Patient.booking_system_id == values["booking_system_id"])
@@ -66,7 +71,7 @@ def candidate_condition(values, *, phone=False):
         # Without a birth date only an identical name can be the same person.
         branches.append((Patient.last_name == values.get("last_name")) &
                         (Patient.first_name == values.get("first_name")))
-    return or_(*branches)
+    return or_(*((Patient.practice_id == practice_id) & branch for branch in branches))
 
 
 @dataclass
@@ -102,8 +107,7 @@ def find_duplicates(practice_id, values, exclude_id=None):
     if not (values.get("first_name") and values.get("last_name")) and not values.get("email") \
             and not values.get("phone"):
         return []
-    query = select(Patient).where(Patient.practice_id == practice_id, matchable(),
-                                  candidate_condition(values, phone=True))
+    query = select(Patient).where(candidate_condition(practice_id, values, phone=True), matchable())
     if exclude_id is not None:
         query = query.where(Patient.id != exclude_id)
     candidates = db.session.scalars(query.order_by(Patient.archived_at.is_not(None), Patient.sort_name,

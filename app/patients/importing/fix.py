@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.patients.fields import PATIENT_FIELDS, phone_needs_check, validate_patient_fields
 from app.patients.importing.models import PatientImportRow
 from app.patients.importing.plan import ACTIONS, PHONE_CHECK, PatientIndex, _duplicate_reason, plan_rows
-from app.patients.importing.service import _candidates, _load_rows, _own_job
+from app.patients.importing.service import _load_rows, _own_job
 from app.patients.importing.validate import Row, _json_value
 from app.platform.audit.service import record
 from app.platform.errors import ServiceError
@@ -79,7 +79,7 @@ def fix_invalid_row(actor, job, row: PatientImportRow, cells: dict) -> PatientIm
     if duplicate:
         fixed.action, fixed.reason = "invalid", duplicate
     else:
-        plan_rows([fixed], PatientIndex(practice.id, _candidates(values)))
+        plan_rows([fixed], PatientIndex(practice.id, values))
     before = row_cells(job, row)
     row.raw = {**(row.raw or {}), **{job.mapping[name]: value for name, value in fields.items()}}
     row.data, row.action, row.reason = fixed.data, fixed.action, fixed.reason

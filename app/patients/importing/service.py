@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, select
 
-from app.patients.duplicates import candidate_condition
 from app.patients.fields import PATIENT_FIELDS
 from app.patients.importing import refusal
 from app.patients.importing.decode import ImportFileError, parse_csv
@@ -354,11 +353,6 @@ def import_records(actor, records: list, dry_run: bool, *, valid_only: bool = Fa
     return report
 
 
-def _candidates(values):
-    """The SQL condition for the patients one record can match (the shared rule, see duplicates)."""
-    return candidate_condition(values)
-
-
 def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, int | None]:
     """Apply one patient pushed by the booking tool (a webhook event) with exactly the rules of an import:
     create (with the practice's default therapist), link, update or unchanged. A record that is *flagged* (same
@@ -372,7 +366,7 @@ def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> 
     row = rows[0]
     if row.values is None:
         raise refusal.invalid_fields(fields, practice.country, row.data["errors"])
-    index = PatientIndex(practice.id, _candidates(row.values))
+    index = PatientIndex(practice.id, row.values)
     plan_rows(rows, index)
     if row.action == "invalid":
         raise refusal.conflict(row.values, index)
