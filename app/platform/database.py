@@ -4,6 +4,7 @@ Append-only tables (the audit log, later the webhook event log) are protected by
 reject UPDATE and DELETE (and TRUNCATE on PostgreSQL). The same statements are used by ``db.create_all`` (through
 DDL events, for tests) and by the Alembic migrations, so both paths build identical protection."""
 
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, time, timedelta
@@ -14,7 +15,7 @@ from flask import current_app
 from sqlalchemy import DDL, DateTime, bindparam, column, event, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -296,6 +297,40 @@ def sqlite_writer(engine):
     hands the database from one thread to the next without those sleeps. Other processes still meet the busy
     handler, so correctness never depends on this lock."""
     return _SQLITE_WRITE_LOCK if engine.dialect.name == "sqlite" else nullcontext()
+
+
+# engine -> (process id, Connection): the one connection this process writes SQLite's hot paths with.
+_SQLITE_WRITERS = {}
+
+
+@contextmanager
+def sqlite_write_transaction(engine):
+    """A transaction on this process's one writing connection to a SQLite ``engine``, taken under sqlite_writer's
+    lock. SQLite drops a connection's page cache whenever another connection has written, so writes spread over
+    the pool's connections (one per thread) each start cold and read their pages again; with every hot write on
+    one connection its cache stays warm (issue 16: the webhook receiver used 8 % less CPU per event). The
+    connection is opened on first use, opened anew after a database error or in a forked process, and closed when
+    the engine is disposed."""
+    with _SQLITE_WRITE_LOCK:
+        pid, connection = _SQLITE_WRITERS.get(engine, (None, None))
+        if connection is None or connection.closed or pid != os.getpid():
+            connection = engine.connect()
+            _SQLITE_WRITERS[engine] = (os.getpid(), connection)
+            if not event.contains(engine, "engine_disposed", _close_sqlite_writer):
+                event.listen(engine, "engine_disposed", _close_sqlite_writer)
+        try:
+            with connection.begin():
+                yield connection
+        except DBAPIError:
+            _close_sqlite_writer(engine)
+            raise
+
+
+def _close_sqlite_writer(engine):
+    """Close and forget ``engine``'s writing connection (see sqlite_write_transaction)."""
+    pid, connection = _SQLITE_WRITERS.pop(engine, (None, None))
+    if connection is not None and pid == os.getpid():
+        connection.close()
 
 
 @event.listens_for(Engine, "connect")

@@ -14,7 +14,8 @@ path writes the same rows with the same SQL, sent straight to the driver (``exec
       SELECT ev.id, whether appt wrote
 
   Nothing is applied when the fence holds the event back (ev is empty, so appt and att are too).
-* SQLite (no data-modifying CTEs): the three statements in one transaction under the process's write lock.
+* SQLite (no data-modifying CTEs): the three statements in one transaction on the process's writing connection
+  (app.platform.database.sqlite_write_transaction: under the process's write lock, its page cache kept warm).
 
 The guarantees are the general path's: nothing is stored or applied with a stale copy of the endpoint (the caller
 handles the request again, as for any stale copy); a second delivery of an accepted event fails at the partial
@@ -29,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
 from app.appointments.service import UPSERT_BINDS, upsert_from, upsert_parameters, upsert_sql, upsert_summaries
-from app.platform.database import UTCDateTime, sqlite_writer, utcnow
+from app.platform.database import UTCDateTime, sqlite_write_transaction, utcnow
 from app.platform.extensions import db
 from app.webhooks.models import IGNORED, PROCESSED, RECEIPT
 from app.webhooks.receiving import StaleEndpoint, fenced_event_insert_sql
@@ -110,7 +111,7 @@ def _one_transaction(parameters, stored_detail, ignored_detail):
     """SQLite: the three statements in one transaction; (event id, applied). Rolled back when the fence holds the
     event back or a statement fails."""
     event_sql, upsert_sql_text, attempt_sql = _sqlite_statements()
-    with sqlite_writer(db.engine), db.engine.begin() as connection:
+    with sqlite_write_transaction(db.engine) as connection:
         event_id = connection.exec_driver_sql(event_sql, parameters).scalar()
         if event_id is None:
             raise StaleEndpoint  # leaving the block rolls the (empty) transaction back
