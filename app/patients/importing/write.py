@@ -4,7 +4,9 @@ Rows are written with executemany statements (COPY on PostgreSQL) in batches, so
 not grow with the number of rows; the callers in service decide the batches and commit.
 """
 
-from sqlalchemy import update
+from contextlib import nullcontext
+
+from sqlalchemy import insert, update
 
 from app.patients.importing.derive import search_text, sort_name
 from app.patients.importing.models import PatientImportRow
@@ -15,6 +17,10 @@ from app.platform.extensions import db
 
 # Rows per executemany statement.
 BATCH_SIZE = 5000
+# Fewer new patients than this (a webhook's one, a small file) are inserted as such: SQLite's per-row index
+# trigger costs less than the bulk path's DROP and CREATE TRIGGER, which also make every other connection read
+# the schema again, and on PostgreSQL an INSERT is one round trip less than a COPY.
+BULK_MIN_ROWS = 50
 
 
 def _new_patient(values, practice_id, therapist_id, source, now):
@@ -47,19 +53,25 @@ def _patient_update(row, now):
 
 
 def apply_rows(rows, practice_id, therapist_id, source):
-    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL) under
-    ids reserved beforehand (reserve_ids), so each row knows its patient without reading the batch back; changed
-    ones with executemany UPDATEs by primary key (grouped by the set of changed columns). The caller commits."""
+    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL; a plain
+    INSERT below BULK_MIN_ROWS) under ids reserved beforehand (reserve_ids), so each row knows its patient without
+    reading the batch back; changed ones with executemany UPDATEs by primary key (grouped by the set of changed
+    columns). The caller commits."""
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
         new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
         connection = db.session.connection()
-        with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
+        bulk = len(creates) >= BULK_MIN_ROWS
+        with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX) if bulk \
+                else nullcontext():
             ids = reserve_ids(connection, Patient.__table__, len(creates))
             for row, patient, patient_id in zip(creates, new_patients, ids, strict=True):
                 row.patient_id = patient["id"] = patient_id
-            bulk_insert(connection, Patient.__table__, new_patients)
+            if bulk:
+                bulk_insert(connection, Patient.__table__, new_patients)
+            else:
+                connection.execute(insert(Patient.__table__), new_patients)
     updates = [_patient_update(row, now) for row in rows if row.operation == "update"]
     if updates:
         db.session.execute(update(Patient), updates)

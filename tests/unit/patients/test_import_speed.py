@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from app.patients.collation import name_sort_key
-from app.patients.importing import derive, service
+from app.patients.importing import derive, service, write
 from app.patients.importing.service import create_csv_import, preview_import, run_import_job
 from app.patients.models import Patient, build_search_text
+from app.patients.service import search_patients
 from app.platform.errors import ServiceError
 from app.platform.security.actor import Actor
 from bench.patient_import import generate_rows, to_csv
@@ -74,6 +75,19 @@ def test_new_patients_get_the_search_text_and_sort_key_of_the_one_patient_rules(
                                                         patient.phone, patient.birth_date,
                                                         patient.booking_system_id)
         assert patient.sort_name == name_sort_key(patient.last_name, patient.first_name)
+
+
+@pytest.mark.parametrize("count", [3, write.BULK_MIN_ROWS])
+def test_new_patients_are_found_by_the_search_however_they_were_written(importer, db, count):
+    """Fewer new patients than BULK_MIN_ROWS are inserted as such (on SQLite the per-row trigger indexes each),
+    more in bulk (the trigger set aside, the batch indexed at once): either way each is found by its email."""
+    job = importer(count)
+    patients = db.session.scalars(select(Patient).where(Patient.practice_id == job.practice_id)).all()
+    assert len(patients) == count
+    with_email = [patient for patient in patients if patient.email]
+    assert len(with_email) >= count // 2
+    for patient in with_email:
+        assert db.session.scalars(search_patients(job.user, patient.email).query).all() == [patient]
 
 
 def test_the_garbage_collector_is_paused_while_a_step_plans_its_rows_and_only_then(importer, db, monkeypatch):
