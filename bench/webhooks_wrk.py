@@ -16,7 +16,8 @@ event is applied: 70 % appointment.created, 25 % appointment.updated, 5 % patien
 (written next to it) hands out to wrk's threads, one request per line. A phase that uses up its file fails the run
 (raise --pool).
 
-Prints per phase events/s, p50, p99, CPU ms per request of the gunicorn workers (from /proc), the non-2xx count;
+Prints per phase events/s, p50, p99, CPU ms per request of the gunicorn workers and, when PostgreSQL runs on this
+machine, of its server processes (both from /proc), the non-2xx count;
 the workers' resident memory at the end (run long phases, e.g. -d 75, to see it after 50,000 events); then the
 ratio real / bare (sums over the rounds) and the stored-event check: every real request answered 2xx is stored once
 as accepted and applied (at least the 2xx answers, at most the requests sent: wrk stops with up to one request per
@@ -135,6 +136,24 @@ def worker_cpu_seconds(arbiter_pid):
         except FileNotFoundError:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds():
+    """User + system CPU seconds of this machine's PostgreSQL server processes, the ones that ended included (the
+    postmaster's reaped children: a connection opened and closed per request shows here), from /proc; 0 when
+    the database runs elsewhere or is SQLite (in the workers' own CPU)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rpartition(")")[2].split()
+        if name == "postgres":
+            total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -257,10 +276,11 @@ def run(args, url, tmp):
                     items, path = [(f"bare{round_number}_{n:07d}", body) for n in range(args.pool)], "/bench/bare"
                 request_file = Path(tmp) / f"{kind}{round_number}.tsv"
                 write_phase(request_file, path, secret, items)
-                cpu = worker_cpu_seconds(server.pid)
+                cpu, database_cpu = worker_cpu_seconds(server.pid), database_cpu_seconds()
                 result = run_wrk(base, request_file, lua_file, args) if use_wrk else run_python(port, request_file,
                                                                                                   args)
                 result["cpu_s"] = worker_cpu_seconds(server.pid) - cpu
+                result["database_cpu_s"] = database_cpu_seconds() - database_cpu
                 figures[kind].append(result)
                 report(f"{kind} round {round_number}", result)
                 if result["sent"] > result["pool"]:
@@ -278,9 +298,11 @@ def report(name, result):
     """Print one phase's figures."""
     rate = result["requests"] / (result["duration_us"] / 1e6)
     cpu_ms = result["cpu_s"] * 1000 / max(result["requests"], 1)
+    database_ms = result["database_cpu_s"] * 1000 / max(result["requests"], 1)
     print(f"{name:14s} {rate:8.0f} events/s   p50 {result['p50_us'] / 1000:7.1f} ms   "
-          f"p99 {result['p99_us'] / 1000:7.1f} ms   CPU {cpu_ms:5.2f} ms/request   non-2xx {result['non2xx']}   "
-          f"socket errors {result['socket_errors']}")
+          f"p99 {result['p99_us'] / 1000:7.1f} ms   CPU {cpu_ms:5.2f} ms/request"
+          + (f" (+ PostgreSQL {database_ms:4.2f})" if database_ms else "")
+          + f"   non-2xx {result['non2xx']}   socket errors {result['socket_errors']}")
 
 
 def check(app, url, figures):
