@@ -56,3 +56,14 @@ def gunicorn(tmp_path, env, *options):
             process.kill()
             process.wait()
         log.close()
+
+
+def status_when_all_ready(request, barrier):
+    """Send ``request`` (a urllib Request) once every thread has reached ``barrier``; its status code, 4xx and 5xx
+    included."""
+    barrier.wait()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code

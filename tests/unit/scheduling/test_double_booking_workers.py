@@ -4,14 +4,13 @@ overlapping times of one therapist, and exactly one answers 201; every other one
 
 import json
 import threading
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.hub_support import file_database
-from tests.served import gunicorn
+from tests.served import gunicorn, status_when_all_ready
 from tests.unit.scheduling.setup import build
 
 REQUESTS = 32
@@ -35,12 +34,7 @@ def _post(url, token, body, barrier):
     """POST ``body`` as JSON once every thread is ready; the status code."""
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    barrier.wait()
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return status_when_all_ready(request, barrier)
 
 
 def test_32_concurrent_posts_to_two_workers_book_exactly_one(app, practice, make_user, make_token, server):

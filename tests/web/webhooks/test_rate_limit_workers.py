@@ -4,7 +4,6 @@ WEBHOOK_RATE_LIMIT requests of an endpoint get through per minute, whichever wor
 
 import os
 import threading
-import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ import pytest
 from app.platform.security.actor import Actor
 from app.webhooks import endpoints as webhook_endpoints
 from tests.hub_support import file_database
-from tests.served import gunicorn
+from tests.served import gunicorn, status_when_all_ready
 
 LIMIT, REQUESTS = 20, 48
 STORAGE = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
@@ -33,12 +32,7 @@ def app_overrides(tmp_path):
 def _post(url, barrier):
     """POST an (unsigned) event once every thread is ready; the status code."""
     request = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
-    barrier.wait()
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 (loopback)
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    return status_when_all_ready(request, barrier)
 
 
 def test_the_limit_is_exact_across_two_workers(app, practice, tmp_path):
