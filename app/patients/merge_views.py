@@ -32,8 +32,9 @@ def _readable_or_404(patient_id):
 @bp.post("/<int:patient_id>/duplicates")
 @permission_required("patients.write")
 def duplicates(patient_id):
-    """Fragment #patient-duplicates: the likely duplicates of the patient typed so far into the create form (or,
-    with ``patient_id``, the edit form of that record: only once an identifying field differs from it)."""
+    """Fragment: the contents of #patient-duplicates, the likely duplicates of the patient typed so far into the
+    create form (or, with ``patient_id``, the edit form of that record: only once an identifying field differs from
+    it)."""
     patient = _readable_or_404(patient_id) if patient_id is not None else None
     form = PatientForm()
     result = validate_patient_fields({name: getattr(form, name).data for name in INLINE_FIELDS},
@@ -42,7 +43,7 @@ def duplicates(patient_id):
     found = []
     if patient is None or any(values.get(name) != getattr(patient, name) for name in IDENTIFYING_FIELDS):
         found = find_duplicates(current_user.practice_id, values, patient.id if patient else None)
-    return render_template("patients/_duplicates.html", form=form, duplicates=found, patient=patient)
+    return render_template("patients/_duplicates_found.html", form=form, duplicates=found, patient=patient)
 
 
 def _identifying_values(patient):

@@ -119,3 +119,27 @@ def test_front_desk_sees_the_duplicate_and_an_admin_merges_the_records(page, bas
     page.locator("#patient-merged-into").click()
     page.locator("#tab-verlauf").click()
     expect(page.locator("#patient-tab")).to_contain_text("Akten zusammengeführt")
+
+
+def test_a_field_checked_while_the_panel_refreshes_is_checked_as_well(page, sign_in, live_app):
+    """Someone tabbing quickly through the form: a field is checked just as the panel takes in the previous check's
+    answer, before htmx has settled it (20 ms). That check must still refresh the panel (a panel that replaced
+    itself missed it, and the front desk saw no warning: CI, 2026-12-06)."""
+    last_name = f"Brünig-{uuid4().hex[:6]}"
+    existing_id = _existing_patient(live_app, last_name)
+    sign_in("empfang@demo.test")
+    page.goto("/patients/new")
+    page.evaluate("""(lastName) => {
+        const form = document.querySelector('#patient-form');
+        const isPanel = (node) => node.id === 'patient-duplicates';
+        new MutationObserver((mutations, observer) => {
+            if (!mutations.some((m) => isPanel(m.target) || [...m.addedNodes].some(isPanel))) return;
+            observer.disconnect();
+            form.querySelector('[name=birth_date]').value = '03.05.1961';
+            htmx.trigger(document.body, 'patient-field-checked');
+        }).observe(form, {childList: true, subtree: true});
+        form.querySelector('[name=first_name]').value = 'Käthe';
+        form.querySelector('[name=last_name]').value = lastName;
+        htmx.trigger(document.body, 'patient-field-checked');
+    }""", last_name)
+    expect(page.locator(f"#duplicate-{existing_id}")).to_contain_text("geboren am 03.05.1961")
