@@ -4,8 +4,6 @@ Rows are written with executemany statements (COPY on PostgreSQL) in batches, so
 not grow with the number of rows; the callers in service decide the batches and commit.
 """
 
-from contextlib import nullcontext
-
 from sqlalchemy import insert, update
 
 from app.patients.importing.derive import search_text, sort_name
@@ -19,7 +17,7 @@ from app.platform.extensions import db
 BATCH_SIZE = 5000
 # Fewer new patients than this (a webhook's one, a small file) are inserted as such: SQLite's per-row index
 # trigger costs less than the bulk path's DROP and CREATE TRIGGER, which also make every other connection read
-# the schema again, and on PostgreSQL an INSERT is one round trip less than a COPY.
+# the schema again; on PostgreSQL an INSERT ... RETURNING is two round trips less than reserving ids and a COPY.
 BULK_MIN_ROWS = 50
 
 
@@ -53,25 +51,27 @@ def _patient_update(row, now):
 
 
 def apply_rows(rows, practice_id, therapist_id, source):
-    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL; a plain
-    INSERT below BULK_MIN_ROWS) under ids reserved beforehand (reserve_ids), so each row knows its patient without
-    reading the batch back; changed ones with executemany UPDATEs by primary key (grouped by the set of changed
-    columns). The caller commits."""
+    """Write one batch of planned rows: new patients with one bulk insert (bulk_insert: COPY on PostgreSQL) under
+    ids reserved beforehand (reserve_ids), so each row knows its patient without reading the batch back, or below
+    BULK_MIN_ROWS with one INSERT that returns the ids; changed ones with executemany UPDATEs by primary key
+    (grouped by the set of changed columns). The caller commits."""
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
         new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
         connection = db.session.connection()
-        bulk = len(creates) >= BULK_MIN_ROWS
-        with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX) if bulk \
-                else nullcontext():
-            ids = reserve_ids(connection, Patient.__table__, len(creates))
-            for row, patient, patient_id in zip(creates, new_patients, ids, strict=True):
-                row.patient_id = patient["id"] = patient_id
-            if bulk:
+        if len(creates) >= BULK_MIN_ROWS:
+            with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
+                ids = reserve_ids(connection, Patient.__table__, len(creates))
+                for patient, patient_id in zip(new_patients, ids, strict=True):
+                    patient["id"] = patient_id
                 bulk_insert(connection, Patient.__table__, new_patients)
-            else:
-                connection.execute(insert(Patient.__table__), new_patients)
+        else:
+            # One statement: the ids come back in the rows' order (no round trip to reserve them first).
+            ids = connection.execute(insert(Patient.__table__).returning(
+                Patient.__table__.c.id, sort_by_parameter_order=True), new_patients).scalars().all()
+        for row, patient_id in zip(creates, ids, strict=True):
+            row.patient_id = patient_id
     updates = [_patient_update(row, now) for row in rows if row.operation == "update"]
     if updates:
         db.session.execute(update(Patient), updates)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.patients.collation import name_sort_key
 from app.patients.importing import derive, service, write
+from app.patients.importing.models import PatientImportRow
 from app.patients.importing.service import create_csv_import, preview_import, run_import_job
 from app.patients.models import Patient, build_search_text
 from app.patients.service import search_patients
@@ -80,10 +81,17 @@ def test_new_patients_get_the_search_text_and_sort_key_of_the_one_patient_rules(
 @pytest.mark.parametrize("count", [3, write.BULK_MIN_ROWS])
 def test_new_patients_are_found_by_the_search_however_they_were_written(importer, db, count):
     """Fewer new patients than BULK_MIN_ROWS are inserted as such (on SQLite the per-row trigger indexes each),
-    more in bulk (the trigger set aside, the batch indexed at once): either way each is found by its email."""
+    more in bulk (the trigger set aside, the batch indexed at once): either way each is found by its email, and
+    each import row names the patient made of it (the ids returned, or reserved, in the rows' order)."""
     job = importer(count)
     patients = db.session.scalars(select(Patient).where(Patient.practice_id == job.practice_id)).all()
     assert len(patients) == count
+    by_id = {patient.id: patient for patient in patients}
+    rows = db.session.scalars(select(PatientImportRow).where(PatientImportRow.job_id == job.id)).all()
+    assert sorted(row.patient_id for row in rows) == sorted(by_id)
+    for row in rows:
+        patient = by_id[row.patient_id]
+        assert {patient.first_name, patient.last_name} <= set(row.raw.values())
     with_email = [patient for patient in patients if patient.email]
     assert len(with_email) >= count // 2
     for patient in with_email:
