@@ -9,7 +9,7 @@ taken once: a conditional update of the pending row decides races between two ad
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app.accounts.service import is_active_therapist
@@ -35,9 +35,10 @@ def register_patient_move(app, move):
 
 
 def hold_for_review(practice_id, patient_id, source):
-    """Put a patient just created from outside on the review list, in the caller's transaction (one insert: the
-    patient is new, so it has no review yet)."""
-    db.session.add(PatientReview(practice_id=practice_id, patient_id=patient_id, source=source, status=PENDING))
+    """Put a patient just created from outside on the review list, in the caller's transaction: one INSERT, sent at
+    once (the patient is new, so it has no review yet; nothing is read back, so no ORM object is needed)."""
+    db.session.execute(insert(PatientReview.__table__).values(practice_id=practice_id, patient_id=patient_id,
+                                                              source=source, status=PENDING))
 
 
 def pending_count(user):
