@@ -1,4 +1,5 @@
-"""The receiver's per-endpoint rate limit: exact under concurrent requests, and one storage command per request."""
+"""The receiver's per-endpoint rate limit: exact under concurrent requests, one storage command per request, and
+Flask-Limiter's own check skipped for it alone."""
 
 import os
 import threading
@@ -94,3 +95,19 @@ def test_a_request_costs_one_storage_command(limited_app, monkeypatch):
     refused = client.post(url, data="{}", headers={"Content-Type": "application/json"})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert refused.json["error"]["code"] == "rate_limited"
+
+
+def test_flask_limiter_is_not_consulted_for_the_receiver_only(limited_app, monkeypatch):
+    """The receiver counts its requests itself, so Flask-Limiter's before_request skips it (a request filter)
+    instead of resolving limits it would only find exempt; every other route is still checked (the login's limit)."""
+    app, endpoint = limited_app
+    resolved = []
+    original = limiter.limit_manager.resolve_limits
+    monkeypatch.setattr(limiter.limit_manager, "resolve_limits",
+                        lambda *args, **kwargs: resolved.append(args[1]) or original(*args, **kwargs))
+    client = app.test_client()
+    url = f"/api/webhooks/{endpoint.source}/{endpoint.public_id}"
+    assert client.post(url, data="{}", headers={"Content-Type": "application/json"}).status_code == 401
+    assert resolved == []
+    client.post("/auth/login", data={"email": "niemand@example.test", "password": "falsch"})
+    assert set(resolved) == {"auth.login"}
