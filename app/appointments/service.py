@@ -12,7 +12,7 @@ from sqlalchemy import Integer, bindparam, exists, or_, select, text, update
 
 from app.appointments.models import Appointment, Call
 from app.patients.fields import FieldError, normalise_email, normalise_phone
-from app.patients.importing.service import apply_patient_record
+from app.patients.importing.single import apply_patient_record
 from app.patients.models import Patient
 from app.patients.reviews.service import hold_for_review
 from app.platform.audit.service import record as audit_record

@@ -12,7 +12,8 @@ flagged rows (``resolve_flagged_row``) and queues the import (``queue_import``);
 ``run_import_job``, which plans again against the database as it is then and writes in batches.
 
 Row numbers are those a spreadsheet shows: the header is row 1, the first patient row 2 (a quoted cell with line
-breaks still counts as one row). For the API they are positions in the array, starting at 1.
+breaks still counts as one row). For the API they are positions in the array, starting at 1. One record pushed by
+the booking tool goes through the same rules in app.patients.importing.single.
 """
 
 import gc
@@ -24,7 +25,6 @@ from flask_babel import gettext as _
 from sqlalchemy import Text, cast, delete, func, select
 
 from app.patients.fields import PATIENT_FIELDS
-from app.patients.importing import refusal
 from app.patients.importing.decode import ImportFileError, parse_csv
 from app.patients.importing.headers import REQUIRED_FIELDS, check_mapping, field_labels, guess_mapping
 from app.patients.importing.models import PatientImportJob, PatientImportRow
@@ -351,39 +351,3 @@ def import_records(actor, records: list, dry_run: bool, *, valid_only: bool = Fa
     if counts["flagged"]:
         report["note"] = flagged_note(counts["flagged"])
     return report
-
-
-def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> tuple[str, int | None, int | None]:
-    """Apply one patient pushed by the booking tool (a webhook event) with exactly the rules of an import:
-    create (with the practice's default therapist), link, update or unchanged. A record that is *flagged* (same
-    name and birth date as a patient with another email, and the other cases the import flags) is never merged:
-    it is stored as a one-row import of origin ``origin`` awaiting the admin's decision in the import review UI
-    (the row's reason names the patients, for that page only). An invalid record raises RecordRefused, whose code
-    and ids say why without a personal value. Adds to the current transaction (the caller commits). Returns
-    (action, patient id or None, the review import's id for a flagged record or None)."""
-    practice = db.session.get(Practice, actor.practice_id)
-    rows = api_rows([fields], practice.country)
-    row = rows[0]
-    if row.values is None:
-        raise refusal.invalid_fields(fields, practice.country, row.data["errors"])
-    index = PatientIndex(practice.id, row.values)
-    plan_rows(rows, index)
-    if row.action == "invalid":
-        raise refusal.conflict(row.values, index)
-    if row.action == "flagged":
-        job = PatientImportJob(practice_id=practice.id, origin=origin, file_name=label or origin,
-                               headers=list(fields), mapping={name: name for name in PATIENT_FIELDS},
-                               status="previewed", counts=count_rows(rows), progress_total=1)
-        db.session.add(job)
-        db.session.flush()
-        insert_rows(job.id, rows)
-        record("patients.import_flagged", actor, object_type="patient_import", object_id=job.id,
-               patient_id=row.patient_id, meta={"origin": origin})
-        return "flagged", row.patient_id, job.id
-    finalise(row, row.patient_id)
-    apply_rows(rows, practice.id, default_therapist_id(practice), "booking")
-    if row.operation is not None:
-        record("patient.create" if row.operation == "create" else "patient.update", actor, object_type="patient",
-               object_id=row.patient_id, patient_id=row.patient_id, meta={"origin": origin, "action": row.action})
-    return row.action, row.patient_id, None
-

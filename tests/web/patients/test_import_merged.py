@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.patients.importing.models import PatientImportRow
-from app.patients.importing.service import apply_patient_record, import_records, run_import_job
+from app.patients.importing.service import import_records, run_import_job
+from app.patients.importing.single import apply_patient_record
 from app.patients.models import Patient
 from app.platform.database import utcnow
 from app.platform.jobs.queue import claim_next
