@@ -40,30 +40,38 @@ def apply_record(actor, practice, record):
     raise TypeError(f"no rule applies {type(record).__name__}")
 
 
+def patient_fields(record):
+    """A booking tool's patient as the fields of a one-row import (app.patients.importing.single)."""
+    return {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
+            "phone": record.phone, "birth_date": record.birth_date.isoformat() if record.birth_date else None,
+            "booking_system_id": record.external_id}
+
+
 def apply_patient(actor, practice, record):
     """A patient from the booking tool, with the import's matching rules (booking id, then email; same name and
     birth date with another email is flagged for the admin, never merged). Appointments that arrived before their
     patient are linked to it."""
-    fields = {"first_name": record.first_name, "last_name": record.last_name, "email": record.email,
-              "phone": record.phone, "birth_date": record.birth_date.isoformat() if record.birth_date else None,
-              "booking_system_id": record.external_id}
-    action, patient_id, review_id = apply_patient_record(actor, fields, origin="webhook",
+    action, patient_id, review_id = apply_patient_record(actor, patient_fields(record), origin="webhook",
                                                          label=_("Booking tool (webhook)"))
     if action == "flagged":
         return f"patient flagged for review in import {review_id}"
     if action == "create":
         hold_for_review(practice.id, patient_id, "booking")  # on the review list until an admin decides
     if patient_id is not None:
-        # On the table, not the model: no appointment of this request is held by the session, and an ORM update
-        # would first flush and match the session's objects against its WHERE (twice the CPU of the statement).
-        appointments = Appointment.__table__.c
-        db.session.execute(
-            update(Appointment.__table__)
-            .where(appointments.practice_id == practice.id, appointments.source == "booking",
-                   appointments.patient_external_id == record.external_id, appointments.patient_id.is_(None))
-            .values(patient_id=patient_id)
-        )
+        db.session.execute(link_appointments(practice.id, record.external_id, patient_id))
     return f"patient {patient_id}: {action}"
+
+
+def link_appointments(practice_id, external_id, patient_id):
+    """The UPDATE that gives the practice's booking-tool appointments of the tool's patient ``external_id`` which
+    have no patient yet (they came before it) the patient ``patient_id`` (a value, or a column of the statement it
+    is part of: app.webhooks.fast_patient). On the table, not the model: no appointment is held by the session
+    here, and an ORM update would first flush it and match its objects against the WHERE (twice the CPU)."""
+    appointments = Appointment.__table__.c
+    return (update(Appointment.__table__)
+            .where(appointments.practice_id == practice_id, appointments.source == "booking",
+                   appointments.patient_external_id == external_id, appointments.patient_id.is_(None))
+            .values(patient_id=patient_id))
 
 
 def _patient_by_email(practice_id, email):

@@ -117,28 +117,39 @@ _EVENT_COLUMNS = ("practice_id", "endpoint_id", "source", "delivery_id", "event_
 # Inserted only while the copy the request was verified with is current: the endpoint active, the secret version
 # that verified the request its current one or, within its grace period, the one before, and the practice
 # unchanged. (No FROM: the values are bound, the fence is the WHERE EXISTS.)
-_FENCE = exists().where(
-    _ENDPOINT.id == bindparam("endpoint_id"), _ENDPOINT.active.is_(True),
-    or_(_ENDPOINT.secret_version == bindparam("secret_version"),
-        (_ENDPOINT.secret_version == bindparam("secret_version") + literal_column("1"))
-        & (_ENDPOINT.previous_valid_until > bindparam("received_at"))),
-    _PRACTICE.id == _ENDPOINT.practice_id, _PRACTICE.config_version == bindparam("practice_version"),
-)
+def _fence(prefix):
+    """The fence's condition, its parameters named with ``prefix``."""
+    return exists().where(
+        _ENDPOINT.id == bindparam(f"{prefix}endpoint_id"), _ENDPOINT.active.is_(True),
+        or_(_ENDPOINT.secret_version == bindparam(f"{prefix}secret_version"),
+            (_ENDPOINT.secret_version == bindparam(f"{prefix}secret_version") + literal_column("1"))
+            & (_ENDPOINT.previous_valid_until > bindparam(f"{prefix}received_at"))),
+        _PRACTICE.id == _ENDPOINT.practice_id, _PRACTICE.config_version == bindparam(f"{prefix}practice_version"),
+    )
 
 
-def _fenced_insert(typed):
-    """INSERT INTO webhook_events ... SELECT <bound values> WHERE <fence> RETURNING id. PostgreSQL needs each
-    value cast to its column's type (in a SELECT list a parameter is not typed by the column it goes to); SQLite
-    must not get them (its CAST to an unknown type name turns text into a number)."""
-    values = [bindparam(name, type_=_EVENT[name].type) for name in _EVENT_COLUMNS]
+def _fenced_insert(typed, prefix=""):
+    """INSERT INTO webhook_events ... SELECT <bound values> WHERE <fence> RETURNING id, its parameters named with
+    ``prefix`` (event_values()' keys). PostgreSQL needs each value cast to its column's type (in a SELECT list a
+    parameter is not typed by the column it goes to); SQLite must not get them (its CAST to an unknown type name
+    turns text into a number)."""
+    values = [bindparam(f"{prefix}{name}", type_=_EVENT[name].type) for name in _EVENT_COLUMNS]
     if typed:
         values = [cast(value, _EVENT[name].type) for name, value in zip(_EVENT_COLUMNS, values, strict=True)]
     return (insert(WebhookEvent.__table__)
-            .from_select(_EVENT_COLUMNS, select(*values).where(_FENCE))
+            .from_select(_EVENT_COLUMNS, select(*values).where(_fence(prefix)))
             .returning(_EVENT.id))
 
 
 _INSERT_EVENT = {False: _fenced_insert(typed=False), True: _fenced_insert(typed=True)}
+
+
+def fenced_event_insert(prefix):
+    """The fenced event insert in PostgreSQL's form (see _fenced_insert) as a Core statement, for a fast path to
+    build on (app.webhooks.fast_patient): its parameters are event_values()' keys with ``prefix``, so that none
+    is taken for a column to SET by an UPDATE in the same statement (SQLAlchemy sets every column whose name is
+    a key of the parameters)."""
+    return _fenced_insert(typed=True, prefix=prefix)
 
 
 def fenced_event_insert_sql(dialect, typed):

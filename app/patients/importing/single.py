@@ -2,15 +2,18 @@
 shared field rules, planned against the practice's patients (create, link, update, unchanged, flagged or
 invalid) and written as an import writes it.
 
-``apply_patient_record`` does all of it in the caller's transaction."""
+``apply_patient_record`` does all of it in the caller's transaction. ``new_patient_values`` only plans, for the
+webhook receiver's fast path (app.webhooks.fast_path), which writes a plain create in one statement with the
+event itself and leaves every other case to ``apply_patient_record``."""
 
 from app.patients.fields import PATIENT_FIELDS
 from app.patients.importing import refusal
 from app.patients.importing.models import PatientImportJob
 from app.patients.importing.plan import PatientIndex, count_rows, finalise, plan_rows
 from app.patients.importing.validate import api_rows
-from app.patients.importing.write import apply_rows, insert_rows
+from app.patients.importing.write import apply_rows, insert_rows, new_patient
 from app.platform.audit.service import record
+from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.tenancy.models import Practice
 from app.tenancy.settings import default_therapist_id
@@ -61,3 +64,12 @@ def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> 
                object_id=row.patient_id, patient_id=row.patient_id, meta={"origin": origin, "action": row.action})
     return row.action, row.patient_id, None
 
+
+def new_patient_values(practice, fields):
+    """The column values of the patient of ``practice`` that ``apply_patient_record`` would create for ``fields``
+    (the same validation, plan, default therapist and derived columns), or None when the import's rules do
+    anything else with the record (link, update, unchanged, flagged or invalid). Only reads."""
+    _rows, row, _index = _planned(practice, fields)
+    if row.values is None or row.action != "create":
+        return None
+    return new_patient(row.values, practice.id, default_therapist_id(practice), SOURCE, utcnow())

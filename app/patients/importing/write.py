@@ -21,7 +21,7 @@ BATCH_SIZE = 5000
 BULK_MIN_ROWS = 50
 
 
-def _new_patient(values, practice_id, therapist_id, source, now):
+def new_patient(values, practice_id, therapist_id, source, now):
     """The column values of a new patient from a row (the booking email is the row's email when it has a booking
     id; the search text is kept in step)."""
     email = values["email"]
@@ -58,7 +58,7 @@ def apply_rows(rows, practice_id, therapist_id, source):
     now = utcnow()
     creates = [row for row in rows if row.operation == "create"]
     if creates:
-        new_patients = [_new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
+        new_patients = [new_patient(row.values, practice_id, therapist_id, source, now) for row in creates]
         connection = db.session.connection()
         if len(creates) >= BULK_MIN_ROWS:
             with bulk_search_indexing(connection, "patients", "search_text", SQLITE_SEARCH_INDEX):
