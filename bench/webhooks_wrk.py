@@ -140,10 +140,12 @@ def worker_cpu_seconds(arbiter_pid):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu_seconds():
+def database_cpu_seconds(url):
     """User + system CPU seconds of this machine's PostgreSQL server processes, the ones that ended included (the
     postmaster's reaped children: a connection opened and closed per request shows here), from /proc; 0 when
-    the database runs elsewhere or is SQLite (in the workers' own CPU)."""
+    the database (``url``) is SQLite (in the workers' own CPU) or runs elsewhere."""
+    if not url.startswith("postgresql"):
+        return 0
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -278,11 +280,11 @@ def run(args, url, tmp):
                     items, path = [(f"bare{round_number}_{n:07d}", body) for n in range(args.pool)], "/bench/bare"
                 request_file = Path(tmp) / f"{kind}{round_number}.tsv"
                 write_phase(request_file, path, secret, items)
-                cpu, database_cpu = worker_cpu_seconds(server.pid), database_cpu_seconds()
+                cpu, database_cpu = worker_cpu_seconds(server.pid), database_cpu_seconds(url)
                 result = run_wrk(base, request_file, lua_file, args) if use_wrk else run_python(port, request_file,
                                                                                                   args)
                 result["cpu_s"] = worker_cpu_seconds(server.pid) - cpu
-                result["database_cpu_s"] = database_cpu_seconds() - database_cpu
+                result["database_cpu_s"] = database_cpu_seconds(url) - database_cpu
                 figures[kind].append(result)
                 report(f"{kind} round {round_number}", result)
                 if result["sent"] > result["pool"]:
