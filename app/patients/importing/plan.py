@@ -40,6 +40,7 @@ ACTIONS = ("create", "link", "update", "unchanged", "flagged", "invalid")
 # The count of valid rows whose phone number could not be normalised and is kept as entered ("Check phone number").
 PHONE_CHECK = "phone_check"
 VALUE_FIELDS = ("first_name", "last_name", "email", "phone", "birth_date")
+_PATIENTS = Patient.__table__.c
 # Outcome of a row once applied, by planned action (flagged rows go by their resolution).
 _OUTCOME_OF_ACTION = {"create": "created", "link": "linked", "update": "updated", "unchanged": "unchanged",
                       "invalid": "invalid"}
@@ -54,12 +55,9 @@ class PatientIndex:
     and never restores the merged record; the merged record's email then counts as known (it does not replace the
     survivor's)."""
 
-    # Table columns, not the model's attributes: a Core select skips the ORM's statement handling (a third of the
-    # candidates query's CPU for a webhook patient, issue 16); the rows read the same.
-    _TABLE = Patient.__table__.c
-    COLUMNS = (_TABLE.id, _TABLE.first_name, _TABLE.last_name, _TABLE.email, _TABLE.email_normalized, _TABLE.phone,
-               _TABLE.birth_date, _TABLE.booking_system_id, _TABLE.booking_email, _TABLE.archived_at,
-               _TABLE.merged_into_id)
+    # The table's columns, not the model's: a Core select skips the ORM's statement handling; the rows read alike.
+    COLUMNS = tuple(_PATIENTS[name] for name in ("id", *VALUE_FIELDS, "email_normalized", "booking_system_id",
+                                                 "booking_email", "archived_at", "merged_into_id"))
     # Merges chained deeper than this are not followed (a merge refuses a merged survivor, so chains stay short).
     MAX_MERGE_DEPTH = 20
 
@@ -69,7 +67,7 @@ class PatientIndex:
         the survivors of merged candidates are then read with one more query per merge level."""
         # The condition names the practice in each branch (outside them SQLite would read the whole practice).
         query = select(*self.COLUMNS).where(
-            self._TABLE.practice_id == practice_id if record is None else candidate_condition(practice_id, record))
+            _PATIENTS.practice_id == practice_id if record is None else candidate_condition(practice_id, record))
         patients = db.session.execute(query).all()
         by_id = {patient.id: patient for patient in patients}
         if record is not None:
@@ -97,7 +95,7 @@ class PatientIndex:
         for _level in range(self.MAX_MERGE_DEPTH):
             missing = {patient.merged_into_id for patient in by_id.values()} - by_id.keys() - {None}
             found = db.session.execute(select(*self.COLUMNS).where(
-                self._TABLE.practice_id == practice_id, self._TABLE.id.in_(missing))).all() if missing else []
+                _PATIENTS.practice_id == practice_id, _PATIENTS.id.in_(missing))).all() if missing else []
             if not found:
                 return
             by_id.update((patient.id, patient) for patient in found)
@@ -201,8 +199,7 @@ def _classify_changes(row, changes, texts):
 
 
 def _flag(row, patient, reason):
-    """Mark a row flagged for the admin, with the patient it could be linked to (None when there is no single
-    one)."""
+    """Mark a row flagged for the admin, with the patient it could be linked to (None: no single one)."""
     row.action, row.reason = "flagged", reason
     row.patient_id = patient.id if patient is not None else None
     row.target = patient
