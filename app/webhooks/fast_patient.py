@@ -12,7 +12,7 @@ everything written in **one autocommitted statement**::
          p AS (INSERT INTO patients ... SELECT <the planned values> FROM ev RETURNING id),
          INSERT INTO patient_reviews ... FROM p,              -- on the review list, as apply_patient puts it
          INSERT INTO audit_log ... FROM p,                    -- patient.create, as apply_patient_record records it
-         UPDATE appointments SET patient_id = p.id FROM p ..., -- the appointments that came before their patient
+         UPDATE appointments SET patient_id = p.id ...,        -- the appointments that came before their patient
          INSERT INTO webhook_event_attempts ... FROM ev, p     -- processed, "patient <id>: create"
     SELECT ev.id, p.id FROM ev, p
 
@@ -88,12 +88,14 @@ def _statement(names):
 def store_and_create_patient(endpoint, record, values):
     """Store the event (``values``, see app.webhooks.receiving.event_values) and create the booking tool's patient
     ``record`` when the import's rules create it. Returns (event id, processed, None) as the general path does;
-    None when the record is not a plain create or the statement failed (nothing is stored; the caller takes the
-    general path); raises StaleEndpoint when the fence held the event back. PostgreSQL only."""
+    None when the record is not a plain create, or planning or the statement failed (nothing is stored; the caller
+    takes the general path); raises StaleEndpoint when the fence held the event back. PostgreSQL only."""
     try:
         patient = new_patient_values(attach_practice(endpoint), patient_fields(record))
-    finally:
         db.session.commit()  # only read: hand the connection back before the write, as the other fast path does
+    except Exception:  # whatever the plan met, the general path meets it again and stores the event with it
+        db.session.rollback()
+        return None
     if patient is None:
         return None
     parameters = {**{f"{EVENT}{name}": value for name, value in values.items()},

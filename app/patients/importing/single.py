@@ -3,7 +3,7 @@ shared field rules, planned against the practice's patients (create, link, updat
 invalid) and written as an import writes it.
 
 ``apply_patient_record`` does all of it in the caller's transaction. ``new_patient_values`` only plans, for the
-webhook receiver's fast path (app.webhooks.fast_path), which writes a plain create in one statement with the
+webhook receiver's fast path (app.webhooks.fast_patient), which writes a plain create in one statement with the
 event itself and leaves every other case to ``apply_patient_record``."""
 
 from app.patients.fields import PATIENT_FIELDS

@@ -146,3 +146,16 @@ def test_a_second_delivery_of_a_new_patient_is_a_duplicate(client, db, booking):
     second = _send(client, booking, msg_id="msg_patient_twice", **_patient(5))
     assert (second.status_code, second.json) == (200, {"status": "duplicate", "event_id": first.json["event_id"]})
     assert len(db.session.scalars(select(Patient)).all()) == 1
+
+
+def test_a_plan_that_fails_leaves_the_event_to_the_general_path(client, db, booking, monkeypatch):
+    """Whatever the fast path's plan meets, the sender never sees a 5xx: the general path plans again and stores
+    the event as it would have."""
+
+    def failing(*args):
+        raise RuntimeError("the plan failed")
+
+    monkeypatch.setattr(fast_patient, "new_patient_values", failing)
+    answer = _send(client, booking, **_patient(6))
+    assert answer.status_code == 200 and answer.json["status"] == "processed"
+    assert db.session.scalars(select(Patient.booking_system_id)).all() == ["BP-6"]
