@@ -8,8 +8,8 @@ the limiter uses Redis), keyed by the endpoint, so webhook traffic never counts 
 The rate limit is checked here, once per request, rather than by Flask-Limiter's decorator, which costs three
 storage commands and two limit evaluations per request (issue 16 measured 18-25 % of the receiver's time): a
 fixed window in the limiter's own storage (RATELIMIT_STORAGE_URI), one atomic increment per request (on Redis one
-script call, so 100 per minute is 100 per minute across all workers and hosts). Only a refused request reads the
-window again, for its Retry-After."""
+script call on the thread's own connection, app.platform.rate_window, so 100 per minute is 100 per minute across
+all workers and hosts). Only a refused request reads the window again, for its Retry-After."""
 
 import math
 import time
@@ -20,6 +20,7 @@ from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from app.platform import rate_window
 from app.platform.extensions import csrf, limiter
 from app.platform.security.guard import public
 from app.webhooks import ingest as webhook_ingest
@@ -52,11 +53,11 @@ def _check_rate_limit(source, public_id):
     config = current_app.config
     if not config["RATELIMIT_ENABLED"]:
         return
-    rate, window = _rate(config["WEBHOOK_RATE_LIMIT"]), FixedWindowRateLimiter(limiter.storage)
+    rate, storage = _rate(config["WEBHOOK_RATE_LIMIT"]), limiter.storage
     key = (config["RATELIMIT_KEY_PREFIX"], "webhook", source, public_id)
-    if window.hit(rate, *key):
+    if rate_window.hit(storage, rate, *key):
         return
-    reset_at = window.get_window_stats(rate, *key).reset_time
+    reset_at = FixedWindowRateLimiter(storage).get_window_stats(rate, *key).reset_time
     raise TooManyRequests(retry_after=max(1, math.ceil(reset_at - time.time())))
 
 

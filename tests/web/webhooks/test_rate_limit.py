@@ -6,6 +6,7 @@ import threading
 import uuid
 
 import pytest
+import redis.connection
 
 from app import create_app
 from app.platform.extensions import db as _db
@@ -16,6 +17,7 @@ from app.webhooks import endpoints as webhook_endpoints
 from config import TestConfig
 
 THREADS, PER_THREAD, LIMIT = 8, 6, 20
+STORAGE = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 STORAGE_COMMANDS = ("incr", "get", "get_expiry", "acquire_entry", "get_moving_window", "acquire_sliding_window_entry",
                     "get_sliding_window", "clear")
 
@@ -27,7 +29,7 @@ def limited_app(tmp_path):
     overrides = {} if os.environ.get("TEST_DATABASE_URL") else {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'limits.sqlite3'}"}
     app = create_app(TestConfig, RATELIMIT_ENABLED=True, WEBHOOK_RATE_LIMIT=f"{LIMIT} per minute",
-                     RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+                     RATELIMIT_STORAGE_URI=STORAGE,
                      RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", **overrides)
     with app.app_context():
         _db.drop_all()
@@ -66,14 +68,13 @@ def test_the_limit_is_exact_under_concurrent_requests(limited_app):
     assert statuses.count(401) == LIMIT  # unsigned: counted as rejections, but through the limit
 
 
-def test_a_request_costs_one_storage_command(limited_app, monkeypatch):
-    """Within the limit a request makes one call to the rate-limit storage (one Redis round trip); the refused one
-    reads its window once more for Retry-After."""
-    app, endpoint = limited_app
-    storage, calls, depth = limiter.storage, [], [0]
+def _count_storage_calls(storage, monkeypatch):
+    """The list every call of ``storage``'s methods is named in from now on (outermost calls only: memory://
+    calls get inside incr)."""
+    calls, depth = [], [0]
 
     def counted(name, original):
-        def command(*args, **kwargs):  # only the outermost call counts (memory:// calls get inside incr)
+        def command(*args, **kwargs):
             if not depth[0]:
                 calls.append(name)
             depth[0] += 1
@@ -86,12 +87,35 @@ def test_a_request_costs_one_storage_command(limited_app, monkeypatch):
     for name in STORAGE_COMMANDS:
         if hasattr(storage, name):
             monkeypatch.setattr(storage, name, counted(name, getattr(storage, name)))
+    return calls
+
+
+def _count_redis_commands(monkeypatch):
+    """The list every command redis-py sends from now on is named in, whichever client or connection sends it."""
+    calls, send = [], redis.connection.AbstractConnection.send_command
+
+    def counted(connection, *args, **kwargs):
+        calls.append(str(args[0]).lower())
+        return send(connection, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_command", counted)
+    return calls
+
+
+def test_a_request_costs_one_storage_command(limited_app, monkeypatch):
+    """Within the limit a request makes one call to the rate-limit storage (on Redis one command, the script that
+    counts it: one round trip); the refused one reads its window once more for Retry-After. The first request opens
+    the thread's Redis connection and is not counted."""
+    app, endpoint = limited_app
     client = app.test_client()
     url = f"/api/webhooks/{endpoint.source}/{endpoint.public_id}"
-    for _ in range(LIMIT):
+    assert client.post(url, data="{}", headers={"Content-Type": "application/json"}).status_code == 401
+    on_redis = STORAGE.startswith("redis")
+    calls = _count_redis_commands(monkeypatch) if on_redis else _count_storage_calls(limiter.storage, monkeypatch)
+    for _ in range(LIMIT - 1):
         calls.clear()
         assert client.post(url, data="{}", headers={"Content-Type": "application/json"}).status_code == 401
-        assert calls == ["incr"]
+        assert calls == (["evalsha"] if on_redis else ["incr"])
     refused = client.post(url, data="{}", headers={"Content-Type": "application/json"})
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
     assert refused.json["error"]["code"] == "rate_limited"
