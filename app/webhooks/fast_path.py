@@ -77,7 +77,7 @@ def store_and_apply(endpoint, record, values):
     app.appointments.service.upsert_in_one_statement). Returns (event id, outcome, None) as the general path
     does; None when a statement failed (nothing is stored; the caller takes the general path); raises
     StaleEndpoint when the fence held the event back."""
-    if db.session().in_transaction():
+    if db.session.registry.has() and db.session().in_transaction():  # (has(): no session is made just to ask)
         db.session.commit()  # the endpoint was read just now: hand that connection back first
     now = utcnow()
     stored_detail, ignored_detail = upsert_summaries(record)
@@ -99,12 +99,42 @@ def store_and_apply(endpoint, record, values):
 
 
 def _one_statement(dialect, parameters):
-    """PostgreSQL: the one autocommitted statement; (event id, applied)."""
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        row = connection.exec_driver_sql(_postgresql_statement(dialect), parameters).first()
+    """PostgreSQL: the one autocommitted statement; (event id, applied).
+
+    Sent on the pooled connection's own psycopg connection rather than through a SQLAlchemy Connection, whose
+    checkout, isolation switch, result wrapping and return cost twice what psycopg itself does for a statement
+    (163 against 78 µs of CPU, issue 16). What the Connection would do on an error is done here: the error is
+    raised as SQLAlchemy's DBAPIError (so the caller takes the general path), and a connection that is lost is
+    dropped from the pool with the others of its time (see _reset_or_drop)."""
+    sql, error_class = _postgresql_statement(dialect), dialect.loaded_dbapi.Error
+    pooled = db.engine.raw_connection()
+    driver = pooled.driver_connection
+    try:
+        driver.autocommit = True
+        row = driver.execute(sql, parameters).fetchone()
+        driver.autocommit = False
+    except error_class as error:
+        _reset_or_drop(pooled, driver, error, dialect)
+        raise DBAPIError.instance(sql, parameters, error, error_class) from error
+    finally:
+        pooled.close()
     if row is None:
         raise StaleEndpoint
     return row[0], row[1]
+
+
+def _reset_or_drop(pooled, driver, error, dialect):
+    """After ``error`` on the fast path's connection: out of autocommit again, or, when the connection is lost (or
+    cannot be reset), out of the pool together with every connection opened before it, as SQLAlchemy's Connection
+    does on a disconnect (with the same Pool._invalidate): a database that went away took them all, and the
+    general path, which takes over this event, must not be handed one of them."""
+    if not driver.closed and not dialect.is_disconnect(error, driver, None):
+        try:
+            driver.autocommit = False
+            return
+        except dialect.loaded_dbapi.Error:
+            pass
+    db.engine.pool._invalidate(pooled, error)  # noqa: SLF001 (the call SQLAlchemy's Connection makes)
 
 
 def _one_transaction(parameters, stored_detail, ignored_detail):

@@ -3,7 +3,10 @@ attempt written by one autocommitted statement on PostgreSQL, by three statement
 with the general path's results; a failing statement leaves nothing and the general path takes over."""
 
 import itertools
+import os
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -34,13 +37,35 @@ def _send(client, booking, updated_at="2030-05-01T08:00:00+02:00", msg_id=None, 
                        headers=sign_booking(secret, body, msg_id=msg_id))
 
 
-def test_an_appointment_event_costs_its_writes_only(client, db, make_user, booking, sql_statements):
+@pytest.fixture
+def sent_statements(db, sql_statements, monkeypatch):
+    """Records the statements sent to the database inside a block, as ``sql_statements`` does; on PostgreSQL at
+    psycopg's cursor, where the fast path's statement goes without a SQLAlchemy Connection (and its events)."""
+    if db.engine.dialect.name != "postgresql":
+        return sql_statements
+
+    @contextmanager
+    def recording():
+        sent, execute = [], psycopg.Cursor.execute
+
+        def recorded(cursor, query, *args, **kwargs):
+            sent.append(query)
+            return execute(cursor, query, *args, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(psycopg.Cursor, "execute", recorded)
+            yield sent
+
+    return recording
+
+
+def test_an_appointment_event_costs_its_writes_only(client, db, make_user, booking, sent_statements):
     """After the first event (which reads the endpoint), an event costs its writes only: on PostgreSQL one
     statement (event, upsert and attempt together), on SQLite those three; answered and stored as the general
     path would."""
     weber = make_user("therapist", name="Dr. Maria Weber")
     assert _send(client, booking).status_code == 200
-    with sql_statements() as sent:
+    with sent_statements() as sent:
         answer = _send(client, booking, updated_at="2030-05-02T08:00:00+02:00")
     assert answer.status_code == 200 and answer.json["status"] == "processed"
     if db.engine.dialect.name == "postgresql":
@@ -114,3 +139,26 @@ def test_a_write_the_database_refuses_goes_down_the_general_path(client, db, boo
     [attempt] = event.attempts
     assert (event.outcome, attempt.outcome) == ("accepted", "error") and attempt.next_retry_at is not None
     assert db.session.scalar(select(func.count()).select_from(Appointment)) == 0
+
+
+def _drop_the_pools_connections(db):
+    """Terminate every server process of the app's pool, as a restarted database or a proxy would (from a
+    connection of its own, outside the pool)."""
+    db.session.remove()
+    url = db.engine.url.set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+                    reason="the one statement and its own connection are PostgreSQL's (CI's PostgreSQL run)")
+def test_a_connection_the_database_dropped_is_replaced(client, db, booking):
+    """The fast path's connection was dropped by the database: the event is still answered and stored, and the
+    dead connection is not handed out again."""
+    assert _send(client, booking).status_code == 200
+    _drop_the_pools_connections(db)
+    answer = _send(client, booking, updated_at="2030-05-02T08:00:00+02:00")
+    assert answer.status_code == 200 and answer.json["status"] == "processed", answer.json
+    assert _send(client, booking, updated_at="2030-05-03T08:00:00+02:00").json["status"] == "processed"
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 3
