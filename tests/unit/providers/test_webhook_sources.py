@@ -107,8 +107,12 @@ def test_booking_reference_library_reproduces_the_vector():
 
 
 def test_booking_verify_known_answer():
-    """The reference vector verifies with its secret, whose version is returned."""
+    """The reference vector verifies with its secret, whose version is returned; header names are case-insensitive
+    in a plain mapping too."""
     assert booking.verify(SW_BODY, sw_headers(), [(7, SW_VECTOR["secret"])], SW_NOW) == 7
+    titled = {name.title(): value for name, value in sw_headers().items()}
+    assert booking.verify(SW_BODY, titled, [(7, SW_VECTOR["secret"])], SW_NOW) == 7
+    assert booking.delivery_id(SW_BODY, titled, {}) == SW_VECTOR["msg_id"]
 
 
 def test_booking_verify_previous_secret_returns_its_version():
