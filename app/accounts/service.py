@@ -304,8 +304,14 @@ def practice_therapists(practice_id):
     return db.session.scalars(query.order_by(User.name)).all()
 
 
+def active_therapist_id(practice_id, user_id):
+    """SQL (a scalar subquery): ``user_id`` when it is an active therapist of the practice, else NULL. Both may
+    be SQL expressions, so a statement can assign a therapist and check it at once (the webhook receiver's new
+    patients, app.webhooks.fast_patient)."""
+    return select(User.id).where(User.id == user_id, User.practice_id == practice_id, User.role == "therapist",
+                                 User.active).scalar_subquery()
+
+
 def is_active_therapist(practice_id, user_id):
     """True when ``user_id`` is an active therapist of the practice (one indexed lookup)."""
-    query = select(User.id).where(User.id == user_id, User.practice_id == practice_id,
-                                  User.role == "therapist", User.active)
-    return db.session.scalar(query) is not None
+    return db.session.scalar(select(active_therapist_id(practice_id, user_id))) is not None

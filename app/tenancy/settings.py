@@ -94,10 +94,16 @@ def check_holiday_region(practice, value):
     return value
 
 
+def chosen_default_therapist_id(practice):
+    """The default therapist the practice chose, as stored, or None: not checked, for a statement that checks it
+    itself (app.accounts.service.active_therapist_id). Everything else asks default_therapist_id."""
+    return (practice.settings or {}).get(DEFAULT_THERAPIST) or None
+
+
 def default_therapist_id(practice):
     """The id of the practice's default therapist for new patients, or None when none is set or the stored user is
     no longer an active therapist of this practice (so a deleted or demoted user is never assigned)."""
-    therapist_id = (practice.settings or {}).get(DEFAULT_THERAPIST)
+    therapist_id = chosen_default_therapist_id(practice)
     if not therapist_id or not _is_therapist(practice.id, therapist_id):
         return None
     return therapist_id

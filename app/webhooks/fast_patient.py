@@ -4,12 +4,13 @@ Through the general path (app.webhooks.ingest) such an event took nine statement
 event, the candidates, the default therapist, the patient, its review entry, the link of appointments that came
 before it, the audit entry, the attempt and the commit. Profiled under the wrk bench, the 5 % of events that were
 new patients cost the workers as much as all the appointment events together. Here the record is planned by the
-import's own rules first (app.patients.importing.single.new_patient_values: validation, candidates, default
-therapist; reads only, its transaction ended before writing), and only when those rules say *create* is
-everything written in **one autocommitted statement**::
+import's own rules first (app.patients.importing.single.new_patient_values: validation and candidates; reads only,
+its transaction ended before writing), and only when those rules say *create* is everything written in **one
+autocommitted statement**::
 
     WITH ev AS (the fenced event insert of app.webhooks.receiving),
-         p AS (INSERT INTO patients ... SELECT <the planned values> FROM ev RETURNING id),
+         p AS (INSERT INTO patients ... SELECT <the planned values> FROM ev RETURNING id),  -- the default
+                                  -- therapist only when still an active therapist, as default_therapist_id says
          INSERT INTO patient_reviews ... FROM p,              -- on the review list, as apply_patient puts it
          INSERT INTO audit_log ... FROM p,                    -- patient.create, as apply_patient_record records it
          UPDATE appointments SET patient_id = p.id ...,        -- the appointments that came before their patient
@@ -26,6 +27,7 @@ from functools import cache
 from sqlalchemy import String, bindparam, cast, exists, insert, literal, select, true
 from sqlalchemy.exc import DBAPIError
 
+from app.accounts.service import active_therapist_id
 from app.appointments.service import link_appointments, patient_fields
 from app.patients.importing.single import SOURCE, new_patient_values
 from app.patients.models import Patient
@@ -33,6 +35,7 @@ from app.patients.reviews.models import PENDING, PatientReview
 from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.extensions import db
+from app.tenancy.settings import chosen_default_therapist_id
 from app.webhooks.models import PROCESSED, RECEIPT, WebhookEventAttempt
 from app.webhooks.receiving import StaleEndpoint, attach_practice, fenced_event_insert
 
@@ -57,8 +60,11 @@ def _statement(names):
     patients, reviews = Patient.__table__, PatientReview.__table__
     audit, attempts = AuditEntry.__table__, WebhookEventAttempt.__table__
     ev = fenced_event_insert(EVENT).cte("ev")
+    # The chosen default therapist is checked here, at the write (the general path asks before it).
+    values = {name: _typed(patients, name, f"{PATIENT}{name}") for name in names}
+    values["therapist_id"] = active_therapist_id(values["practice_id"], values["therapist_id"])
     p = (insert(patients)
-         .from_select(names, select(*(_typed(patients, name, f"{PATIENT}{name}") for name in names)).select_from(ev))
+         .from_select(names, select(*values.values()).select_from(ev))
          .returning(patients.c.id)
          .cte("p"))
     now = _typed(audit, "created_at", "now")
@@ -91,7 +97,8 @@ def store_and_create_patient(endpoint, record, values):
     None when the record is not a plain create, or planning or the statement failed (nothing is stored; the caller
     takes the general path); raises StaleEndpoint when the fence held the event back. PostgreSQL only."""
     try:
-        patient = new_patient_values(attach_practice(endpoint), patient_fields(record))
+        practice = attach_practice(endpoint)
+        patient = new_patient_values(practice, patient_fields(record), chosen_default_therapist_id(practice))
         db.session.commit()  # only read: hand the connection back before the write, as the other fast path does
     except Exception:  # whatever the plan met, the general path meets it again and stores the event with it
         db.session.rollback()

@@ -65,11 +65,13 @@ def apply_patient_record(actor, fields: dict, *, origin="webhook", label="") -> 
     return row.action, row.patient_id, None
 
 
-def new_patient_values(practice, fields):
+def new_patient_values(practice, fields, therapist_id):
     """The column values of the patient of ``practice`` that ``apply_patient_record`` would create for ``fields``
-    (the same validation, plan, default therapist and derived columns), or None when the import's rules do
-    anything else with the record (link, update, unchanged, flagged or invalid). Only reads."""
+    (the same validation, plan and derived columns) with the therapist ``therapist_id``, or None when the import's
+    rules do anything else with the record (link, update, unchanged, flagged or invalid). Only reads. The webhook
+    receiver passes the practice's chosen default therapist and checks it in the statement that writes the
+    patient, as default_therapist_id would have."""
     _rows, row, _index = _planned(practice, fields)
     if row.values is None or row.action != "create":
         return None
-    return new_patient(row.values, practice.id, default_therapist_id(practice), SOURCE, utcnow())
+    return new_patient(row.values, practice.id, therapist_id, SOURCE, utcnow())

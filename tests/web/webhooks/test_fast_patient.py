@@ -159,3 +159,24 @@ def test_a_plan_that_fails_leaves_the_event_to_the_general_path(client, db, book
     answer = _send(client, booking, **_patient(6))
     assert answer.status_code == 200 and answer.json["status"] == "processed"
     assert db.session.scalars(select(Patient.booking_system_id)).all() == ["BP-6"]
+
+
+@pytest.mark.parametrize("change", ["deactivated", "made an admin", "gone to another practice"])
+def test_a_default_therapist_no_longer_suitable_is_not_assigned(client, db, practice, booking, make_user,
+                                                                 make_practice, monkeypatch, change):
+    """The chosen default therapist is checked as the patient is written: one deactivated, no longer a therapist
+    or now of another practice is not assigned, on the fast path as on the general path."""
+    therapist = make_user("therapist")
+    practice.settings = {**(practice.settings or {}), "default_therapist_id": therapist.id}
+    if change == "deactivated":
+        therapist.active = False
+    elif change == "made an admin":
+        therapist.role = "admin"
+    else:
+        therapist.practice_id = make_practice().id
+    db.session.commit()
+    fast = _send(client, booking, **_patient(7))
+    monkeypatch.setattr(fast_patient, "store_and_create_patient", lambda *args: None)
+    general = _send(client, booking, **_patient(8))
+    assert fast.json["status"] == general.json["status"] == "processed"
+    assert [_rows(db, answer)[1].therapist_id for answer in (fast, general)] == [None, None]
