@@ -29,7 +29,7 @@ practice's patients are never read. A record merged into another is matched as t
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from app.patients.duplicates import candidate_condition, email_keys
+from app.patients.duplicates import candidate_select, email_keys
 from app.patients.duplicates import identity_key as _identity
 from app.patients.fields import phone_needs_check
 from app.patients.importing.headers import field_labels
@@ -63,12 +63,11 @@ class PatientIndex:
 
     def __init__(self, practice_id, record=None):
         """Load the index for one practice; nothing of another practice is read. ``record`` (one record's fields)
-        narrows it to the patients that record can match (duplicates.candidate_condition), for a single event;
+        narrows it to the patients that record can match (duplicates.candidate_select), for a single event;
         the survivors of merged candidates are then read with one more query per merge level."""
-        # The condition names the practice in each branch (outside them SQLite would read the whole practice).
-        query = select(*self.COLUMNS).where(
-            _PATIENTS.practice_id == practice_id if record is None else candidate_condition(practice_id, record))
-        patients = db.session.execute(query).all()
+        query, parameters = (select(*self.COLUMNS).where(_PATIENTS.practice_id == practice_id), {}) \
+            if record is None else candidate_select(self.COLUMNS, practice_id, record)
+        patients = db.session.execute(query, parameters).all()
         by_id = {patient.id: patient for patient in patients}
         if record is not None:
             self._load_survivors(practice_id, by_id)
