@@ -20,11 +20,12 @@ path writes the same rows with the same SQL, sent straight to the driver (``exec
 The guarantees are the general path's: nothing is stored or applied with a stale copy of the endpoint (the caller
 handles the request again, as for any stale copy); a second delivery of an accepted event fails at the partial
 unique index and nothing of it stays; event, application and attempt commit together. Any error (that duplicate,
-a value the database refuses) sends the request down the general path, which tells the cases apart and stores
-what it must, so the fast path is only ever a faster way to the same rows."""
+a value the database refuses, or a fault of the fast path itself) sends the request down the general path, which
+tells the cases apart and stores what it must, so the fast path is only ever a faster way to the same rows."""
 
 from functools import cache
 
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
@@ -93,9 +94,22 @@ def store_and_apply(endpoint, record, values):
                 "ignored_detail": ignored_detail})
         else:
             event_id, applied = _one_transaction(parameters, stored_detail, ignored_detail)
-    except DBAPIError:
-        return None
+    except StaleEndpoint:
+        raise
+    except Exception as error:  # noqa: BLE001 (the general path takes the event, whatever happened here)
+        return fall_back(error)
     return event_id, PROCESSED if applied else IGNORED, None
+
+
+def fall_back(error):
+    """None, for the general path to take an event a fast path failed on. A database error is routine (a second
+    delivery, a value the database refuses) and passes silently: the general path meets it again and stores what
+    it must. Anything else is a fault of the fast path, logged by its type only (its message may hold the
+    event's values) so that it does not hide behind the general path."""
+    if not isinstance(error, DBAPIError):
+        current_app.logger.warning("webhook fast path failed (%s); the general path takes the event",
+                                   type(error).__name__)
+    return None
 
 
 def _one_statement(dialect, parameters):
@@ -103,38 +117,37 @@ def _one_statement(dialect, parameters):
 
     Sent on the pooled connection's own psycopg connection rather than through a SQLAlchemy Connection, whose
     checkout, isolation switch, result wrapping and return cost twice what psycopg itself does for a statement
-    (163 against 78 µs of CPU, issue 16). What the Connection would do on an error is done here: the error is
-    raised as SQLAlchemy's DBAPIError (so the caller takes the general path), and a connection that is lost is
-    dropped from the pool with the others of its time (see _reset_or_drop)."""
+    (163 against 78 µs of CPU, issue 16). What the Connection would do is done here: an error is raised as
+    SQLAlchemy's DBAPIError (so the caller takes the general path); a lost connection is dropped from the pool
+    with every connection opened before it, as Connection does on a disconnect (with the same Pool._invalidate:
+    a database that went away took them all, and the general path must not be handed one of them); and the
+    connection goes back out of autocommit, whatever happened (_hand_back)."""
     sql, error_class = _postgresql_statement(dialect), dialect.loaded_dbapi.Error
     pooled = db.engine.raw_connection()
     driver = pooled.driver_connection
     try:
         driver.autocommit = True
         row = driver.execute(sql, parameters).fetchone()
-        driver.autocommit = False
     except error_class as error:
-        _reset_or_drop(pooled, driver, error, dialect)
+        if driver.closed or dialect.is_disconnect(error, driver, None):
+            db.engine.pool._invalidate(pooled, error)  # noqa: SLF001 (the call SQLAlchemy's Connection makes)
         raise DBAPIError.instance(sql, parameters, error, error_class) from error
     finally:
-        pooled.close()
+        _hand_back(pooled, driver, error_class)
     if row is None:
         raise StaleEndpoint
     return row[0], row[1]
 
 
-def _reset_or_drop(pooled, driver, error, dialect):
-    """After ``error`` on the fast path's connection: out of autocommit again, or, when the connection is lost (or
-    cannot be reset), out of the pool together with every connection opened before it, as SQLAlchemy's Connection
-    does on a disconnect (with the same Pool._invalidate): a database that went away took them all, and the
-    general path, which takes over this event, must not be handed one of them."""
-    if not driver.closed and not dialect.is_disconnect(error, driver, None):
+def _hand_back(pooled, driver, error_class):
+    """Return the fast path's connection to the pool out of autocommit, as the pool hands connections out (every
+    other user of the pool relies on its transactions); one that cannot be reset is closed instead."""
+    if pooled.is_valid and not driver.closed:
         try:
             driver.autocommit = False
-            return
-        except dialect.loaded_dbapi.Error:
-            pass
-    db.engine.pool._invalidate(pooled, error)  # noqa: SLF001 (the call SQLAlchemy's Connection makes)
+        except error_class:
+            pooled.invalidate()
+    pooled.close()
 
 
 def _one_transaction(parameters, stored_detail, ignored_detail):

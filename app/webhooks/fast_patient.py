@@ -25,7 +25,6 @@ again and stores what it must; the fence holding the event back raises StaleEndp
 from functools import cache
 
 from sqlalchemy import String, bindparam, cast, exists, insert, literal, select, true
-from sqlalchemy.exc import DBAPIError
 
 from app.accounts.service import active_therapist_id
 from app.appointments.service import link_appointments, patient_fields
@@ -36,6 +35,7 @@ from app.platform.audit.models import AuditEntry
 from app.platform.database import utcnow
 from app.platform.extensions import db
 from app.tenancy.settings import chosen_default_therapist_id
+from app.webhooks.fast_path import fall_back
 from app.webhooks.models import PROCESSED, RECEIPT, WebhookEventAttempt
 from app.webhooks.receiving import StaleEndpoint, attach_practice, fenced_event_insert
 
@@ -111,8 +111,8 @@ def store_and_create_patient(endpoint, record, values):
     try:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             row = connection.execute(_statement(tuple(patient)), parameters).first()
-    except DBAPIError:
-        return None
+    except Exception as error:  # noqa: BLE001 (the general path takes the event, whatever happened here)
+        return fall_back(error)
     if row is None:
         raise StaleEndpoint
     return row.event_id, PROCESSED, None

@@ -162,3 +162,29 @@ def test_a_connection_the_database_dropped_is_replaced(client, db, booking):
     assert answer.status_code == 200 and answer.json["status"] == "processed", answer.json
     assert _send(client, booking, updated_at="2030-05-03T08:00:00+02:00").json["status"] == "processed"
     assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 3
+
+
+@pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+                    reason="the one statement and its own connection are PostgreSQL's (CI's PostgreSQL run)")
+@pytest.mark.parametrize("outcome", ["stored", "duplicate", "unexpected error"])
+def test_the_connection_goes_back_to_the_pool_out_of_autocommit(client, db, booking, monkeypatch, outcome):
+    """Whatever the statement met, its connection is not handed back in autocommit (every other user of the
+    pool relies on its transactions) or, if it cannot be reset, not handed back at all."""
+    msg_id = f"msg_pool_{outcome.replace(' ', '_')}"
+    if outcome == "duplicate":
+        assert _send(client, booking, msg_id=msg_id).status_code == 200
+    used, checkout = [], db.engine.raw_connection
+
+    def recorded():
+        pooled = checkout()
+        used.append((pooled, pooled.driver_connection))
+        return pooled
+
+    monkeypatch.setattr(db.engine, "raw_connection", recorded)
+    if outcome == "unexpected error":  # not the database's: the general path takes the event
+        monkeypatch.setattr(psycopg.Connection, "execute", lambda *args, **kwargs: 1 / 0)
+    answer = _send(client, booking, msg_id=msg_id)
+    assert answer.status_code == 200 and answer.json["status"] == ("duplicate" if outcome == "duplicate"
+                                                                   else "processed")
+    assert used
+    assert all(driver.closed or driver.autocommit is False for _pooled, driver in used)
