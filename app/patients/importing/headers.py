@@ -7,9 +7,9 @@ field labels without any file.
 """
 
 import unicodedata
-from functools import lru_cache
+import weakref
 
-from flask_babel import get_locale
+from flask_babel import get_translations
 from flask_babel import gettext as _
 
 from app.patients.fields import PATIENT_FIELDS
@@ -36,6 +36,9 @@ _SYNONYMS = {
 _WEAK_SYNONYMS = {"last_name": ("name", "patientenname", "patient")}
 _PREFIX_MIN_LENGTH = 5
 
+
+# field_labels by the translations they were made with (weak: gone with the catalogue).
+_LABELS = weakref.WeakKeyDictionary()
 
 def _header_key(header):
     """A header reduced for comparison: lower case, umlauts spelled out (ä → ae), accents dropped, only letters
@@ -82,18 +85,16 @@ def guess_mapping(headers: list[str]) -> dict[str, str | None]:
 
 def field_labels():
     """Translated names of the patient fields, for messages about the mapping and API rows (a copy: callers may
-    change it)."""
-    return dict(_field_labels(str(get_locale())))
-
-
-@lru_cache(maxsize=8)
-def _field_labels(_language):
-    """field_labels in the current language, translated once per language and process: a gettext call costs about
-    25 µs, and a booking tool's new patient asked for these six twice (issue 16)."""
-    return {
-        "first_name": _("First name"), "last_name": _("Last name"), "email": _("Email"), "phone": _("Phone"),
-        "birth_date": _("Birth date"), "booking_system_id": _("Patient ID"),
-    }
+    change it). Translated once per catalogue (the translations object gettext would use) and kept while it lives:
+    a gettext call costs about 25 µs, and a booking tool's new patient asked for these six twice (issue 16)."""
+    translations = get_translations()
+    labels = _LABELS.get(translations)
+    if labels is None:
+        labels = _LABELS[translations] = {
+            "first_name": _("First name"), "last_name": _("Last name"), "email": _("Email"), "phone": _("Phone"),
+            "birth_date": _("Birth date"), "booking_system_id": _("Patient ID"),
+        }
+    return dict(labels)
 
 
 def check_mapping(mapping, headers):
