@@ -17,6 +17,9 @@ from app.webhooks.models import WebhookEvent
 from tests.signers import booking_event, compact, sign_booking
 
 _numbers = itertools.count(1)
+# The one statement and its own connection are PostgreSQL's; CI's PostgreSQL run has these tests.
+postgresql_only = pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
+                                     reason="the one statement and its own connection are PostgreSQL's")
 
 
 @pytest.fixture
@@ -151,8 +154,7 @@ def _drop_the_pools_connections(db):
                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
-@pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
-                    reason="the one statement and its own connection are PostgreSQL's (CI's PostgreSQL run)")
+@postgresql_only
 def test_a_connection_the_database_dropped_is_replaced(client, db, booking):
     """The fast path's connection was dropped by the database: the event is still answered and stored, and the
     dead connection is not handed out again."""
@@ -164,8 +166,7 @@ def test_a_connection_the_database_dropped_is_replaced(client, db, booking):
     assert db.session.scalar(select(func.count()).select_from(WebhookEvent)) == 3
 
 
-@pytest.mark.skipif("postgresql" not in os.environ.get("TEST_DATABASE_URL", ""),
-                    reason="the one statement and its own connection are PostgreSQL's (CI's PostgreSQL run)")
+@postgresql_only
 @pytest.mark.parametrize("outcome", ["stored", "duplicate", "unexpected error"])
 def test_the_connection_goes_back_to_the_pool_out_of_autocommit(client, db, booking, monkeypatch, outcome):
     """Whatever the statement met, its connection is not handed back in autocommit (every other user of the
