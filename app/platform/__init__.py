@@ -4,14 +4,14 @@ into it through its registries (job kinds, periodic tasks, audit labels, navigat
 
 
 def init_app(app, *, migrations_dir):
-    """Initialise the platform on ``app``: instance keys, the proxy fix, extensions, i18n, the access guard,
-    templating, error handlers, e-mail (outbox page, delivery job) and the platform's commands (``flask crypto``,
-    ``flask hub worker``)."""
+    """Initialise the platform on ``app``: instance keys, the proxy fix, the session cookie, extensions, i18n, the
+    access guard, templating, error handlers, e-mail (outbox page, delivery job) and the platform's commands
+    (``flask crypto``, ``flask hub worker``)."""
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from app.platform import errors, i18n, mail, templating
     from app.platform.database import pool_options
-    from app.platform.extensions import cache, csrf, db, limiter, login_manager, migrate
+    from app.platform.extensions import HubSessionInterface, cache, csrf, db, limiter, login_manager, migrate
     from app.platform.jobs.cli import hub_cli
     from app.platform.keys import ensure_instance_keys
     from app.platform.security import guard
@@ -22,6 +22,7 @@ def init_app(app, *, migrations_dir):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1, x_host=1)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**pool_options(app.config),
                                                **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+    app.session_interface = HubSessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(migrations_dir))
     login_manager.init_app(app)

@@ -122,16 +122,19 @@ def test_a_request_costs_one_storage_command(limited_app, monkeypatch):
 
 
 def test_flask_limiter_is_not_consulted_for_the_receiver_only(limited_app, monkeypatch):
-    """The receiver counts its requests itself, so Flask-Limiter's before_request skips it (a request filter)
-    instead of resolving limits it would only find exempt; every other route is still checked (the login's limit)."""
+    """The receiver counts its requests itself, so Flask-Limiter's before_request leaves it alone: it neither
+    resolves limits nor looks up exemptions (a request filter skipped only the first); every other route is still
+    checked (the login's limit)."""
     app, endpoint = limited_app
-    resolved = []
-    original = limiter.limit_manager.resolve_limits
-    monkeypatch.setattr(limiter.limit_manager, "resolve_limits",
-                        lambda *args, **kwargs: resolved.append(args[1]) or original(*args, **kwargs))
+    consulted = []
+    for name in ("resolve_limits", "exemption_scope"):
+        original = getattr(limiter.limit_manager, name)
+        monkeypatch.setattr(limiter.limit_manager, name, lambda *args, _name=name, _original=original, **kwargs:
+                            consulted.append((_name, args[1])) or _original(*args, **kwargs))
     client = app.test_client()
     url = f"/api/webhooks/{endpoint.source}/{endpoint.public_id}"
     assert client.post(url, data="{}", headers={"Content-Type": "application/json"}).status_code == 401
-    assert resolved == []
+    assert consulted == []
     client.post("/auth/login", data={"email": "niemand@example.test", "password": "falsch"})
-    assert set(resolved) == {"auth.login"}
+    assert {name for name, _ in consulted} == {"resolve_limits", "exemption_scope"}
+    assert {endpoint for _, endpoint in consulted} == {"auth.login"}
