@@ -35,15 +35,16 @@ BARE_EVENTS = Table(
 )
 
 
-def _key():
-    """The HMAC key of BENCH_WEBHOOK_SECRET (``whsec_<base64>``, as the booking tool's secrets)."""
-    return base64.b64decode(os.environ["BENCH_WEBHOOK_SECRET"].removeprefix("whsec_"))
+def _key(secret):
+    """The HMAC key of ``secret`` (``whsec_<base64>``, as the booking tool's secrets)."""
+    return base64.b64decode(secret.removeprefix("whsec_"))
 
 
-def create_bench_app():
-    """The real app (create_app(), configured from the environment) with the bare route added."""
-    app = create_app()
-    key = _key()
+def create_bench_app(config_class=None, secret=None, **overrides):
+    """The real app with the bare route added: create_app(config_class, **overrides), configured from the
+    environment by default, as gunicorn starts it; the bare route's secret is ``secret`` or BENCH_WEBHOOK_SECRET."""
+    app = create_app(config_class, **overrides)
+    key = _key(secret or os.environ["BENCH_WEBHOOK_SECRET"])
 
     @public
     def bare():

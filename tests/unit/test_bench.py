@@ -20,6 +20,7 @@ BENCHES = {
     "scheduling": ["--appointments", "500", "--repeats", "2"],
     "webhooks": ["-n", "40", "-c", "2"],
     "webhooks_wrk": ["-d", "1", "--rounds", "1", "--pool", "2000"],
+    "webhooks_calls": ["-n", "20"],
 }
 
 
