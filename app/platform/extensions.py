@@ -45,7 +45,9 @@ class HubLimiter(Limiter):
         self._self_counting.add(endpoint)
 
     def _check_request_limit(self, callable_name=None, in_middleware=True):
-        """Flask-Limiter's check of the request (its before_request), skipped for a self-counting endpoint."""
+        """Flask-Limiter's check of the request (its before_request), skipped for a self-counting endpoint. The
+        hook is Flask-Limiter's own method (4.1, pinned in requirements.txt); test_rate_limit.py fails should a
+        release rename it."""
         if in_middleware and request.endpoint in self._self_counting:
             return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)

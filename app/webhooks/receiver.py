@@ -86,4 +86,3 @@ def receive(source, public_id):
         else:
             receipt = webhook_ingest.receive(endpoint, body, request.headers, remote_addr)
     return jsonify(receipt.body), receipt.status, receipt.headers
-
